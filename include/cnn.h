@@ -1,0 +1,896 @@
+/**
+ * @file cnn.h
+ * @brief libcnn: convolutional neural networks in plain C.
+ *
+ * This header is the whole public interface of libcnn and its reference
+ * manual.  Link with `pkg-config --cflags --libs cnn`.
+ *
+ * @section rules Rules every function follows
+ *
+ * - **Handles.** Every object is an opaque handle (cnn_tensor, cnn_layer,
+ *   cnn_net, cnn_optimizer, cnn_dataset).  `cnn_*_create` and `cnn_*_load`
+ *   functions hand back an owned handle through an out-parameter; free it
+ *   with the matching `cnn_*_destroy`, which accepts NULL.  On failure the
+ *   out-parameter is set to NULL (when the out-pointer itself is not NULL).
+ * - **Ownership.** Getters return borrowed pointers that stay valid as long
+ *   as the handle they came from.  The library never keeps a pointer to a
+ *   caller's buffer after a call returns, except cnn_tensor_wrap(), which
+ *   says so.
+ * - **Errors.** Every fallible function returns a ::cnn_status: #CNN_OK (0)
+ *   or a negative code whose value never changes meaning.  A message that
+ *   says what went wrong and where is kept for the calling thread
+ *   (cnn_last_error()) and, for calls on a network, in the network as well
+ *   (cnn_net_errmsg()).  The library never prints, exits or aborts.
+ * - **Parameters.** Parameter structs belong to the caller.  Fill one with
+ *   its `cnn_*_params_init` function, then change the fields you need.  The
+ *   first field, `struct_size`, lets later versions append fields without
+ *   breaking callers compiled against this header.
+ * - **Threads.** The library has no mutable global state (see
+ *   cnn_test_fail_alloc_after() for the one test-only exception).  Distinct
+ *   handles may be used from different threads at the same time; one handle
+ *   must be used by one thread at a time.  A trained network used only for
+ *   inference (cnn_net_predict() and friends) still mutates its workspace, so
+ *   give each thread its own copy (cnn_net_clone()).
+ * - **Determinism.** Given the same seed, build and thread count, training
+ *   produces bit-identical weights.  No call reads the clock for randomness.
+ *
+ * @section layout Data layout
+ * Tensors hold float32 values in row-major NCHW order: a batch of N images
+ * of C channels, H rows and W columns.  Fully connected layers see each image
+ * as a flat vector of C*H*W values in that order.
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond INTERNAL */
+#if defined(_WIN32)
+#  define CNN_API __declspec(dllimport)
+#elif defined(CNN_BUILDING_LIBRARY) && defined(__GNUC__)
+#  define CNN_API __attribute__((visibility("default")))
+#else
+#  define CNN_API
+#endif
+/** @endcond */
+
+/* ------------------------------------------------------------------------ */
+/** @name Version */
+/** @{ */
+
+/** Major version: changes only with an incompatible ABI (the soname). */
+#define CNN_VERSION_MAJOR 0
+/** Minor version: additions that keep the ABI. */
+#define CNN_VERSION_MINOR 1
+/** Patch version: fixes only. */
+#define CNN_VERSION_PATCH 0
+
+/**
+ * The library's version at run time, as MAJOR*10000 + MINOR*100 + PATCH.
+ * Compare with the CNN_VERSION_* macros to detect a header/library mismatch.
+ * @since 0.1
+ */
+CNN_API uint32_t cnn_version(void);
+
+/**
+ * The library's version as a static string such as "0.1.0"; never NULL.
+ * @since 0.1
+ */
+CNN_API const char *cnn_version_string(void);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Status codes and messages */
+/** @{ */
+
+/** Result of every fallible call: #CNN_OK or one of the negative codes. */
+typedef int32_t cnn_status;
+
+/** Status codes.  Values are pinned: they never change meaning. */
+enum cnn_status_code {
+    CNN_OK = 0,          /**< success */
+    CNN_EINVAL = -1,     /**< invalid argument: NULL, zero/negative size, out of range */
+    CNN_ESHAPE = -2,     /**< tensor or layer shapes do not fit together */
+    CNN_ENOMEM = -3,     /**< memory allocation failed */
+    CNN_EIO = -4,        /**< a file could not be opened, read or written */
+    CNN_EFORMAT = -5,    /**< malformed, truncated or corrupt file or buffer */
+    CNN_EVERSION = -6,   /**< a file of a format version this library does not know */
+    CNN_ECANCELED = -7,  /**< a callback returned non-zero and stopped the work */
+    CNN_ESTATE = -8,     /**< the call is not valid in the handle's current state */
+    CNN_ECHECKSUM = -9   /**< stored checksum does not match the contents */
+};
+
+/**
+ * A static, human-readable description of a status code ("shape mismatch").
+ * Never NULL; unknown codes give "unknown status".
+ * @since 0.1
+ */
+CNN_API const char *cnn_status_string(cnn_status status);
+
+/**
+ * The symbolic name of a status code ("CNN_ESHAPE"), for bindings that
+ * cannot see this header's enums.  Never NULL; unknown codes give "CNN_E?".
+ * @since 0.1
+ */
+CNN_API const char *cnn_status_name(cnn_status status);
+
+/**
+ * The detailed message of the most recent failed call made by this thread,
+ * e.g. "conv2d: input 20x12x12 but kernel 13x13 needs at least 13x13".
+ * Successful calls do not clear it.  Never NULL ("" when nothing failed yet).
+ * The pointer is valid until this thread's next failing call.
+ *
+ * Bindings whose calls may move between OS threads (Go) should read the
+ * message in the same native call that failed, or use cnn_net_errmsg().
+ * @since 0.1
+ */
+CNN_API const char *cnn_last_error(void);
+
+/**
+ * Frees memory that the library allocated for the caller (cnn_net_save_buffer()).
+ * NULL is fine.
+ * @since 0.1
+ */
+CNN_API void cnn_free(void *ptr);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Tensors */
+/** @{ */
+
+/** An n-dimensional array of float32 (rank 1 to 4), row-major, NCHW. */
+typedef struct cnn_tensor cnn_tensor;
+
+/** Largest rank a tensor may have. */
+#define CNN_MAX_RANK 4
+
+/**
+ * Creates a zero-filled tensor.
+ * @param ndim  rank, 1 to #CNN_MAX_RANK
+ * @param shape ndim sizes, each >= 1 (copied)
+ * @param out   receives the new tensor; free with cnn_tensor_destroy()
+ * @return #CNN_OK, #CNN_EINVAL (NULL pointer, bad rank or size, element count
+ *         overflow), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_tensor_create(int32_t ndim, const int64_t *shape, cnn_tensor **out);
+
+/**
+ * Creates a tensor that uses the caller's memory without copying it.
+ * The tensor borrows @p data: the caller must keep it alive, and not free it,
+ * until the tensor is destroyed.  Destroying the tensor does not free @p data.
+ * @param data at least product(shape) floats, suitably aligned for float
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_tensor_wrap(int32_t ndim, const int64_t *shape, float *data,
+                                   cnn_tensor **out);
+
+/**
+ * Destroys a tensor made by cnn_tensor_create() or cnn_tensor_wrap().
+ * NULL is fine.  Tensors returned by getters (cnn_layer_param()) belong to
+ * their layer and must not be destroyed.
+ * @since 0.1
+ */
+CNN_API void cnn_tensor_destroy(cnn_tensor *t);
+
+/** The tensor's rank, or 0 if @p t is NULL. @since 0.1 */
+CNN_API int32_t cnn_tensor_ndim(const cnn_tensor *t);
+
+/** The size of axis @p axis, or 0 if @p t is NULL or the axis is out of range. @since 0.1 */
+CNN_API int64_t cnn_tensor_dim(const cnn_tensor *t, int32_t axis);
+
+/** The number of elements, or 0 if @p t is NULL. @since 0.1 */
+CNN_API int64_t cnn_tensor_numel(const cnn_tensor *t);
+
+/**
+ * The tensor's elements (borrowed, numel floats), or NULL if @p t is NULL.
+ * Valid until the tensor is destroyed or reshaped to a larger size.
+ * @since 0.1
+ */
+CNN_API float *cnn_tensor_data(cnn_tensor *t);
+
+/**
+ * Changes the shape, keeping the element count and the data.
+ * @return #CNN_OK, #CNN_EINVAL (bad rank or sizes), #CNN_ESHAPE (element
+ *         count differs)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_tensor_reshape(cnn_tensor *t, int32_t ndim, const int64_t *shape);
+
+/**
+ * Copies @p count floats from @p src into the tensor.
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_ESHAPE (count != numel)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_tensor_copy_in(cnn_tensor *t, const float *src, int64_t count);
+
+/**
+ * Copies the tensor's @p count elements into @p dst.
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_ESHAPE (count != numel)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_tensor_copy_out(const cnn_tensor *t, float *dst, int64_t count);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Layers */
+/** @{ */
+
+/** One layer: convolution, pooling, dense, softmax or activation. */
+typedef struct cnn_layer cnn_layer;
+
+/** Layer kinds, as returned by cnn_layer_kind(). Values are pinned. */
+enum cnn_layer_kind {
+    CNN_LAYER_CONV2D = 1,     /**< convolution, optionally with fused pooling */
+    CNN_LAYER_POOL2D = 2,     /**< pooling */
+    CNN_LAYER_DENSE = 3,      /**< fully connected */
+    CNN_LAYER_SOFTMAX = 4,    /**< fully connected + softmax, log-likelihood cost */
+    CNN_LAYER_ACTIVATION = 5  /**< element-wise activation */
+};
+
+/** Activation functions. Values are pinned. */
+enum cnn_activation {
+    CNN_ACT_IDENTITY = 0, /**< f(z) = z */
+    CNN_ACT_SIGMOID = 1,  /**< f(z) = 1 / (1 + exp(-z)) */
+    CNN_ACT_TANH = 2,     /**< f(z) = tanh(z) */
+    CNN_ACT_RELU = 3      /**< f(z) = max(0, z); its gradient is taken as 1 where z > 0, else 0 */
+};
+
+/** Pooling modes. Values are pinned. */
+enum cnn_pool_mode {
+    CNN_POOL_NONE = 0, /**< no pooling (only meaningful for fused pooling in conv2d) */
+    CNN_POOL_MAX = 1,  /**< maximum of the window; backward routes the gradient to the first maximum */
+    CNN_POOL_AVG = 2,  /**< mean of the window */
+    CNN_POOL_L2 = 3    /**< sqrt of the sum of squares of the window */
+};
+
+/** Weight initialisation schemes. Values are pinned. */
+enum cnn_init {
+    /** network3.py: conv and dense weights N(0, 1/n_out), biases N(0, 1);
+     *  softmax weights and biases 0.  For conv, n_out = out_channels*kh*kw
+     *  divided by the fused pooling window's area. */
+    CNN_INIT_NETWORK3 = 0,
+    CNN_INIT_HE = 1,      /**< weights N(0, 2/fan_in), biases 0 */
+    CNN_INIT_GLOROT = 2,  /**< weights U(+-sqrt(6/(fan_in+fan_out))), biases 0 */
+    CNN_INIT_ZERO = 3     /**< weights and biases 0 */
+};
+
+/** Forward-pass modes. */
+enum cnn_mode {
+    CNN_MODE_INFER = 0, /**< inference: no dropout masks, dropout layers scale their input by 1-p */
+    CNN_MODE_TRAIN = 1  /**< training: fresh dropout masks, remembers what backward needs */
+};
+
+/** Which parameter tensor cnn_layer_param() returns. */
+enum cnn_param_kind {
+    CNN_PARAM_WEIGHTS = 0,      /**< conv (out, in, kh, kw); dense/softmax (out, in) */
+    CNN_PARAM_BIASES = 1,       /**< (out) */
+    CNN_PARAM_GRAD_WEIGHTS = 2, /**< gradient of the cost w.r.t. the weights, same shape */
+    CNN_PARAM_GRAD_BIASES = 3   /**< gradient of the cost w.r.t. the biases, same shape */
+};
+
+/** Parameters of a convolution layer. Fill with cnn_conv2d_params_init(). */
+typedef struct cnn_conv2d_params {
+    uint32_t struct_size;  /**< sizeof(cnn_conv2d_params), set by the init function */
+    int32_t in_channels;   /**< input feature maps; 0 = take them from the network (default) */
+    int32_t out_channels;  /**< output feature maps (filters), >= 1 */
+    int32_t kernel_h;      /**< filter rows, >= 1 */
+    int32_t kernel_w;      /**< filter columns, >= 1 */
+    int32_t stride_h;      /**< default 1 */
+    int32_t stride_w;      /**< default 1 */
+    int32_t pad_h;         /**< zero rows added above and below; default 0 ("valid") */
+    int32_t pad_w;         /**< zero columns added left and right; default 0 */
+    int32_t activation;    /**< ::cnn_activation; default #CNN_ACT_SIGMOID (network3's default) */
+    int32_t pool;          /**< fused pooling, ::cnn_pool_mode; default #CNN_POOL_NONE */
+    int32_t pool_h;        /**< fused pooling window rows (= stride); default 2 */
+    int32_t pool_w;        /**< fused pooling window columns (= stride); default 2 */
+    int32_t init;          /**< ::cnn_init; default #CNN_INIT_NETWORK3 */
+    uint64_t seed;         /**< seed for a standalone layer's initial weights; default 0.
+                                cnn_net_add() redraws weights from the network's seed. */
+} cnn_conv2d_params;
+
+/**
+ * Fills @p p with defaults and the required fields.
+ * With fused pooling (p->pool != #CNN_POOL_NONE) the layer computes, like
+ * network3's ConvPoolLayer, activation(pool(conv(x)) + bias).
+ * @return #CNN_OK, #CNN_EINVAL if @p p is NULL.  Sizes are checked by
+ *         cnn_conv2d_create(), not here.
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels,
+                                          int32_t kernel_h, int32_t kernel_w);
+
+/**
+ * Creates a convolution layer.  Weights are drawn from p->seed if
+ * p->in_channels is known, otherwise when the layer is added to a network.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1, negative padding, unknown
+ *         activation/pool/init, struct_size too small), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_conv2d_create(const cnn_conv2d_params *p, cnn_layer **out);
+
+/** Parameters of a pooling layer. Fill with cnn_pool2d_params_init(). */
+typedef struct cnn_pool2d_params {
+    uint32_t struct_size; /**< sizeof(cnn_pool2d_params) */
+    int32_t mode;         /**< ::cnn_pool_mode except #CNN_POOL_NONE */
+    int32_t window_h;     /**< window rows, >= 1 */
+    int32_t window_w;     /**< window columns, >= 1 */
+    int32_t stride_h;     /**< default = window_h */
+    int32_t stride_w;     /**< default = window_w */
+} cnn_pool2d_params;
+
+/** Fills @p p: given mode and window, stride = window. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode,
+                                          int32_t window_h, int32_t window_w);
+
+/**
+ * Creates a pooling layer (no parameters).  Windows that would run past the
+ * input's edge are dropped (output = floor((in - window) / stride) + 1).
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_pool2d_create(const cnn_pool2d_params *p, cnn_layer **out);
+
+/** Parameters of a fully connected layer. Fill with cnn_dense_params_init(). */
+typedef struct cnn_dense_params {
+    uint32_t struct_size; /**< sizeof(cnn_dense_params) */
+    int32_t in_features;  /**< inputs per example; 0 = take from the network (default) */
+    int32_t out_features; /**< neurons, >= 1 */
+    int32_t activation;   /**< ::cnn_activation; default #CNN_ACT_SIGMOID */
+    float dropout;        /**< probability p in [0, 1) of dropping each input during
+                               training (network3 style: kept inputs are not rescaled;
+                               at inference the weighted input is scaled by 1-p);
+                               default 0 */
+    int32_t init;         /**< ::cnn_init; default #CNN_INIT_NETWORK3 */
+    uint64_t seed;        /**< seed for a standalone layer's weights; default 0 */
+} cnn_dense_params;
+
+/** Fills @p p with defaults and the neuron count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features);
+
+/**
+ * Creates a fully connected layer y = activation(W x + b), W of shape (out, in).
+ * @return #CNN_OK, #CNN_EINVAL (NULL, sizes, dropout outside [0,1), unknown
+ *         activation/init), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dense_create(const cnn_dense_params *p, cnn_layer **out);
+
+/** Parameters of a softmax output layer. Fill with cnn_softmax_params_init(). */
+typedef struct cnn_softmax_params {
+    uint32_t struct_size; /**< sizeof(cnn_softmax_params) */
+    int32_t in_features;  /**< 0 = take from the network (default) */
+    int32_t classes;      /**< output classes, >= 2 */
+    float dropout;        /**< as in ::cnn_dense_params; default 0 */
+    int32_t init;         /**< ::cnn_init; default #CNN_INIT_ZERO (network3 starts softmax at 0) */
+    uint64_t seed;        /**< seed for a standalone layer's weights; default 0 */
+} cnn_softmax_params;
+
+/** Fills @p p with defaults and the class count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes);
+
+/**
+ * Creates a softmax output layer: y = softmax(W x + b).  In a network its
+ * cost is the mean negative log-likelihood of the true labels over the batch.
+ * It must be the last layer of a network.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_softmax_create(const cnn_softmax_params *p, cnn_layer **out);
+
+/**
+ * Creates an element-wise activation layer (no parameters).
+ * @param activation ::cnn_activation
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_activation_create(int32_t activation, cnn_layer **out);
+
+/**
+ * Destroys a layer that does not belong to a network.  NULL is fine.  A layer
+ * added to a network belongs to it: destroying it here does nothing, the
+ * network frees it.
+ * @since 0.1
+ */
+CNN_API void cnn_layer_destroy(cnn_layer *layer);
+
+/** The layer's ::cnn_layer_kind, or 0 if @p layer is NULL. @since 0.1 */
+CNN_API int32_t cnn_layer_kind(const cnn_layer *layer);
+
+/**
+ * The layer's output shape (C, H, W) per example for an input of shape
+ * (in[0], in[1], in[2]); dense and softmax give (features, 1, 1).
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_ESHAPE (the input does not fit:
+ *         the message names the layer and both shapes)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_layer_output_shape(const cnn_layer *layer, const int32_t in[3],
+                                          int32_t out[3]);
+
+/**
+ * Number of trainable parameters (weights + biases); 0 for pooling and
+ * activation layers and for layers whose input size is not yet known.
+ * @since 0.1
+ */
+CNN_API int64_t cnn_layer_param_count(const cnn_layer *layer);
+
+/**
+ * A borrowed view of one of the layer's parameter tensors (see
+ * ::cnn_param_kind), or NULL if the layer has none (pooling, activation, or
+ * input size not yet known).  Writing through cnn_tensor_data() changes the
+ * layer.  Valid until the layer (or the network owning it) is destroyed; do
+ * not destroy it.
+ * @since 0.1
+ */
+CNN_API cnn_tensor *cnn_layer_param(cnn_layer *layer, int32_t which);
+
+/**
+ * Runs the layer forward on a batch.
+ * @param x    input, shape (N, C, H, W) for conv/pool/activation; dense and
+ *             softmax accept any rank >= 2 with dim 0 = N
+ * @param y    output, dim 0 = N and numel = N * output size (any rank)
+ * @param mode ::cnn_mode; #CNN_MODE_TRAIN remembers what cnn_layer_backward()
+ *             needs and draws dropout masks from the layer's own generator
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ENOMEM (first use of a
+ *         larger batch), #CNN_ESTATE (input size unknown and not inferable)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_layer_forward(cnn_layer *layer, const cnn_tensor *x, cnn_tensor *y,
+                                     int32_t mode);
+
+/**
+ * Back-propagates through the layer after a #CNN_MODE_TRAIN forward with the
+ * same @p x and @p y.  Writes the parameter gradients for this batch (the sum
+ * over the batch of each example's gradient; see #CNN_PARAM_GRAD_WEIGHTS)
+ * and, if @p dx is not NULL, the gradient w.r.t. the input.  For a softmax
+ * layer @p dy is the gradient w.r.t. the output probabilities.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ESTATE (no matching
+ *         training forward)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_layer_backward(cnn_layer *layer, const cnn_tensor *x,
+                                      const cnn_tensor *y, const cnn_tensor *dy,
+                                      cnn_tensor *dx);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Datasets */
+/** @{ */
+
+/** Labelled images stored as bytes; pixels read as byte / 256 (network3's scaling). */
+typedef struct cnn_dataset cnn_dataset;
+
+/** Which MNIST file pair cnn_dataset_load_mnist() reads. */
+enum cnn_mnist_split {
+    CNN_MNIST_TRAIN = 0, /**< train-images-idx3-ubyte + train-labels-idx1-ubyte (60,000) */
+    CNN_MNIST_TEST = 1   /**< t10k-images-idx3-ubyte + t10k-labels-idx1-ubyte (10,000) */
+};
+
+/**
+ * Loads an IDX image file (magic 0x00000803, unsigned bytes, N x H x W) and
+ * an IDX label file (magic 0x00000801, N bytes).  Each may be raw or
+ * gzip-compressed; the format is detected from the content, not the name.
+ * Magic numbers, dimensions, counts and file sizes are all checked.
+ * The resulting images have 1 channel.
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read),
+ *         #CNN_EFORMAT (bad magic, zero or oversized dimensions, truncated,
+ *         trailing data, image and label counts differ, corrupt gzip),
+ *         #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_load_idx(const char *images_path, const char *labels_path,
+                                        cnn_dataset **out);
+
+/**
+ * Loads one MNIST split from directory @p dir, using the standard file names
+ * with or without a ".gz" suffix (the uncompressed file is tried first).
+ * @param split ::cnn_mnist_split
+ * @return as cnn_dataset_load_idx(); #CNN_EIO names the files tried
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_load_mnist(const char *dir, int32_t split, cnn_dataset **out);
+
+/**
+ * Creates a dataset by copying @p count images of c*h*w bytes each (NCHW)
+ * and @p count labels (0 to 255).
+ * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_create(int64_t count, int32_t c, int32_t h, int32_t w,
+                                      const uint8_t *pixels, const uint8_t *labels,
+                                      cnn_dataset **out);
+
+/** Destroys a dataset; NULL is fine.  Slices and expansions made from it stay valid. @since 0.1 */
+CNN_API void cnn_dataset_destroy(cnn_dataset *ds);
+
+/** Number of examples, or 0 if @p ds is NULL. @since 0.1 */
+CNN_API int64_t cnn_dataset_count(const cnn_dataset *ds);
+
+/** Writes the image shape (C, H, W) to @p shape. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_dataset_shape(const cnn_dataset *ds, int32_t shape[3]);
+
+/**
+ * A new dataset of examples [start, start + count) of @p ds, sharing its
+ * storage (no pixels are copied).  Example: MNIST's training set is
+ * slice(train, 0, 50000) and its validation set slice(train, 50000, 10000).
+ * @return #CNN_OK, #CNN_EINVAL (NULL, range outside the dataset, count < 1),
+ *         #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_slice(const cnn_dataset *ds, int64_t start, int64_t count,
+                                     cnn_dataset **out);
+
+/**
+ * The expanded training set of network3's expand_mnist.py: for each example
+ * in order, the image itself and four copies shifted one pixel down, up,
+ * right and left (the vacated row or column is 0), 5 x count examples in
+ * all, then shuffled once with @p seed.  The shifted images are produced on
+ * the fly when read, so the expansion costs 5 bytes per example, not 5
+ * images.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_expand(const cnn_dataset *ds, uint64_t seed, cnn_dataset **out);
+
+/**
+ * Copies example @p index into @p pixels (c*h*w floats, byte / 256) and its
+ * label into @p label.  Either output may be NULL.
+ * @return #CNN_OK, #CNN_EINVAL (NULL dataset, index out of range)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_get(const cnn_dataset *ds, int64_t index, float *pixels,
+                                   int32_t *label);
+
+/**
+ * Copies examples [start, start + count) into a batch tensor of shape
+ * (count, C, H, W) (or any shape with that element count and dim 0 = count)
+ * and their labels into @p labels (count entries; may be NULL).
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_batch(const cnn_dataset *ds, int64_t start, int64_t count,
+                                     cnn_tensor *x, int32_t *labels);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Networks */
+/** @{ */
+
+/** An ordered stack of layers, its parameters, and its workspace. */
+typedef struct cnn_net cnn_net;
+
+/**
+ * Creates an empty network for inputs of shape (c, h, w).
+ * @param seed seeds the network's random generator: weights of each added
+ *             layer are drawn from a stream derived from (seed, layer index),
+ *             so they do not depend on what other layers exist
+ * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_create(int32_t c, int32_t h, int32_t w, uint64_t seed, cnn_net **out);
+
+/** Destroys the network and every layer it owns. NULL is fine. @since 0.1 */
+CNN_API void cnn_net_destroy(cnn_net *net);
+
+/**
+ * Appends a layer.  Its input size (in_channels / in_features) is taken from
+ * the network or checked against it, and its weights are drawn from the
+ * network's generator (set custom weights after adding).  On success the
+ * network owns the layer; on failure the caller still does.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, layer already in a network, layer after
+ *         a softmax), #CNN_ESHAPE (the layer does not fit the current output
+ *         shape: the message names the layer's position, kind and both shapes),
+ *         #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer);
+
+/**
+ * Redraws every layer's weights as if the network had been created with @p seed.
+ * @return #CNN_OK, #CNN_EINVAL
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_init_weights(cnn_net *net, uint64_t seed);
+
+/**
+ * A deep copy: same layers, weights and settings, its own workspace.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_clone(const cnn_net *net, cnn_net **out);
+
+/** Number of layers, or 0 if @p net is NULL. @since 0.1 */
+CNN_API int32_t cnn_net_layer_count(const cnn_net *net);
+
+/** Layer @p index (borrowed), or NULL if out of range. @since 0.1 */
+CNN_API cnn_layer *cnn_net_layer(cnn_net *net, int32_t index);
+
+/** Writes the input shape (C, H, W). @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_net_input_shape(const cnn_net *net, int32_t shape[3]);
+
+/** Writes the current output shape (C, H, W). @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_net_output_shape(const cnn_net *net, int32_t shape[3]);
+
+/** Total trainable parameters, or 0 if @p net is NULL. @since 0.1 */
+CNN_API int64_t cnn_net_param_count(const cnn_net *net);
+
+/**
+ * All parameters in one flat buffer (borrowed, cnn_net_param_count() floats):
+ * each layer's weights then biases, layers in order.  Writable.  Valid until
+ * the next cnn_net_add() or cnn_net_destroy().
+ * @since 0.1
+ */
+CNN_API float *cnn_net_params(cnn_net *net);
+
+/**
+ * The gradients of the last cnn_net_backward(), laid out like cnn_net_params()
+ * (borrowed, same validity).
+ * @since 0.1
+ */
+CNN_API float *cnn_net_grads(cnn_net *net);
+
+/**
+ * Sets how many threads the network's kernels may use (default 1).  With
+ * more than one, the library splits work itself and keeps the BLAS library
+ * single-threaded so the two do not multiply.  Results stay deterministic for
+ * a given thread count.
+ * @return #CNN_OK, #CNN_EINVAL (threads < 1 or > 256)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_set_threads(cnn_net *net, int32_t threads);
+
+/**
+ * Runs the network forward on a batch.
+ * @param x    (N, C, H, W) matching the input shape (any shape with dim 0 = N
+ *             and the right element count is accepted)
+ * @param mode ::cnn_mode
+ * @param y    if not NULL, receives the last layer's output (N x output size)
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ESTATE (no layers),
+ *         #CNN_ENOMEM (first use of a larger batch)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_forward(cnn_net *net, const cnn_tensor *x, int32_t mode,
+                                   cnn_tensor *y);
+
+/**
+ * After a #CNN_MODE_TRAIN forward, computes the gradients of the mean
+ * negative log-likelihood of @p labels over the batch into cnn_net_grads().
+ * The network must end in a softmax layer.  L2 regularisation is the
+ * optimizer's business, not included here.
+ * @param labels N class indices
+ * @param cost   if not NULL, receives the batch's mean negative log-likelihood
+ * @return #CNN_OK, #CNN_EINVAL (NULL, label out of range), #CNN_ESTATE (no
+ *         training forward, or no softmax at the end)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_backward(cnn_net *net, const int32_t *labels, double *cost);
+
+/**
+ * Classifies a batch: labels[i] = argmax of the output for example i (the
+ * lowest index wins ties).
+ * @return as cnn_net_forward()
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_predict(cnn_net *net, const cnn_tensor *x, int32_t *labels);
+
+/**
+ * Classifies every example of a dataset in batches of @p batch.
+ * @param labels receives cnn_dataset_count(ds) predicted labels
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_predict_dataset(cnn_net *net, const cnn_dataset *ds, int32_t batch,
+                                           int32_t *labels);
+
+/**
+ * Accuracy (fraction correct) and mean negative log-likelihood over a
+ * dataset, in inference mode, in batches of @p batch.  Either output may be NULL.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_evaluate(cnn_net *net, const cnn_dataset *ds, int32_t batch,
+                                    double *accuracy, double *cost);
+
+/**
+ * The message of the last failed call on this network ("" if none).  Never
+ * NULL; valid until the next call on the network.
+ * @since 0.1
+ */
+CNN_API const char *cnn_net_errmsg(const cnn_net *net);
+
+/**
+ * Saves architecture and weights to @p path in libcnn's model format
+ * (docs/format.md).  The file is written to a temporary name in the same
+ * directory, flushed and renamed, so an existing file is replaced whole or
+ * not at all.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_EIO, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path);
+
+/**
+ * Loads a network saved by cnn_net_save().
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_EIO, #CNN_EFORMAT, #CNN_EVERSION (newer
+ *         format), #CNN_ECHECKSUM, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_load(const char *path, cnn_net **out);
+
+/**
+ * Saves to a buffer the library allocates: free it with cnn_free().
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_save_buffer(const cnn_net *net, void **data, size_t *size);
+
+/**
+ * Loads from a buffer of @p size bytes (not kept after the call).
+ * @return as cnn_net_load() except #CNN_EIO
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Optimizer */
+/** @{ */
+
+/** Updates a network's parameters from its gradients. */
+typedef struct cnn_optimizer cnn_optimizer;
+
+/** Parameters of stochastic gradient descent. Fill with cnn_sgd_params_init(). */
+typedef struct cnn_sgd_params {
+    uint32_t struct_size;   /**< sizeof(cnn_sgd_params) */
+    float learning_rate;    /**< eta > 0 */
+    float momentum;         /**< mu in [0, 1); default 0 (network3: none) */
+    float l2;               /**< lambda >= 0; default 0.  network3's form: the cost gains
+                                 0.5*lambda*sum(W^2)/B over weights (not biases), so each
+                                 step subtracts eta*lambda/B*W, B = l2_batches */
+    int64_t l2_batches;     /**< B, mini-batches per epoch; 0 (default) = let cnn_train()
+                                 set floor(training examples / batch size); a bare
+                                 cnn_optimizer_step() treats 0 as 1 */
+} cnn_sgd_params;
+
+/** Fills @p p with defaults and the learning rate. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate);
+
+/**
+ * Creates an SGD optimizer: v = mu*v - eta*(g + lambda/B * W); W += v
+ * (biases get no L2 term).
+ * @return #CNN_OK, #CNN_EINVAL (NULL, eta <= 0 or not finite, momentum
+ *         outside [0,1), l2 < 0, l2_batches < 0), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out);
+
+/** Destroys an optimizer; NULL is fine. @since 0.1 */
+CNN_API void cnn_optimizer_destroy(cnn_optimizer *opt);
+
+/**
+ * Applies one update to @p net's parameters from cnn_net_grads().
+ * Momentum state is sized on first use for this network.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM, #CNN_ESHAPE (used with a network
+ *         of a different parameter count than before)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net);
+
+/**
+ * One training step on a batch: forward (training mode), backward, update.
+ * @param cost if not NULL, receives the batch's mean negative log-likelihood
+ * @return as cnn_net_forward(), cnn_net_backward() and cnn_optimizer_step()
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,
+                                  const int32_t *labels, double *cost);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Training loop */
+/** @{ */
+
+/** Progress inside an epoch, passed to ::cnn_progress_fn. */
+typedef struct cnn_progress {
+    uint32_t struct_size;     /**< sizeof(cnn_progress) */
+    int32_t epoch;            /**< 1-based */
+    int32_t epochs;           /**< total epochs requested */
+    int64_t batch;            /**< mini-batches done in this epoch */
+    int64_t batches;          /**< mini-batches per epoch */
+    double cost;              /**< mean training cost so far this epoch */
+    double seconds;           /**< seconds since the epoch started */
+} cnn_progress;
+
+/** End-of-epoch figures, passed to ::cnn_epoch_fn. */
+typedef struct cnn_epoch_report {
+    uint32_t struct_size;        /**< sizeof(cnn_epoch_report) */
+    int32_t epoch;               /**< 1-based */
+    int32_t epochs;              /**< total epochs requested */
+    double train_cost;           /**< mean negative log-likelihood over the epoch's batches */
+    double validation_accuracy;  /**< -1 without a validation set */
+    double test_accuracy;        /**< -1 without a test set */
+    double seconds;              /**< training time of this epoch (evaluation excluded) */
+    double images_per_second;    /**< training throughput of this epoch */
+    int32_t best_epoch;          /**< epoch of best validation accuracy so far (0 if none) */
+    double best_validation_accuracy; /**< -1 without a validation set */
+    double test_accuracy_at_best;    /**< test accuracy at best_epoch; -1 if unknown */
+} cnn_epoch_report;
+
+/** Called every cnn_train_params::progress_every batches; return non-zero to cancel. */
+typedef int32_t (*cnn_progress_fn)(const cnn_progress *progress, void *user);
+
+/** Called after each epoch; return non-zero to cancel. */
+typedef int32_t (*cnn_epoch_fn)(const cnn_epoch_report *report, void *user);
+
+/** Parameters of cnn_train(). Fill with cnn_train_params_init(). */
+typedef struct cnn_train_params {
+    uint32_t struct_size;            /**< sizeof(cnn_train_params) */
+    int32_t epochs;                  /**< >= 1 */
+    int32_t batch_size;              /**< >= 1; default 10 (network3) */
+    int32_t shuffle;                 /**< non-zero: reshuffle the training set every epoch;
+                                          default 0 (network3: stored order) */
+    uint64_t seed;                   /**< seeds shuffling and dropout masks; default 0 */
+    const cnn_dataset *validation;   /**< evaluated after each epoch; may be NULL */
+    const cnn_dataset *test;         /**< evaluated after each epoch; may be NULL */
+    int32_t eval_batch_size;         /**< batch size for evaluation; default 1000 */
+    int32_t progress_every;          /**< batches between progress calls; default 100 */
+    cnn_progress_fn on_progress;     /**< may be NULL */
+    cnn_epoch_fn on_epoch;           /**< may be NULL */
+    void *user;                      /**< passed to both callbacks */
+} cnn_train_params;
+
+/** Summary of a cnn_train() run. */
+typedef struct cnn_train_result {
+    uint32_t struct_size;            /**< set by the caller to sizeof(cnn_train_result) */
+    int32_t epochs_run;              /**< epochs completed */
+    int32_t best_epoch;              /**< epoch of best validation accuracy, ties to the later
+                                          epoch (network3); 0 without a validation set */
+    double best_validation_accuracy; /**< -1 without a validation set */
+    double test_accuracy_at_best;    /**< test accuracy at best_epoch; -1 without one */
+    double final_train_cost;         /**< last epoch's mean training cost */
+    double seconds;                  /**< training + evaluation time */
+} cnn_train_result;
+
+/** Fills @p p with defaults and the epoch count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
+CNN_API cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs);
+
+/**
+ * Trains @p net with mini-batch SGD on @p train: batches of batch_size in
+ * stored (or shuffled) order, a final partial batch included; evaluates the
+ * validation and test sets after every epoch and tracks the best-validation
+ * epoch.  If the optimizer's l2_batches is 0, B = floor(count / batch_size)
+ * (at least 1) is used for this run.
+ * @param result may be NULL; otherwise result->struct_size must be set
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE (dataset shape differs from the
+ *         network's input, label outside the classes), #CNN_ENOMEM,
+ *         #CNN_ECANCELED (a callback returned non-zero; result holds the
+ *         epochs completed so far)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
+                             const cnn_train_params *p, cnn_train_result *result);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Testing hooks */
+/** @{ */
+
+/**
+ * Test hook: makes the library's allocations fail after @p n more succeed
+ * (n < 0 turns failure injection off, the default).  Process-wide: use only
+ * in single-threaded tests.
+ * @since 0.1
+ */
+CNN_API void cnn_test_fail_alloc_after(int64_t n);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CNN_H */

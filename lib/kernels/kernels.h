@@ -1,0 +1,145 @@
+/* The numeric kernels: pure functions of plain pointers and sizes.
+ *
+ * Rules for everything declared here:
+ * - no handles, no allocation, no error paths: callers have validated all
+ *   shapes and provided all scratch memory;
+ * - all arrays are float32, row-major; images are NCHW;
+ * - "write" outputs are overwritten, "accumulate" outputs are added to;
+ * - gemm.c is the one file that calls CBLAS.
+ *
+ * Each kernel has a naive reference loop in tests/ that it must match. */
+#ifndef CNN_KERNELS_H
+#define CNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- matrix multiply (gemm.c) -----------------------------------------
+ * C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
+ * op(A) is M x K, op(B) is K x N, C is M x N. */
+void cnn_k_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc);
+/* Sets the BLAS library's own thread count (1 when we parallelise ourselves). */
+void cnn_k_gemm_set_threads(int threads);
+
+/* ---- geometry of a 2-D convolution ------------------------------------- */
+typedef struct cnn_conv_geom {
+    int in_c, in_h, in_w;     /* input image */
+    int out_c, out_h, out_w;  /* output image: out_h = (in_h + 2 pad_h - k_h) / stride_h + 1 */
+    int k_h, k_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+} cnn_conv_geom;
+
+/* Rows of the im2col matrix: in_c * k_h * k_w; columns: out_h * out_w. */
+size_t cnn_k_im2col_rows(const cnn_conv_geom *g);
+size_t cnn_k_im2col_cols(const cnn_conv_geom *g);
+
+/* ---- im2col.c ----------------------------------------------------------
+ * im2col writes col[(c*k_h + i)*k_w + j][oy*out_w + ox] = x[c][oy*s_h+i-p_h][ox*s_w+j-p_w]
+ * (0 outside the image) for one image x (in_c x in_h x in_w).
+ * col2im accumulates the transpose into dx (one image). */
+void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col);
+void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx);
+
+/* ---- conv2d_fwd.c ------------------------------------------------------
+ * y[n][o] = sum_c,i,j w[o][c][i][j] * x[n][c][..] + b[o]   (cross-correlation)
+ * x: n x in_c x in_h x in_w, w: out_c x in_c x k_h x k_w, b: out_c or NULL,
+ * y (write): n x out_c x out_h x out_w.
+ * scratch: at least cnn_k_conv2d_scratch_floats(g, n) floats. */
+size_t cnn_k_conv2d_scratch_floats(const cnn_conv_geom *g, int n);
+void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                      const float *b, float *y, float *scratch);
+
+/* ---- conv2d_bwd.c ------------------------------------------------------
+ * bwd_data:    dx (write) = gradient w.r.t. x given dy (n x out_c x out_h x out_w).
+ * bwd_weights: dw (write) = sum over the batch of dy (x) x-patches;
+ *              db (write, may be NULL) = sum over batch and positions of dy.
+ * scratch: as for the forward. */
+void cnn_k_conv2d_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
+                           float *dx, float *scratch);
+void cnn_k_conv2d_bwd_weights(const cnn_conv_geom *g, int n, const float *x, const float *dy,
+                              float *dw, float *db, float *scratch);
+
+/* ---- geometry of pooling ------------------------------------------------ */
+typedef struct cnn_pool_geom {
+    int c, in_h, in_w;        /* input image */
+    int out_h, out_w;         /* (in - win) / stride + 1 */
+    int win_h, win_w;
+    int stride_h, stride_w;
+} cnn_pool_geom;
+
+/* Pooling modes (same values as enum cnn_pool_mode). */
+enum { CNN_K_POOL_MAX = 1, CNN_K_POOL_AVG = 2, CNN_K_POOL_L2 = 3 };
+
+/* ---- pool2d_fwd.c ------------------------------------------------------
+ * y (write): n x c x out_h x out_w.
+ * argmax (write, only for MAX, may be NULL otherwise): for each output, the
+ * index within its input image plane (iy*in_w + ix) of the first maximum. */
+void cnn_k_pool2d_fwd(const cnn_pool_geom *g, int mode, int n, const float *x, float *y,
+                      int32_t *argmax);
+
+/* ---- pool2d_bwd.c ------------------------------------------------------
+ * dx (write): n x c x in_h x in_w.
+ * MAX routes dy to argmax; AVG spreads dy/(win_h*win_w); L2 gives dy*x/y
+ * (0 where y == 0).  x and y are needed for L2 only (may be NULL otherwise). */
+void cnn_k_pool2d_bwd(const cnn_pool_geom *g, int mode, int n, const float *x, const float *y,
+                      const float *dy, const int32_t *argmax, float *dx);
+
+/* ---- dense_fwd.c -------------------------------------------------------
+ * y (write) = alpha * x * W^T + b: x n x in, W out x in, b out (may be NULL),
+ * y n x out.  alpha is 1 normally, 1-p at inference behind dropout. */
+void cnn_k_dense_fwd(int n, int in, int out, const float *x, const float *w, const float *b,
+                     float alpha, float *y);
+
+/* ---- dense_bwd.c -------------------------------------------------------
+ * bwd_data:    dx (write) = dz * W          (n x in)
+ * bwd_weights: dw (write) = dz^T * x        (out x in)
+ *              db (write, may be NULL) = column sums of dz (out) */
+void cnn_k_dense_bwd_data(int n, int in, int out, const float *dz, const float *w, float *dx);
+void cnn_k_dense_bwd_weights(int n, int in, int out, const float *x, const float *dz,
+                             float *dw, float *db);
+
+/* ---- activation.c ------------------------------------------------------
+ * Activation modes (same values as enum cnn_activation). */
+enum { CNN_K_ACT_IDENTITY = 0, CNN_K_ACT_SIGMOID = 1, CNN_K_ACT_TANH = 2, CNN_K_ACT_RELU = 3 };
+/* y (write) = f(z); y may equal z (in place). */
+void cnn_k_act_fwd(int act, size_t count, const float *z, float *y);
+/* dz (write) = dy * f'(z), computed from the outputs y = f(z):
+ * sigmoid y(1-y), tanh 1-y^2, relu (y > 0), identity 1.  dz may equal dy. */
+void cnn_k_act_bwd(int act, size_t count, const float *y, const float *dy, float *dz);
+/* y[n][c][p] += b[c] for an n x c x plane array (plane = h*w). */
+void cnn_k_bias_add(int n, int c, size_t plane, const float *b, float *y);
+/* db (write)[c] = sum over n and plane of dy[n][c][p]. */
+void cnn_k_bias_grad(int n, int c, size_t plane, const float *dy, float *db);
+
+/* ---- softmax.c ---------------------------------------------------------
+ * Row-wise softmax of z (n x k) into y (write; may equal z), numerically
+ * stable (max subtracted). */
+void cnn_k_softmax_fwd(int n, int k, const float *z, float *y);
+/* Sum over rows of -log(max(y[i][label[i]], tiny)). */
+double cnn_k_nll_sum(int n, int k, const float *y, const int32_t *labels);
+/* dz (write) = scale * (y - onehot(labels)): gradient of scale * sum NLL. */
+void cnn_k_softmax_nll_bwd(int n, int k, const float *y, const int32_t *labels, float scale,
+                           float *dz);
+/* dz (write) = y * (dy - sum_j dy_j y_j) per row: backward through softmax
+ * for a general upstream gradient dy.  dz may not alias y or dy. */
+void cnn_k_softmax_bwd(int n, int k, const float *y, const float *dy, float *dz);
+/* labels[i] = argmax_j y[i][j], lowest index on ties. */
+void cnn_k_argmax_rows(int n, int k, const float *y, int32_t *labels);
+
+/* ---- dropout.c ---------------------------------------------------------
+ * y (write) = x * mask (mask entries 0 or 1, bytes); y may equal x. */
+void cnn_k_dropout_apply(size_t count, const float *x, const uint8_t *mask, float *y);
+
+/* ---- sgd.c ---------------------------------------------------------------
+ * One SGD step over a flat buffer:
+ *   decay_w = 1 for biases, 1 - eta*lambda/B for weights (callers pass it);
+ *   without momentum: p = decay*p - eta*g
+ *   with momentum:    v = mu*v - eta*g - (1-decay)*p ... see sgd.c.
+ * Kept here so the update is one fused pass. */
+void cnn_k_sgd_update(size_t count, float *p, const float *g, float *v, float eta,
+                      float momentum, float decay);
+
+#endif /* CNN_KERNELS_H */

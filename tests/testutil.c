@@ -1,0 +1,77 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void test_rng_seed(test_rng *r, uint64_t seed) { r->state = seed * 2654435761u + 0x9e3779b97f4a7c15ull; }
+
+double test_rng_uniform(test_rng *r)
+{
+    /* splitmix64 step */
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void test_fill_uniform(test_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)test_rng_uniform(r);
+}
+
+double test_max_rel_err(const float *a, const float *b, size_t n, double floor)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double scale = fmax(fmax(fabs(a[i]), fabs(b[i])), floor);
+        double e = fabs((double)a[i] - (double)b[i]) / scale;
+        if (e > worst || isnan(e))
+            worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+double test_max_abs_err(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (e > worst || isnan(e))
+            worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+int test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static double worst_grad_err = 0.0;
+static char worst_grad_what[128] = "";
+static int grad_note_registered = 0;
+
+static void print_worst_grad(void)
+{
+    if (worst_grad_what[0])
+        printf("largest relative gradient error: %.3e (%s)\n", worst_grad_err, worst_grad_what);
+}
+
+void test_note_grad_error(const char *what, double rel_err)
+{
+    if (!grad_note_registered) {
+        atexit(print_worst_grad);
+        grad_note_registered = 1;
+    }
+    if (rel_err >= worst_grad_err) {
+        worst_grad_err = rel_err;
+        snprintf(worst_grad_what, sizeof worst_grad_what, "%s", what);
+    }
+}
