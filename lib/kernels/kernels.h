@@ -135,9 +135,9 @@ void cnn_k_dropout_apply(size_t count, const float *x, const uint8_t *mask, floa
 
 /* ---- sgd.c ---------------------------------------------------------------
  * One SGD step over a flat buffer:
- *   decay_w = 1 for biases, 1 - eta*lambda/B for weights (callers pass it);
- *   without momentum: p = decay*p - eta*g
- *   with momentum:    v = mu*v - eta*g - (1-decay)*p ... see sgd.c.
+ *   decay = 1 for biases, 1 - eta*lambda/B for weights (callers pass it);
+ *   momentum == 0: p = decay*p - eta*g              (v unused, may be NULL)
+ *   otherwise:     v = momentum*v - eta*g - (1-decay)*p;  p += v
  * Kept here so the update is one fused pass. */
 void cnn_k_sgd_update(size_t count, float *p, const float *g, float *v, float eta,
                       float momentum, float decay);

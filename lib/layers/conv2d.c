@@ -1,1 +1,263 @@
-/* placeholder: filled in by its owner */
+/* Convolution layer, optionally with fused pooling as in network3's
+ * ConvPoolLayer: y = act(pool(conv(x)) + b).  Without pooling:
+ * y = act(conv(x) + b).  Weights are (out, in, kh, kw), cross-correlation
+ * (no kernel flip: only a display matter, see docs/design.md). */
+#include "layer.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+#define NAME "conv2d"
+
+static int conv_dim(int in, int pad, int k, int stride)
+{
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+static void geometry(const cnn_layer *l, cnn_conv_geom *g)
+{
+    const cnn_conv2d_params *p = &l->p.conv;
+    g->in_c = l->in[0];
+    g->in_h = l->in[1];
+    g->in_w = l->in[2];
+    g->out_c = p->out_channels;
+    g->k_h = p->kernel_h;
+    g->k_w = p->kernel_w;
+    g->stride_h = p->stride_h;
+    g->stride_w = p->stride_w;
+    g->pad_h = p->pad_h;
+    g->pad_w = p->pad_w;
+    g->out_h = conv_dim(g->in_h, g->pad_h, g->k_h, g->stride_h);
+    g->out_w = conv_dim(g->in_w, g->pad_w, g->k_w, g->stride_w);
+}
+
+static void pool_geometry(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_geom *pg)
+{
+    const cnn_conv2d_params *p = &l->p.conv;
+    pg->c = g->out_c;
+    pg->in_h = g->out_h;
+    pg->in_w = g->out_w;
+    pg->win_h = pg->stride_h = p->pool_h;
+    pg->win_w = pg->stride_w = p->pool_w;
+    pg->out_h = g->out_h / p->pool_h;
+    pg->out_w = g->out_w / p->pool_w;
+}
+
+static bool fused_pool(const cnn_layer *l)
+{
+    return l->p.conv.pool != CNN_POOL_NONE;
+}
+
+static cnn_status conv_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
+{
+    const cnn_conv2d_params *p = &l->p.conv;
+    if (p->in_channels && in[0] != p->in_channels)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d but the layer expects %d input maps",
+                        in[0], in[1], in[2], p->in_channels);
+    if (in[1] + 2 * p->pad_h < p->kernel_h || in[2] + 2 * p->pad_w < p->kernel_w)
+        return cnn_fail(CNN_ESHAPE,
+                        NAME ": input %dx%dx%d (padding %dx%d) but kernel %dx%d needs at least %dx%d",
+                        in[0], in[1], in[2], p->pad_h, p->pad_w, p->kernel_h, p->kernel_w,
+                        p->kernel_h, p->kernel_w);
+    int oh = conv_dim(in[1], p->pad_h, p->kernel_h, p->stride_h);
+    int ow = conv_dim(in[2], p->pad_w, p->kernel_w, p->stride_w);
+    if (p->pool != CNN_POOL_NONE) {
+        if (oh < p->pool_h || ow < p->pool_w)
+            return cnn_fail(CNN_ESHAPE,
+                            NAME ": input %dx%dx%d gives %dx%d maps, smaller than the %dx%d pooling window",
+                            in[0], in[1], in[2], oh, ow, p->pool_h, p->pool_w);
+        oh /= p->pool_h;
+        ow /= p->pool_w;
+    }
+    out[0] = p->out_channels;
+    out[1] = oh;
+    out[2] = ow;
+    return CNN_OK;
+}
+
+static cnn_status conv_bind(cnn_layer *l, const int32_t in[3])
+{
+    cnn_conv2d_params *p = &l->p.conv;
+    if (p->in_channels && in[0] != p->in_channels)
+        return cnn_fail(CNN_ESHAPE, NAME ": input has %d maps, layer expects %d", in[0],
+                        p->in_channels);
+    int64_t nw = (int64_t)p->out_channels * in[0] * p->kernel_h * p->kernel_w;
+    if (nw > INT32_MAX)
+        return cnn_fail(CNN_EINVAL, NAME ": %lld weights is too many", (long long)nw);
+    p->in_channels = in[0];
+    l->n_weights = nw;
+    l->n_biases = p->out_channels;
+    l->w_ndim = 4;
+    l->w_shape[0] = p->out_channels;
+    l->w_shape[1] = in[0];
+    l->w_shape[2] = p->kernel_h;
+    l->w_shape[3] = p->kernel_w;
+    l->in[0] = in[0];
+    l->bound = true;
+    return CNN_OK;
+}
+
+static void conv_init(cnn_layer *l, cnn_rng *rng)
+{
+    const cnn_conv2d_params *p = &l->p.conv;
+    int64_t k = (int64_t)p->kernel_h * p->kernel_w;
+    int64_t pool_area = fused_pool(l) ? (int64_t)p->pool_h * p->pool_w : 1;
+    int64_t fan_out = p->out_channels * k;
+    /* network3: n_out = maps * kh * kw / pool area (integer division there). */
+    int64_t n3 = fan_out / pool_area;
+    cnn_init_fill(rng, p->init, l->w, l->n_weights, l->b, l->n_biases, p->in_channels * k, fan_out,
+                  n3 > 0 ? n3 : 1);
+}
+
+static size_t conv_scratch(const cnn_layer *l, int n)
+{
+    cnn_conv_geom g;
+    geometry(l, &g);
+    return cnn_k_conv2d_scratch_floats(&g, n);
+}
+
+static cnn_status conv_reserve(cnn_layer *l, int n)
+{
+    if (!fused_pool(l))
+        return CNN_OK;
+    cnn_conv_geom g;
+    cnn_pool_geom pg;
+    geometry(l, &g);
+    pool_geometry(l, &g, &pg);
+    size_t conv_elems = (size_t)n * g.out_c * g.out_h * g.out_w;
+    size_t pooled = (size_t)n * pg.c * pg.out_h * pg.out_w;
+    cnn_layer_aux *a = &l->aux;
+    cnn_status st = cnn_aux_grow((void **)&a->conv_out, &a->conv_out_len, conv_elems,
+                                 sizeof(float), NAME);
+    if (st == CNN_OK)
+        st = cnn_aux_grow((void **)&a->dconv, &a->dconv_len, conv_elems, sizeof(float), NAME);
+    if (st == CNN_OK && l->p.conv.pool == CNN_POOL_MAX)
+        st = cnn_aux_grow((void **)&a->argmax, &a->argmax_len, pooled, sizeof(int32_t), NAME);
+    if (st == CNN_OK && l->p.conv.pool == CNN_POOL_L2)
+        st = cnn_aux_grow((void **)&a->pre, &a->pre_len, pooled, sizeof(float), NAME);
+    return st;
+}
+
+static void conv_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
+                         float *scratch, cnn_rng *rng)
+{
+    (void)rng;
+    const cnn_conv2d_params *p = &l->p.conv;
+    cnn_conv_geom g;
+    geometry(l, &g);
+    if (!fused_pool(l)) {
+        cnn_k_conv2d_fwd(&g, n, x, l->w, l->b, y, scratch);
+        cnn_k_act_fwd(p->activation, (size_t)n * g.out_c * g.out_h * g.out_w, y, y);
+        return;
+    }
+    cnn_pool_geom pg;
+    pool_geometry(l, &g, &pg);
+    size_t plane = (size_t)pg.out_h * pg.out_w;
+    cnn_k_conv2d_fwd(&g, n, x, l->w, NULL, l->aux.conv_out, scratch);
+    cnn_k_pool2d_fwd(&pg, p->pool, n, l->aux.conv_out, y, l->aux.argmax);
+    if (mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2)
+        memcpy(l->aux.pre, y, (size_t)n * pg.c * plane * sizeof(float));
+    cnn_k_bias_add(n, pg.c, plane, l->b, y);
+    cnn_k_act_fwd(p->activation, (size_t)n * pg.c * plane, y, y);
+}
+
+static void conv_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
+                          float *dx, float *scratch)
+{
+    const cnn_conv2d_params *p = &l->p.conv;
+    cnn_conv_geom g;
+    geometry(l, &g);
+    if (!fused_pool(l)) {
+        size_t count = (size_t)n * g.out_c * g.out_h * g.out_w;
+        cnn_k_act_bwd(p->activation, count, y, dy, dy);
+        cnn_k_conv2d_bwd_weights(&g, n, x, dy, l->dw, l->db, scratch);
+        if (dx)
+            cnn_k_conv2d_bwd_data(&g, n, dy, l->w, dx, scratch);
+        return;
+    }
+    cnn_pool_geom pg;
+    pool_geometry(l, &g, &pg);
+    size_t plane = (size_t)pg.out_h * pg.out_w;
+    cnn_k_act_bwd(p->activation, (size_t)n * pg.c * plane, y, dy, dy);
+    cnn_k_bias_grad(n, pg.c, plane, dy, l->db);
+    cnn_k_pool2d_bwd(&pg, p->pool, n, l->aux.conv_out, l->aux.pre, dy, l->aux.argmax,
+                     l->aux.dconv);
+    cnn_k_conv2d_bwd_weights(&g, n, x, l->aux.dconv, l->dw, NULL, scratch);
+    if (dx)
+        cnn_k_conv2d_bwd_data(&g, n, l->aux.dconv, l->w, dx, scratch);
+}
+
+const cnn_layer_ops cnn_conv2d_ops = {
+    .kind = CNN_LAYER_CONV2D,
+    .name = NAME,
+    .out_shape = conv_out_shape,
+    .bind = conv_bind,
+    .init_params = conv_init,
+    .scratch_floats = conv_scratch,
+    .reserve = conv_reserve,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .free_aux = NULL,
+};
+
+cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h,
+                                  int32_t kernel_w)
+{
+    if (!p)
+        return cnn_fail(CNN_EINVAL, "cnn_conv2d_params_init: params is NULL");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->out_channels = out_channels;
+    p->kernel_h = kernel_h;
+    p->kernel_w = kernel_w;
+    p->stride_h = p->stride_w = 1;
+    p->activation = CNN_ACT_SIGMOID;
+    p->pool = CNN_POOL_NONE;
+    p->pool_h = p->pool_w = 2;
+    p->init = CNN_INIT_NETWORK3;
+    return CNN_OK;
+}
+
+/* Sizes are capped so every derived product fits comfortably in int. */
+#define CNN_MAX_DIM 65535
+
+cnn_status cnn_conv2d_create(const cnn_conv2d_params *p, cnn_layer **out)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !out)
+        return cnn_fail(CNN_EINVAL, "cnn_conv2d_create: NULL argument");
+    if (p->struct_size < sizeof *p)
+        return cnn_fail(CNN_EINVAL, "cnn_conv2d_create: struct_size %u, expected %zu (use "
+                        "cnn_conv2d_params_init)", (unsigned)p->struct_size, sizeof *p);
+    if (p->in_channels < 0 || p->in_channels > CNN_MAX_DIM || p->out_channels < 1 ||
+        p->out_channels > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, "conv2d: channels in %d / out %d outside 1..%d (in 0 = inferred)",
+                        p->in_channels, p->out_channels, CNN_MAX_DIM);
+    if (p->kernel_h < 1 || p->kernel_w < 1 || p->kernel_h > CNN_MAX_DIM || p->kernel_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, "conv2d: kernel %dx%d, each side must be 1..%d", p->kernel_h,
+                        p->kernel_w, CNN_MAX_DIM);
+    if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > CNN_MAX_DIM || p->stride_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, "conv2d: stride %dx%d, each must be 1..%d", p->stride_h,
+                        p->stride_w, CNN_MAX_DIM);
+    if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > CNN_MAX_DIM || p->pad_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, "conv2d: padding %dx%d, each must be 0..%d", p->pad_h,
+                        p->pad_w, CNN_MAX_DIM);
+    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
+        return cnn_fail(CNN_EINVAL, "conv2d: unknown activation %d", p->activation);
+    if (p->pool < CNN_POOL_NONE || p->pool > CNN_POOL_L2)
+        return cnn_fail(CNN_EINVAL, "conv2d: unknown pooling mode %d", p->pool);
+    if (p->pool != CNN_POOL_NONE &&
+        (p->pool_h < 1 || p->pool_w < 1 || p->pool_h > CNN_MAX_DIM || p->pool_w > CNN_MAX_DIM))
+        return cnn_fail(CNN_EINVAL, "conv2d: pooling window %dx%d, each side must be 1..%d",
+                        p->pool_h, p->pool_w, CNN_MAX_DIM);
+    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
+        return cnn_fail(CNN_EINVAL, "conv2d: unknown init scheme %d", p->init);
+    cnn_layer *l;
+    cnn_status st = cnn_layer_alloc(&cnn_conv2d_ops, &l);
+    if (st != CNN_OK)
+        return st;
+    l->p.conv = *p;
+    l->p.conv.struct_size = sizeof *p;
+    return cnn_layer_finish_create(l, p->seed, p->in_channels, out);
+}

@@ -1,1 +1,170 @@
-/* placeholder: filled in by its owner */
+/* Fully connected layer y = act(W x + b), W (out, in), with network3-style
+ * dropout on its input.  The affine part (with dropout) is shared with the
+ * softmax layer. */
+#include "layer.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+#define NAME "dense"
+
+/* ---- the affine part, shared with softmax.c ------------------------------ */
+
+cnn_status cnn_affine_reserve(cnn_layer *l, int n, int in, float dropout)
+{
+    if (dropout <= 0.0f)
+        return CNN_OK;
+    size_t count = (size_t)n * (size_t)in;
+    cnn_status st = cnn_aux_grow((void **)&l->aux.mask, &l->aux.mask_len, count, 1, l->ops->name);
+    if (st == CNN_OK)
+        st = cnn_aux_grow((void **)&l->aux.pre, &l->aux.pre_len, count, sizeof(float), l->ops->name);
+    return st;
+}
+
+/* Training: each input is kept with probability 1-p (a fresh mask per
+ * example) and not rescaled; inference: the weighted input is scaled by 1-p,
+ * which matches the training expectation.  This is network3's form. */
+void cnn_affine_forward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
+                        float *y, int32_t mode, cnn_rng *rng)
+{
+    if (dropout <= 0.0f) {
+        cnn_k_dense_fwd(n, in, out, x, l->w, l->b, 1.0f, y);
+        return;
+    }
+    if (mode != CNN_MODE_TRAIN) {
+        cnn_k_dense_fwd(n, in, out, x, l->w, l->b, 1.0f - dropout, y);
+        return;
+    }
+    size_t count = (size_t)n * (size_t)in;
+    uint8_t *mask = l->aux.mask;
+    for (size_t i = 0; i < count; i++)
+        mask[i] = cnn_rng_uniform(rng) >= dropout;
+    cnn_k_dropout_apply(count, x, mask, l->aux.pre);
+    cnn_k_dense_fwd(n, in, out, l->aux.pre, l->w, l->b, 1.0f, y);
+}
+
+void cnn_affine_backward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
+                         const float *dz, float *dx)
+{
+    const float *seen = dropout > 0.0f ? l->aux.pre : x; /* the input the weights saw */
+    cnn_k_dense_bwd_weights(n, in, out, seen, dz, l->dw, l->db);
+    if (!dx)
+        return;
+    cnn_k_dense_bwd_data(n, in, out, dz, l->w, dx);
+    if (dropout > 0.0f)
+        cnn_k_dropout_apply((size_t)n * (size_t)in, dx, l->aux.mask, dx);
+}
+
+/* ---- the dense layer ------------------------------------------------------ */
+
+static cnn_status dense_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
+{
+    int64_t features = cnn_shape_numel3(in);
+    if (l->p.dense.in_features && features != l->p.dense.in_features)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d has %lld features, layer expects %d",
+                        in[0], in[1], in[2], (long long)features, l->p.dense.in_features);
+    out[0] = l->p.dense.out_features;
+    out[1] = out[2] = 1;
+    return CNN_OK;
+}
+
+static cnn_status dense_bind(cnn_layer *l, const int32_t in[3])
+{
+    cnn_dense_params *p = &l->p.dense;
+    int64_t features = cnn_shape_numel3(in);
+    int64_t nw = features * p->out_features;
+    if (features > INT32_MAX || nw > INT32_MAX)
+        return cnn_fail(CNN_EINVAL, NAME ": %lld x %d weights is too many", (long long)features,
+                        p->out_features);
+    p->in_features = (int32_t)features;
+    l->n_weights = nw;
+    l->n_biases = p->out_features;
+    l->w_ndim = 2;
+    l->w_shape[0] = p->out_features;
+    l->w_shape[1] = features;
+    l->bound = true;
+    return CNN_OK;
+}
+
+static void dense_init(cnn_layer *l, cnn_rng *rng)
+{
+    const cnn_dense_params *p = &l->p.dense;
+    cnn_init_fill(rng, p->init, l->w, l->n_weights, l->b, l->n_biases, p->in_features,
+                  p->out_features, p->out_features);
+}
+
+static cnn_status dense_reserve(cnn_layer *l, int n)
+{
+    return cnn_affine_reserve(l, n, l->p.dense.in_features, l->p.dense.dropout);
+}
+
+static void dense_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
+                          float *scratch, cnn_rng *rng)
+{
+    (void)scratch;
+    const cnn_dense_params *p = &l->p.dense;
+    cnn_affine_forward(l, n, p->in_features, p->out_features, p->dropout, x, y, mode, rng);
+    cnn_k_act_fwd(p->activation, (size_t)n * p->out_features, y, y);
+}
+
+static void dense_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
+                           float *dx, float *scratch)
+{
+    (void)scratch;
+    const cnn_dense_params *p = &l->p.dense;
+    cnn_k_act_bwd(p->activation, (size_t)n * p->out_features, y, dy, dy);
+    cnn_affine_backward(l, n, p->in_features, p->out_features, p->dropout, x, dy, dx);
+}
+
+const cnn_layer_ops cnn_dense_ops = {
+    .kind = CNN_LAYER_DENSE,
+    .name = NAME,
+    .out_shape = dense_out_shape,
+    .bind = dense_bind,
+    .init_params = dense_init,
+    .scratch_floats = NULL,
+    .reserve = dense_reserve,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .free_aux = NULL,
+};
+
+cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
+{
+    if (!p)
+        return cnn_fail(CNN_EINVAL, "cnn_dense_params_init: params is NULL");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->out_features = out_features;
+    p->activation = CNN_ACT_SIGMOID;
+    p->dropout = 0.0f;
+    p->init = CNN_INIT_NETWORK3;
+    return CNN_OK;
+}
+
+cnn_status cnn_dense_create(const cnn_dense_params *p, cnn_layer **out)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !out)
+        return cnn_fail(CNN_EINVAL, "cnn_dense_create: NULL argument");
+    if (p->struct_size < sizeof *p)
+        return cnn_fail(CNN_EINVAL, "cnn_dense_create: struct_size %u, expected %zu",
+                        (unsigned)p->struct_size, sizeof *p);
+    if (p->out_features < 1 || p->in_features < 0)
+        return cnn_fail(CNN_EINVAL, NAME ": in %d / out %d features (out >= 1, in >= 0)",
+                        p->in_features, p->out_features);
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f))
+        return cnn_fail(CNN_EINVAL, NAME ": dropout %g outside [0, 1)", (double)p->dropout);
+    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", p->activation);
+    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown init scheme %d", p->init);
+    cnn_layer *l;
+    cnn_status st = cnn_layer_alloc(&cnn_dense_ops, &l);
+    if (st != CNN_OK)
+        return st;
+    l->p.dense = *p;
+    l->p.dense.struct_size = sizeof *p;
+    return cnn_layer_finish_create(l, p->seed, p->in_features, out);
+}

@@ -37,14 +37,26 @@ typedef struct cnn_layer_ops {
     void (*free_aux)(cnn_layer *l);
 } cnn_layer_ops;
 
-/* Per-batch buffers a layer keeps between forward and backward. */
+/* Per-batch buffers a layer keeps between forward and backward; each grows
+ * (never shrinks) to the largest batch seen, so steady-state training does
+ * not allocate.  *_len are element counts. */
 typedef struct cnn_layer_aux {
-    int capacity;          /* batch size the buffers are sized for */
-    float *pre;            /* conv+pool: pooled pre-bias values; dense: masked input */
+    float *pre;            /* conv+L2 pool: pooled values; dense/softmax+dropout: masked input */
+    size_t pre_len;
     int32_t *argmax;       /* max pooling: argmax per output */
+    size_t argmax_len;
     uint8_t *mask;         /* dropout: keep mask per input */
+    size_t mask_len;
     float *conv_out;       /* conv with fused pooling: convolution output before pooling */
+    size_t conv_out_len;
+    float *dconv;          /* conv with fused pooling: gradient w.r.t. conv_out */
+    size_t dconv_len;
 } cnn_layer_aux;
+
+/* Grows *buf to at least `need` elements of `elem` bytes (contents lost). */
+cnn_status cnn_aux_grow(void **buf, size_t *len, size_t need, size_t elem, const char *who);
+/* Frees every aux buffer. */
+void cnn_aux_free(cnn_layer_aux *aux);
 
 struct cnn_layer {
     const cnn_layer_ops *ops;
@@ -57,6 +69,7 @@ struct cnn_layer {
         int32_t activation;
     } p;                   /* the creation parameters (input size filled in by bind) */
 
+    uint64_t seed;         /* standalone weights and dropout masks come from this */
     bool bound;            /* input size known, parameter sizes fixed */
     int32_t in[3];         /* input shape (C, H, W) once bound to a network;
                               conv/pool/activation standalone layers accept any H, W */
@@ -83,8 +96,12 @@ struct cnn_layer {
     int32_t last_in[3];            /* input shape of the last forward */
 };
 
-/* Constructors' shared part: allocates a layer of `ops` with params copied. */
+/* Constructors' shared part: allocates a zeroed layer of `ops`. */
 cnn_status cnn_layer_alloc(const cnn_layer_ops *ops, cnn_layer **out);
+/* Constructors' common ending: seeds the layer and, when the input size is
+ * already known (in > 0), binds it and draws its standalone weights.  On
+ * failure frees the layer.  Stores the layer in *out on success. */
+cnn_status cnn_layer_finish_create(cnn_layer *l, uint64_t seed, int32_t in_size, cnn_layer **out);
 /* Allocates the standalone parameter block for a bound layer and points
  * w/b/dw/db and the views into it; draws weights from `seed` with the init. */
 cnn_status cnn_layer_alloc_own_params(cnn_layer *l, uint64_t seed);
@@ -97,9 +114,23 @@ void cnn_layer_free(cnn_layer *l);
 /* Elements per example of the layer's output for input `in`. */
 int64_t cnn_shape_numel3(const int32_t s[3]);
 
-/* Draws weights/biases by scheme (enum cnn_init) with the given fans. */
+/* Draws weights/biases by scheme (enum cnn_init).  fan_out_network3 is
+ * network3's n_out (for conv: maps*kh*kw / pool area). */
 void cnn_init_fill(cnn_rng *rng, int32_t scheme, float *w, int64_t n_w, float *b, int64_t n_b,
-                   int64_t fan_in, int64_t fan_out_network3);
+                   int64_t fan_in, int64_t fan_out, int64_t fan_out_network3);
+
+/* Shared by dense.c and softmax.c: the affine part y = alpha*(x.mask) W^T + b
+ * with dropout handled (training: fresh mask into aux, masked input kept;
+ * inference: alpha = 1-p). */
+void cnn_affine_forward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
+                        float *y, int32_t mode, cnn_rng *rng);
+/* Backward of the affine part from dz (n x out): dw, db and, if dx, dx. */
+void cnn_affine_backward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
+                         const float *dz, float *dx);
+/* Reserves the dropout buffers of an affine layer for n examples. */
+cnn_status cnn_affine_reserve(cnn_layer *l, int n, int in, float dropout);
+/* Network path for the output layer: dz = dcost/dz already computed. */
+void cnn_softmax_backward_dz(cnn_layer *l, int n, const float *x, const float *dz, float *dx);
 
 /* Kind tables, one per file. */
 extern const cnn_layer_ops cnn_conv2d_ops;

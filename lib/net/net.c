@@ -1,1 +1,353 @@
-/* placeholder: filled in by its owner */
+/* Network construction: the layer stack, shape checking as layers are
+ * added, the flat parameter/gradient buffers and the batch workspace. */
+#include "net.h"
+#include "kernels/kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Dropout masks draw from a stream apart from every layer's weight stream. */
+#define DROPOUT_STREAM UINT64_C(0xd209d209)
+
+cnn_status cnn_net_fail(cnn_net *net, cnn_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cnn_vfail(status, fmt, ap);
+    va_end(ap);
+    return cnn_net_keep_error(net, status);
+}
+
+cnn_status cnn_net_keep_error(cnn_net *net, cnn_status status)
+{
+    if (net && status != CNN_OK)
+        snprintf(net->errmsg, sizeof net->errmsg, "%s", cnn_errmsg_current());
+    return status;
+}
+
+const char *cnn_net_errmsg(const cnn_net *net)
+{
+    return net ? net->errmsg : "cnn_net_errmsg: network is NULL";
+}
+
+int64_t cnn_net_input_size(const cnn_net *net)
+{
+    return cnn_shape_numel3(net->in);
+}
+
+void cnn_net_seed_dropout(cnn_net *net, uint64_t seed)
+{
+    cnn_rng_seed_stream(&net->rng, seed, DROPOUT_STREAM);
+}
+
+cnn_status cnn_net_create(int32_t c, int32_t h, int32_t w, uint64_t seed, cnn_net **out)
+{
+    if (out)
+        *out = NULL;
+    if (!out)
+        return cnn_fail(CNN_EINVAL, "cnn_net_create: out is NULL");
+    if (c < 1 || h < 1 || w < 1 || c > 65535 || h > 65535 || w > 65535)
+        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d, each dimension must be 1..65535",
+                        c, h, w);
+    if ((int64_t)c * h * w > INT32_MAX)
+        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d is too large", c, h, w);
+    cnn_net *net = cnn_alloc_zeroed(1, sizeof *net);
+    if (!net)
+        return cnn_fail(CNN_ENOMEM, "cnn_net_create: out of memory");
+    net->in[0] = c;
+    net->in[1] = h;
+    net->in[2] = w;
+    net->seed = seed;
+    net->threads = 1;
+    cnn_net_seed_dropout(net, seed);
+    *out = net;
+    return CNN_OK;
+}
+
+/* Frees the batch workspace; the next forward sizes it again. */
+static void free_workspace(cnn_net *net)
+{
+    cnn_dealloc(net->input);
+    if (net->acts)
+        for (int32_t i = 0; i < net->n_layers; i++)
+            cnn_dealloc(net->acts[i]);
+    cnn_dealloc(net->acts);
+    cnn_dealloc(net->grad_a);
+    cnn_dealloc(net->grad_b);
+    cnn_dealloc(net->scratch);
+    net->input = NULL;
+    net->acts = NULL;
+    net->grad_a = net->grad_b = NULL;
+    net->scratch = NULL;
+    net->scratch_len = 0;
+    net->capacity = 0;
+    net->trained = false;
+}
+
+void cnn_net_destroy(cnn_net *net)
+{
+    if (!net)
+        return;
+    free_workspace(net);
+    for (int32_t i = 0; i < net->n_layers; i++)
+        cnn_layer_free(net->layers[i]);
+    cnn_dealloc(net->layers);
+    cnn_dealloc(net->shapes);
+    cnn_dealloc(net->params);
+    cnn_dealloc(net->grads);
+    cnn_dealloc(net);
+}
+
+/* Draws layer `index`'s weights from its own stream of the network's seed. */
+static void init_layer(cnn_net *net, int32_t index)
+{
+    cnn_layer *l = net->layers[index];
+    if (l->n_weights + l->n_biases == 0)
+        return;
+    cnn_rng rng;
+    cnn_rng_seed_stream(&rng, net->seed, (uint64_t)index);
+    l->ops->init_params(l, &rng);
+}
+
+static const int32_t *current_shape(const cnn_net *net)
+{
+    return net->n_layers ? net->shapes[net->n_layers - 1] : net->in;
+}
+
+cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
+{
+    if (!net || !layer)
+        return cnn_fail(CNN_EINVAL, "cnn_net_add: %s is NULL", net ? "layer" : "network");
+    int32_t index = net->n_layers;
+    if (layer->owner)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: layer %d (%s) already belongs to a network",
+                            index, layer->ops->name);
+    if (index > 0 && net->layers[index - 1]->ops->kind == CNN_LAYER_SOFTMAX)
+        return cnn_net_fail(net, CNN_EINVAL,
+                            "cnn_net_add: layer %d (%s) cannot follow the softmax output layer",
+                            index, layer->ops->name);
+    if (index >= 4096)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: at most 4096 layers");
+
+    int32_t in[3], out[3];
+    memcpy(in, current_shape(net), sizeof in); /* net->shapes is replaced below */
+    cnn_status st = layer->ops->out_shape(layer, in, out);
+    if (st != CNN_OK)
+        return cnn_net_fail(net, st, "cnn_net_add: layer %d (%s) does not fit the output of %s "
+                            "(%dx%dx%d): %s", index, layer->ops->name,
+                            index ? net->layers[index - 1]->ops->name : "the input", in[0], in[1],
+                            in[2], cnn_errmsg_current());
+    if (cnn_shape_numel3(out) > INT32_MAX)
+        return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_add: layer %d (%s) output is too large",
+                            index, layer->ops->name);
+    if (!layer->bound) {
+        st = layer->ops->bind(layer, in);
+        if (st != CNN_OK)
+            return cnn_net_keep_error(net, st);
+    }
+
+    /* Grow every array first so that a failure leaves the network unchanged. */
+    int64_t layer_params = layer->n_weights + layer->n_biases;
+    int64_t total = net->n_params + layer_params;
+    float *params = cnn_alloc_zeroed(total ? (size_t)total : 1, sizeof(float));
+    float *grads = cnn_alloc_zeroed(total ? (size_t)total : 1, sizeof(float));
+    cnn_layer **layers = cnn_alloc_array((size_t)index + 1, sizeof *layers);
+    int32_t(*shapes)[3] = cnn_alloc_array((size_t)index + 1, sizeof *shapes);
+    if (!params || !grads || !layers || !shapes) {
+        cnn_dealloc(params);
+        cnn_dealloc(grads);
+        cnn_dealloc(layers);
+        cnn_dealloc(shapes);
+        return cnn_net_fail(net, CNN_ENOMEM, "cnn_net_add: out of memory for layer %d (%s)",
+                            index, layer->ops->name);
+    }
+    free_workspace(net);
+    if (net->n_params)
+        memcpy(params, net->params, (size_t)net->n_params * sizeof(float));
+    if (index) {
+        memcpy(layers, net->layers, (size_t)index * sizeof *layers);
+        memcpy(shapes, net->shapes, (size_t)index * sizeof *shapes);
+    }
+    layers[index] = layer;
+    memcpy(shapes[index], out, sizeof out);
+    cnn_dealloc(net->params);
+    cnn_dealloc(net->grads);
+    cnn_dealloc(net->layers);
+    cnn_dealloc(net->shapes);
+    net->params = params;
+    net->grads = grads;
+    net->layers = layers;
+    net->shapes = shapes;
+    net->n_layers = index + 1;
+    net->n_params = total;
+
+    /* Re-point every layer into the new buffers. */
+    int64_t offset = 0;
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        cnn_layer *l = net->layers[i];
+        cnn_layer_set_storage(l, params + offset, grads + offset);
+        offset += l->n_weights + l->n_biases;
+    }
+    layer->owner = net;
+    memcpy(layer->in, in, sizeof layer->in);
+    layer->trained = false;
+    cnn_dealloc(layer->own_storage);
+    layer->own_storage = NULL;
+    cnn_dealloc(layer->own_scratch);
+    layer->own_scratch = NULL;
+    layer->own_scratch_len = 0;
+    init_layer(net, index);
+    return CNN_OK;
+}
+
+cnn_status cnn_net_init_weights(cnn_net *net, uint64_t seed)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_init_weights: network is NULL");
+    net->seed = seed;
+    cnn_net_seed_dropout(net, seed);
+    for (int32_t i = 0; i < net->n_layers; i++)
+        init_layer(net, i);
+    return CNN_OK;
+}
+
+int32_t cnn_net_layer_count(const cnn_net *net)
+{
+    return net ? net->n_layers : 0;
+}
+
+cnn_layer *cnn_net_layer(cnn_net *net, int32_t index)
+{
+    if (!net || index < 0 || index >= net->n_layers)
+        return NULL;
+    return net->layers[index];
+}
+
+cnn_status cnn_net_input_shape(const cnn_net *net, int32_t shape[3])
+{
+    if (!net || !shape)
+        return cnn_fail(CNN_EINVAL, "cnn_net_input_shape: NULL argument");
+    memcpy(shape, net->in, 3 * sizeof *shape);
+    return CNN_OK;
+}
+
+cnn_status cnn_net_output_shape(const cnn_net *net, int32_t shape[3])
+{
+    if (!net || !shape)
+        return cnn_fail(CNN_EINVAL, "cnn_net_output_shape: NULL argument");
+    memcpy(shape, current_shape(net), 3 * sizeof *shape);
+    return CNN_OK;
+}
+
+int64_t cnn_net_param_count(const cnn_net *net)
+{
+    return net ? net->n_params : 0;
+}
+
+float *cnn_net_params(cnn_net *net)
+{
+    return net ? net->params : NULL;
+}
+
+float *cnn_net_grads(cnn_net *net)
+{
+    return net ? net->grads : NULL;
+}
+
+cnn_status cnn_net_set_threads(cnn_net *net, int32_t threads)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_set_threads: network is NULL");
+    if (threads < 1 || threads > 256)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_set_threads: %d threads, must be 1..256",
+                            (int)threads);
+    net->threads = threads;
+    return CNN_OK;
+}
+
+cnn_status cnn_net_reserve(cnn_net *net, int n)
+{
+    if (n <= net->capacity)
+        return CNN_OK;
+    free_workspace(net);
+    int64_t largest = cnn_net_input_size(net);
+    size_t scratch = 0;
+    net->acts = cnn_alloc_zeroed((size_t)net->n_layers, sizeof *net->acts);
+    net->input = cnn_alloc_array((size_t)n * (size_t)cnn_net_input_size(net), sizeof(float));
+    bool ok = net->acts && net->input;
+    for (int32_t i = 0; ok && i < net->n_layers; i++) {
+        cnn_layer *l = net->layers[i];
+        int64_t size = cnn_shape_numel3(net->shapes[i]);
+        if (size > largest)
+            largest = size;
+        net->acts[i] = cnn_alloc_array((size_t)n * (size_t)size, sizeof(float));
+        ok = net->acts[i] != NULL;
+        if (ok && l->ops->scratch_floats) {
+            size_t need = l->ops->scratch_floats(l, n);
+            if (need > scratch)
+                scratch = need;
+        }
+        if (ok && l->ops->reserve(l, n) != CNN_OK)
+            ok = false;
+    }
+    if (ok) {
+        net->grad_a = cnn_alloc_array((size_t)n * (size_t)largest, sizeof(float));
+        net->grad_b = cnn_alloc_array((size_t)n * (size_t)largest, sizeof(float));
+        net->scratch = cnn_alloc_array(scratch ? scratch : 1, sizeof(float));
+        ok = net->grad_a && net->grad_b && net->scratch;
+    }
+    if (!ok) {
+        free_workspace(net);
+        return cnn_net_fail(net, CNN_ENOMEM, "network: out of memory for the workspace of a "
+                            "batch of %d", n);
+    }
+    net->scratch_len = scratch;
+    net->capacity = n;
+    return CNN_OK;
+}
+
+/* Rebuilds a layer from its creation parameters (shared by clone and load). */
+static cnn_status recreate_layer(const cnn_layer *src, cnn_layer **out)
+{
+    switch (src->ops->kind) {
+    case CNN_LAYER_CONV2D:
+        return cnn_conv2d_create(&src->p.conv, out);
+    case CNN_LAYER_POOL2D:
+        return cnn_pool2d_create(&src->p.pool, out);
+    case CNN_LAYER_DENSE:
+        return cnn_dense_create(&src->p.dense, out);
+    case CNN_LAYER_SOFTMAX:
+        return cnn_softmax_create(&src->p.softmax, out);
+    default:
+        return cnn_activation_create(src->p.activation, out);
+    }
+}
+
+cnn_status cnn_net_clone(const cnn_net *net, cnn_net **out)
+{
+    if (out)
+        *out = NULL;
+    if (!net || !out)
+        return cnn_fail(CNN_EINVAL, "cnn_net_clone: NULL argument");
+    cnn_net *copy;
+    cnn_status st = cnn_net_create(net->in[0], net->in[1], net->in[2], net->seed, &copy);
+    for (int32_t i = 0; st == CNN_OK && i < net->n_layers; i++) {
+        cnn_layer *l;
+        st = recreate_layer(net->layers[i], &l);
+        if (st == CNN_OK) {
+            st = cnn_net_add(copy, l);
+            if (st != CNN_OK)
+                cnn_layer_destroy(l);
+        }
+    }
+    if (st != CNN_OK) {
+        cnn_net_destroy(copy);
+        return st;
+    }
+    if (net->n_params)
+        memcpy(copy->params, net->params, (size_t)net->n_params * sizeof(float));
+    copy->threads = net->threads;
+    copy->rng = net->rng;
+    *out = copy;
+    return CNN_OK;
+}

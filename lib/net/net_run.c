@@ -1,1 +1,237 @@
-/* placeholder: filled in by its owner */
+/* Running a network: forward, backward from labels, prediction and
+ * evaluation over datasets.  Shapes are validated here, once per call; the
+ * layers and kernels below run unchecked. */
+#include "net.h"
+#include "data/dataset.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+float *cnn_net_output(cnn_net *net)
+{
+    return net->acts[net->n_layers - 1];
+}
+
+void cnn_net_forward_input(cnn_net *net, int n, int32_t mode)
+{
+    cnn_k_gemm_set_threads(net->threads);
+    const float *x = net->input;
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        cnn_layer *l = net->layers[i];
+        l->ops->forward(l, n, x, net->acts[i], mode, net->scratch, &net->rng);
+        x = net->acts[i];
+    }
+    net->trained = (mode == CNN_MODE_TRAIN);
+    net->last_n = n;
+}
+
+/* Checks a batch tensor against the network's input; returns N. */
+static cnn_status check_input(cnn_net *net, const char *who, const cnn_tensor *x, int *n)
+{
+    if (!x)
+        return cnn_net_fail(net, CNN_EINVAL, "%s: input tensor is NULL", who);
+    if (net->n_layers == 0)
+        return cnn_net_fail(net, CNN_ESTATE, "%s: the network has no layers", who);
+    int64_t per = cnn_net_input_size(net);
+    if (x->ndim < 2 || x->shape[0] < 1 || x->shape[0] > INT32_MAX ||
+        x->numel != x->shape[0] * per) {
+        char buf[64];
+        return cnn_net_fail(net, CNN_ESHAPE, "%s: input %s does not hold N examples of %dx%dx%d",
+                            who, cnn_shape_str(x, buf, sizeof buf), net->in[0], net->in[1],
+                            net->in[2]);
+    }
+    *n = (int)x->shape[0];
+    return CNN_OK;
+}
+
+cnn_status cnn_net_forward(cnn_net *net, const cnn_tensor *x, int32_t mode, cnn_tensor *y)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_forward: network is NULL");
+    if (mode != CNN_MODE_INFER && mode != CNN_MODE_TRAIN)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_forward: unknown mode %d", (int)mode);
+    int n = 0;
+    cnn_status st = check_input(net, "cnn_net_forward", x, &n);
+    if (st != CNN_OK)
+        return st;
+    int64_t out_per = cnn_shape_numel3(net->shapes[net->n_layers - 1]);
+    if (y && (y->shape[0] != n || y->numel != (int64_t)n * out_per))
+        return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_forward: output tensor has %lld elements, "
+                            "expected %d x %lld", (long long)y->numel, n, (long long)out_per);
+    if ((st = cnn_net_reserve(net, n)) != CNN_OK)
+        return st;
+    memcpy(net->input, x->data, (size_t)x->numel * sizeof(float));
+    cnn_net_forward_input(net, n, mode);
+    if (y)
+        memcpy(y->data, cnn_net_output(net), (size_t)y->numel * sizeof(float));
+    return CNN_OK;
+}
+
+cnn_status cnn_net_backward(cnn_net *net, const int32_t *labels, double *cost)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_backward: network is NULL");
+    if (!labels)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_backward: labels is NULL");
+    if (!net->trained)
+        return cnn_net_fail(net, CNN_ESTATE, "cnn_net_backward: needs a CNN_MODE_TRAIN forward first");
+    cnn_layer *last = net->layers[net->n_layers - 1];
+    if (last->ops->kind != CNN_LAYER_SOFTMAX)
+        return cnn_net_fail(net, CNN_ESTATE, "cnn_net_backward: the last layer is %s, not softmax",
+                            last->ops->name);
+    int n = net->last_n;
+    int classes = last->p.softmax.classes;
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= classes)
+            return cnn_net_fail(net, CNN_EINVAL, "cnn_net_backward: label %d of example %d "
+                                "outside 0..%d", (int)labels[i], i, classes - 1);
+    const float *probs = cnn_net_output(net);
+    if (cost)
+        *cost = cnn_k_nll_sum(n, classes, probs, labels) / n;
+
+    /* dz of the mean log-likelihood; then back through the stack, ping-ponging
+     * between two gradient buffers.  The first layer's input gradient is
+     * never needed, so it is not computed. */
+    float *grad = net->grad_a, *spare = net->grad_b;
+    cnn_k_softmax_nll_bwd(n, classes, probs, labels, 1.0f / (float)n, grad);
+    for (int32_t i = net->n_layers - 1; i >= 0; i--) {
+        cnn_layer *l = net->layers[i];
+        const float *x = i ? net->acts[i - 1] : net->input;
+        float *dx = i ? spare : NULL;
+        if (i == net->n_layers - 1)
+            cnn_softmax_backward_dz(l, n, x, grad, dx);
+        else
+            l->ops->backward(l, n, x, net->acts[i], grad, dx, net->scratch);
+        float *t = grad;
+        grad = spare;
+        spare = t;
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_net_predict(cnn_net *net, const cnn_tensor *x, int32_t *labels)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_predict: network is NULL");
+    if (!labels)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_predict: labels is NULL");
+    cnn_status st = cnn_net_forward(net, x, CNN_MODE_INFER, NULL);
+    if (st != CNN_OK)
+        return st;
+    int classes = (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]);
+    cnn_k_argmax_rows(net->last_n, classes, cnn_net_output(net), labels);
+    return CNN_OK;
+}
+
+/* Validates a dataset against the network for evaluation-style calls. */
+static cnn_status check_dataset(cnn_net *net, const char *who, const cnn_dataset *ds, int32_t batch)
+{
+    if (!ds)
+        return cnn_net_fail(net, CNN_EINVAL, "%s: dataset is NULL", who);
+    if (net->n_layers == 0)
+        return cnn_net_fail(net, CNN_ESTATE, "%s: the network has no layers", who);
+    if (batch < 1)
+        return cnn_net_fail(net, CNN_EINVAL, "%s: batch size %d, must be >= 1", who, (int)batch);
+    int32_t shape[3];
+    cnn_dataset_shape(ds, shape);
+    if (memcmp(shape, net->in, sizeof shape) != 0)
+        return cnn_net_fail(net, CNN_ESHAPE, "%s: dataset images are %dx%dx%d, network input is "
+                            "%dx%dx%d", who, shape[0], shape[1], shape[2], net->in[0], net->in[1],
+                            net->in[2]);
+    return CNN_OK;
+}
+
+/* Runs inference over a dataset in batches, calling `visit` per batch. */
+typedef void (*batch_visitor)(cnn_net *net, int n, const int32_t *truth, int64_t first, void *ctx);
+
+static cnn_status run_dataset(cnn_net *net, const char *who, const cnn_dataset *ds, int32_t batch,
+                              batch_visitor visit, void *ctx)
+{
+    cnn_status st = check_dataset(net, who, ds, batch);
+    if (st != CNN_OK)
+        return st;
+    int64_t count = cnn_dataset_count(ds);
+    if (batch > count)
+        batch = (int32_t)count;
+    if ((st = cnn_net_reserve(net, batch)) != CNN_OK)
+        return st;
+    int32_t *truth = cnn_alloc_array((size_t)batch, sizeof *truth);
+    if (!truth)
+        return cnn_net_fail(net, CNN_ENOMEM, "%s: out of memory for labels", who);
+    for (int64_t start = 0; start < count; start += batch) {
+        int n = (int)(count - start < batch ? count - start : batch);
+        cnn_dataset_gather(ds, NULL, start, n, net->input, truth);
+        cnn_net_forward_input(net, n, CNN_MODE_INFER);
+        visit(net, n, truth, start, ctx);
+    }
+    cnn_dealloc(truth);
+    return CNN_OK;
+}
+
+typedef struct eval_ctx {
+    int64_t correct;
+    double nll;
+    int32_t *scratch_labels; /* batch-sized */
+    bool bad_label;
+} eval_ctx;
+
+static void eval_visit(cnn_net *net, int n, const int32_t *truth, int64_t first, void *p)
+{
+    (void)first;
+    eval_ctx *ctx = p;
+    int classes = (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]);
+    const float *y = cnn_net_output(net);
+    cnn_k_argmax_rows(n, classes, y, ctx->scratch_labels);
+    for (int i = 0; i < n; i++) {
+        ctx->correct += ctx->scratch_labels[i] == truth[i];
+        if (truth[i] >= classes)
+            ctx->bad_label = true;
+    }
+    if (!ctx->bad_label)
+        ctx->nll += cnn_k_nll_sum(n, classes, y, truth);
+}
+
+cnn_status cnn_net_evaluate(cnn_net *net, const cnn_dataset *ds, int32_t batch, double *accuracy,
+                            double *cost)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_evaluate: network is NULL");
+    eval_ctx ctx = {0};
+    int32_t b = batch;
+    if (ds && b > cnn_dataset_count(ds))
+        b = (int32_t)cnn_dataset_count(ds);
+    ctx.scratch_labels = cnn_alloc_array(b > 0 ? (size_t)b : 1, sizeof(int32_t));
+    if (!ctx.scratch_labels)
+        return cnn_net_fail(net, CNN_ENOMEM, "cnn_net_evaluate: out of memory");
+    cnn_status st = run_dataset(net, "cnn_net_evaluate", ds, batch, eval_visit, &ctx);
+    cnn_dealloc(ctx.scratch_labels);
+    if (st != CNN_OK)
+        return st;
+    if (ctx.bad_label)
+        return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_evaluate: dataset has labels beyond the "
+                            "network's %d classes", (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]));
+    int64_t count = cnn_dataset_count(ds);
+    if (accuracy)
+        *accuracy = (double)ctx.correct / (double)count;
+    if (cost)
+        *cost = ctx.nll / (double)count;
+    return CNN_OK;
+}
+
+static void predict_visit(cnn_net *net, int n, const int32_t *truth, int64_t first, void *p)
+{
+    (void)truth;
+    int32_t *labels = p;
+    int classes = (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]);
+    cnn_k_argmax_rows(n, classes, cnn_net_output(net), labels + first);
+}
+
+cnn_status cnn_net_predict_dataset(cnn_net *net, const cnn_dataset *ds, int32_t batch,
+                                   int32_t *labels)
+{
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_predict_dataset: network is NULL");
+    if (!labels)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_predict_dataset: labels is NULL");
+    return run_dataset(net, "cnn_net_predict_dataset", ds, batch, predict_visit, labels);
+}

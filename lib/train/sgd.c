@@ -1,1 +1,100 @@
-/* placeholder: filled in by its owner */
+/* Stochastic gradient descent with optional momentum and network3's L2:
+ * the cost gains 0.5*lambda*sum(W^2)/B over weights (not biases), so each
+ * step shrinks weights by the factor 1 - eta*lambda/B before the gradient
+ * step.  The update is one fused pass per layer region of the flat buffer. */
+#include "net/net.h"
+#include "optimizer.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
+{
+    if (!p)
+        return cnn_fail(CNN_EINVAL, "cnn_sgd_params_init: params is NULL");
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->learning_rate = learning_rate;
+    return CNN_OK;
+}
+
+cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !out)
+        return cnn_fail(CNN_EINVAL, "cnn_sgd_create: NULL argument");
+    if (p->struct_size < sizeof *p)
+        return cnn_fail(CNN_EINVAL, "cnn_sgd_create: struct_size %u, expected %zu",
+                        (unsigned)p->struct_size, sizeof *p);
+    if (!(p->learning_rate > 0.0f) || !isfinite(p->learning_rate))
+        return cnn_fail(CNN_EINVAL, "sgd: learning rate %g, must be a finite number > 0",
+                        (double)p->learning_rate);
+    if (!(p->momentum >= 0.0f && p->momentum < 1.0f))
+        return cnn_fail(CNN_EINVAL, "sgd: momentum %g outside [0, 1)", (double)p->momentum);
+    if (!(p->l2 >= 0.0f) || !isfinite(p->l2))
+        return cnn_fail(CNN_EINVAL, "sgd: l2 %g, must be a finite number >= 0", (double)p->l2);
+    if (p->l2_batches < 0)
+        return cnn_fail(CNN_EINVAL, "sgd: l2_batches %lld, must be >= 0", (long long)p->l2_batches);
+    cnn_optimizer *opt = cnn_alloc_zeroed(1, sizeof *opt);
+    if (!opt)
+        return cnn_fail(CNN_ENOMEM, "cnn_sgd_create: out of memory");
+    opt->p = *p;
+    opt->p.struct_size = sizeof *p;
+    *out = opt;
+    return CNN_OK;
+}
+
+void cnn_optimizer_destroy(cnn_optimizer *opt)
+{
+    if (!opt)
+        return;
+    cnn_dealloc(opt->velocity);
+    cnn_dealloc(opt);
+}
+
+cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
+{
+    if (!opt || !net)
+        return cnn_fail(CNN_EINVAL, "cnn_optimizer_step: %s is NULL", opt ? "network" : "optimizer");
+    const cnn_sgd_params *p = &opt->p;
+    if (p->momentum > 0.0f && opt->velocity_len != net->n_params) {
+        if (opt->velocity)
+            return cnn_net_fail(net, CNN_ESHAPE, "cnn_optimizer_step: optimizer holds momentum "
+                                "for %lld parameters, network has %lld",
+                                (long long)opt->velocity_len, (long long)net->n_params);
+        opt->velocity = cnn_alloc_zeroed(net->n_params ? (size_t)net->n_params : 1, sizeof(float));
+        if (!opt->velocity)
+            return cnn_net_fail(net, CNN_ENOMEM, "cnn_optimizer_step: out of memory for momentum");
+        opt->velocity_len = net->n_params;
+    }
+    int64_t batches = p->l2_batches ? p->l2_batches
+                                    : (opt->batches_override ? opt->batches_override : 1);
+    float weight_decay = 1.0f - (float)((double)p->learning_rate * p->l2 / (double)batches);
+    int64_t offset = 0;
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        const cnn_layer *l = net->layers[i];
+        float *v = opt->velocity ? opt->velocity + offset : NULL;
+        cnn_k_sgd_update((size_t)l->n_weights, net->params + offset, net->grads + offset, v,
+                         p->learning_rate, p->momentum, weight_decay);
+        offset += l->n_weights;
+        cnn_k_sgd_update((size_t)l->n_biases, net->params + offset, net->grads + offset,
+                         v ? v + l->n_weights : NULL, p->learning_rate, p->momentum, 1.0f);
+        offset += l->n_biases;
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,
+                          const int32_t *labels, double *cost)
+{
+    if (!net || !opt)
+        return cnn_fail(CNN_EINVAL, "cnn_train_step: %s is NULL", net ? "optimizer" : "network");
+    cnn_status st = cnn_net_forward(net, x, CNN_MODE_TRAIN, NULL);
+    if (st == CNN_OK)
+        st = cnn_net_backward(net, labels, cost);
+    if (st == CNN_OK)
+        st = cnn_optimizer_step(opt, net);
+    return st;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Real-data integration test of libcnn through cnn-mnist: the two-conv-layer
+# ReLU network of chapter 6 (row 6), trained for one epoch on the first
+# 10,000 training images, must classify at least 96% of the 10,000 test
+# images correctly.
+#
+# usage: mnist_integration.sh CNN_MNIST_EXECUTABLE [MNIST_DIR]
+# MNIST_DIR defaults to $CNN_MNIST_DIR, then data/mnist.  Exits 77 (meson's
+# "skipped") when the data has not been fetched (scripts/fetch-mnist).
+set -u
+
+exe=${1:?usage: mnist_integration.sh CNN_MNIST_EXECUTABLE [MNIST_DIR]}
+dir=${2:-${CNN_MNIST_DIR:-data/mnist}}
+
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    if [ ! -f "$dir/$f" ] && [ ! -f "$dir/$f.gz" ]; then
+        echo "SKIP: $dir/$f not found (run scripts/fetch-mnist)"
+        exit 77
+    fi
+done
+
+# --require-accuracy makes cnn-mnist itself exit 3 when the test accuracy at
+# the best validation epoch (here the only epoch) is below 96%.
+"$exe" conv2-relu --epochs 1 --train-size 10000 --data "$dir" --require-accuracy 0.96
+rc=$?
+if [ $rc -ne 0 ]; then
+    echo "FAIL: cnn-mnist exited with status $rc"
+    exit 1
+fi
+echo "PASS"

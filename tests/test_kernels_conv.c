@@ -1,0 +1,381 @@
+/* im2col, col2im and the convolution kernels against naive loops written
+ * straight from the definitions, in double, over a table of geometries
+ * (odd sizes, stride > 1, padding, non-square kernels, 1x1 kernels) and
+ * batches of 1 and 7. */
+#include "testutil.h"
+
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Tolerance.  Every output is a float sum of up to a few thousand products
+ * (bwd_weights with n = 7 on a 24x24 output sums 4032).  We compare
+ * |got - want| with RTOL * sum|terms|, which does not suffer when the sum
+ * cancels.  Rounding errors of a float sum of T terms behave like a random
+ * walk, about sqrt(T) * 2^-24 ~ 4e-6 relative for T = 4032 (and BLAS sums in
+ * blocks, which is better still), so 1e-4 has a wide margin; an indexing
+ * mistake gives errors of order 1. */
+#define RTOL 1e-4
+
+typedef struct geom_case {
+    int in_c, in_h, in_w, out_c, k_h, k_w, s_h, s_w, p_h, p_w;
+} geom_case;
+
+static const geom_case cases[] = {
+    {1, 5, 5, 1, 3, 3, 1, 1, 0, 0},     /* plain 3x3 */
+    {3, 9, 7, 4, 2, 3, 2, 1, 1, 0},     /* non-square kernel, stride and pad in one axis */
+    {2, 8, 8, 3, 3, 3, 2, 2, 1, 1},     /* stride 2, pad 1 */
+    {1, 28, 28, 20, 5, 5, 1, 1, 0, 0},  /* network3 layer 1 */
+    {20, 12, 12, 40, 5, 5, 1, 1, 0, 0}, /* network3 layer 2 (K = 500) */
+    {2, 7, 6, 3, 1, 1, 1, 1, 0, 0},     /* 1x1, stride 1: im2col skipped */
+    {3, 6, 5, 2, 1, 1, 2, 2, 0, 0},     /* 1x1 with stride: im2col needed */
+    {2, 5, 4, 2, 5, 4, 1, 1, 0, 0},     /* kernel covers the image: 1x1 output */
+    {2, 4, 5, 3, 3, 2, 3, 2, 2, 1},     /* stride 3 does not tile the padded input */
+    {1, 3, 3, 2, 2, 2, 1, 1, 2, 2},     /* pad >= kernel: some windows all padding */
+    {2, 6, 9, 2, 1, 3, 1, 3, 0, 1},     /* 1x3 kernel, stride 3 across */
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static cnn_conv_geom make_geom(const geom_case *c)
+{
+    cnn_conv_geom g = {0};
+    g.in_c = c->in_c;
+    g.in_h = c->in_h;
+    g.in_w = c->in_w;
+    g.out_c = c->out_c;
+    g.k_h = c->k_h;
+    g.k_w = c->k_w;
+    g.stride_h = c->s_h;
+    g.stride_w = c->s_w;
+    g.pad_h = c->p_h;
+    g.pad_w = c->p_w;
+    g.out_h = (c->in_h + 2 * c->p_h - c->k_h) / c->s_h + 1;
+    g.out_w = (c->in_w + 2 * c->p_w - c->k_w) / c->s_w + 1;
+    return g;
+}
+
+static float *xalloc(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static double *dalloc(size_t n)
+{
+    double *p = calloc(n ? n : 1, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static float *random_floats(test_rng *r, size_t n)
+{
+    float *p = xalloc(n);
+    test_fill_uniform(r, p, n, -1.0f, 1.0f);
+    return p;
+}
+
+/* Fills with NaN: a "write" output must not depend on what was there. */
+static float *nan_floats(size_t n)
+{
+    float *p = xalloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+static void check_close(const char *what, int gi, int n, const float *got, const double *want,
+                        const double *mag, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        double err = fabs((double)got[i] - want[i]);
+        ck_assert_msg(err <= RTOL * mag[i] + 1e-30,
+                      "%s, case %d, n=%d: element %zu = %.9g, want %.9g (sum|terms| %.3g)",
+                      what, gi, n, i, (double)got[i], want[i], mag[i]);
+    }
+}
+
+/* Sizes of one image in, one image out, and the weights. */
+static size_t x_img(const cnn_conv_geom *g) { return (size_t)g->in_c * g->in_h * g->in_w; }
+static size_t y_img(const cnn_conv_geom *g) { return (size_t)g->out_c * g->out_h * g->out_w; }
+static size_t w_size(const cnn_conv_geom *g) { return (size_t)g->out_c * g->in_c * g->k_h * g->k_w; }
+
+/* x[c][iy][ix] or 0 outside the image. */
+static double pix(const cnn_conv_geom *g, const float *x, int c, int iy, int ix)
+{
+    if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+        return 0.0;
+    return x[((size_t)c * g->in_h + iy) * g->in_w + ix];
+}
+
+/* ---- im2col / col2im ------------------------------------------------------ */
+
+START_TEST(test_im2col)
+{
+    cnn_conv_geom g = make_geom(&cases[_i]);
+    test_rng r;
+    test_rng_seed(&r, 100 + (unsigned)_i);
+    const size_t rows = cnn_k_im2col_rows(&g), cols = cnn_k_im2col_cols(&g);
+    ck_assert_uint_eq(rows, (size_t)g.in_c * g.k_h * g.k_w);
+    ck_assert_uint_eq(cols, (size_t)g.out_h * g.out_w);
+    float *x = random_floats(&r, x_img(&g));
+    float *col = nan_floats(rows * cols);
+    cnn_k_im2col(&g, x, col);
+    for (int c = 0; c < g.in_c; c++)
+        for (int i = 0; i < g.k_h; i++)
+            for (int j = 0; j < g.k_w; j++)
+                for (int oy = 0; oy < g.out_h; oy++)
+                    for (int ox = 0; ox < g.out_w; ox++) {
+                        size_t row = ((size_t)c * g.k_h + i) * g.k_w + j;
+                        float got = col[row * cols + (size_t)oy * g.out_w + ox];
+                        double want = pix(&g, x, c, oy * g.stride_h + i - g.pad_h,
+                                          ox * g.stride_w + j - g.pad_w);
+                        /* a copy: exact */
+                        ck_assert_msg((double)got == want, "case %d: col[%zu][%d,%d] = %g, want %g",
+                                      _i, row, oy, ox, (double)got, want);
+                    }
+    free(x);
+    free(col);
+}
+END_TEST
+
+START_TEST(test_col2im)
+{
+    cnn_conv_geom g = make_geom(&cases[_i]);
+    test_rng r;
+    test_rng_seed(&r, 200 + (unsigned)_i);
+    const size_t rows = cnn_k_im2col_rows(&g), cols = cnn_k_im2col_cols(&g);
+    float *col = random_floats(&r, rows * cols);
+    float *dx = random_floats(&r, x_img(&g)); /* col2im accumulates onto this */
+    double *want = dalloc(x_img(&g)), *mag = dalloc(x_img(&g));
+    for (size_t i = 0; i < x_img(&g); i++) {
+        want[i] = dx[i];
+        mag[i] = fabs(dx[i]);
+    }
+    /* naive scatter: the transpose of im2col */
+    for (int c = 0; c < g.in_c; c++)
+        for (int i = 0; i < g.k_h; i++)
+            for (int j = 0; j < g.k_w; j++)
+                for (int oy = 0; oy < g.out_h; oy++)
+                    for (int ox = 0; ox < g.out_w; ox++) {
+                        int iy = oy * g.stride_h + i - g.pad_h, ix = ox * g.stride_w + j - g.pad_w;
+                        if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+                            continue;
+                        size_t row = ((size_t)c * g.k_h + i) * g.k_w + j;
+                        double v = col[row * cols + (size_t)oy * g.out_w + ox];
+                        size_t at = ((size_t)c * g.in_h + iy) * g.in_w + ix;
+                        want[at] += v;
+                        mag[at] += fabs(v);
+                    }
+    cnn_k_col2im(&g, col, dx);
+    check_close("col2im", _i, 1, dx, want, mag, x_img(&g));
+    free(col);
+    free(dx);
+    free(want);
+    free(mag);
+}
+END_TEST
+
+/* ---- forward ----------------------------------------------------------- */
+
+/* _i = case * 4 + (batch 7 ? 2 : 0) + (bias ? 1 : 0) */
+START_TEST(test_conv_fwd)
+{
+    const int gi = _i / 4, n = (_i & 2) ? 7 : 1, with_bias = _i & 1;
+    cnn_conv_geom g = make_geom(&cases[gi]);
+    test_rng r;
+    test_rng_seed(&r, 300 + (unsigned)_i);
+    float *x = random_floats(&r, (size_t)n * x_img(&g));
+    float *w = random_floats(&r, w_size(&g));
+    float *b = with_bias ? random_floats(&r, (size_t)g.out_c) : NULL;
+    float *y = nan_floats((size_t)n * y_img(&g));
+    float *scratch = nan_floats(cnn_k_conv2d_scratch_floats(&g, n));
+    double *want = dalloc((size_t)n * y_img(&g)), *mag = dalloc((size_t)n * y_img(&g));
+
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g.out_c; o++)
+            for (int oy = 0; oy < g.out_h; oy++)
+                for (int ox = 0; ox < g.out_w; ox++) {
+                    double sum = b ? b[o] : 0.0, m = b ? fabs(b[o]) : 0.0;
+                    for (int c = 0; c < g.in_c; c++)
+                        for (int i = 0; i < g.k_h; i++)
+                            for (int j = 0; j < g.k_w; j++) {
+                                double t = w[(((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j] *
+                                           pix(&g, x + (size_t)s * x_img(&g), c,
+                                               oy * g.stride_h + i - g.pad_h,
+                                               ox * g.stride_w + j - g.pad_w);
+                                sum += t;
+                                m += fabs(t);
+                            }
+                    size_t at = (((size_t)s * g.out_c + o) * g.out_h + oy) * g.out_w + ox;
+                    want[at] = sum;
+                    mag[at] = m;
+                }
+    cnn_k_conv2d_fwd(&g, n, x, w, b, y, scratch);
+    check_close("conv2d_fwd", gi, n, y, want, mag, (size_t)n * y_img(&g));
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+    free(scratch);
+    free(want);
+    free(mag);
+}
+END_TEST
+
+/* ---- backward ------------------------------------------------------------ */
+
+/* _i = case * 2 + (batch 7 ? 1 : 0).  dx = adjoint of x -> conv(x, w). */
+START_TEST(test_conv_bwd_data)
+{
+    const int gi = _i / 2, n = (_i & 1) ? 7 : 1;
+    cnn_conv_geom g = make_geom(&cases[gi]);
+    test_rng r;
+    test_rng_seed(&r, 400 + (unsigned)_i);
+    float *dy = random_floats(&r, (size_t)n * y_img(&g));
+    float *w = random_floats(&r, w_size(&g));
+    float *dx = nan_floats((size_t)n * x_img(&g));
+    float *scratch = nan_floats(cnn_k_conv2d_scratch_floats(&g, n));
+    double *want = dalloc((size_t)n * x_img(&g)), *mag = dalloc((size_t)n * x_img(&g));
+
+    /* every (output, tap) pair sends w * dy back to the input pixel it read */
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g.out_c; o++)
+            for (int oy = 0; oy < g.out_h; oy++)
+                for (int ox = 0; ox < g.out_w; ox++) {
+                    double d = dy[(((size_t)s * g.out_c + o) * g.out_h + oy) * g.out_w + ox];
+                    for (int c = 0; c < g.in_c; c++)
+                        for (int i = 0; i < g.k_h; i++)
+                            for (int j = 0; j < g.k_w; j++) {
+                                int iy = oy * g.stride_h + i - g.pad_h;
+                                int ix = ox * g.stride_w + j - g.pad_w;
+                                if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+                                    continue;
+                                double t = d * w[(((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j];
+                                size_t at = (((size_t)s * g.in_c + c) * g.in_h + iy) * g.in_w + ix;
+                                want[at] += t;
+                                mag[at] += fabs(t);
+                            }
+                }
+    cnn_k_conv2d_bwd_data(&g, n, dy, w, dx, scratch);
+    check_close("conv2d_bwd_data", gi, n, dx, want, mag, (size_t)n * x_img(&g));
+    free(dy);
+    free(w);
+    free(dx);
+    free(scratch);
+    free(want);
+    free(mag);
+}
+END_TEST
+
+/* _i = case * 4 + (batch 7 ? 2 : 0) + (db requested ? 1 : 0). */
+START_TEST(test_conv_bwd_weights)
+{
+    const int gi = _i / 4, n = (_i & 2) ? 7 : 1, with_db = _i & 1;
+    cnn_conv_geom g = make_geom(&cases[gi]);
+    test_rng r;
+    test_rng_seed(&r, 500 + (unsigned)_i);
+    float *x = random_floats(&r, (size_t)n * x_img(&g));
+    float *dy = random_floats(&r, (size_t)n * y_img(&g));
+    float *dw = nan_floats(w_size(&g));
+    float *db = with_db ? nan_floats((size_t)g.out_c) : NULL;
+    float *scratch = nan_floats(cnn_k_conv2d_scratch_floats(&g, n));
+    double *want = dalloc(w_size(&g)), *mag = dalloc(w_size(&g));
+    double *want_b = dalloc((size_t)g.out_c), *mag_b = dalloc((size_t)g.out_c);
+
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g.out_c; o++)
+            for (int oy = 0; oy < g.out_h; oy++)
+                for (int ox = 0; ox < g.out_w; ox++) {
+                    double d = dy[(((size_t)s * g.out_c + o) * g.out_h + oy) * g.out_w + ox];
+                    want_b[o] += d;
+                    mag_b[o] += fabs(d);
+                    for (int c = 0; c < g.in_c; c++)
+                        for (int i = 0; i < g.k_h; i++)
+                            for (int j = 0; j < g.k_w; j++) {
+                                double t = d * pix(&g, x + (size_t)s * x_img(&g), c,
+                                                   oy * g.stride_h + i - g.pad_h,
+                                                   ox * g.stride_w + j - g.pad_w);
+                                size_t at = (((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j;
+                                want[at] += t;
+                                mag[at] += fabs(t);
+                            }
+                }
+    cnn_k_conv2d_bwd_weights(&g, n, x, dy, dw, db, scratch);
+    check_close("conv2d_bwd_weights dw", gi, n, dw, want, mag, w_size(&g));
+    if (db)
+        check_close("conv2d_bwd_weights db", gi, n, db, want_b, mag_b, (size_t)g.out_c);
+    free(x);
+    free(dy);
+    free(dw);
+    free(db);
+    free(scratch);
+    free(want);
+    free(mag);
+    free(want_b);
+    free(mag_b);
+}
+END_TEST
+
+/* The three kernels fit together: <conv(x), dy> = <x, bwd_data(dy)> and
+ * = <w, bwd_weights(x, dy)> (no bias), which pins down the transposes. */
+START_TEST(test_conv_adjoint_identity)
+{
+    const int n = 3;
+    cnn_conv_geom g = make_geom(&cases[_i]);
+    test_rng r;
+    test_rng_seed(&r, 600 + (unsigned)_i);
+    float *x = random_floats(&r, (size_t)n * x_img(&g));
+    float *w = random_floats(&r, w_size(&g));
+    float *dy = random_floats(&r, (size_t)n * y_img(&g));
+    float *y = xalloc((size_t)n * y_img(&g)), *dx = xalloc((size_t)n * x_img(&g));
+    float *dw = xalloc(w_size(&g));
+    float *scratch = xalloc(cnn_k_conv2d_scratch_floats(&g, n));
+    cnn_k_conv2d_fwd(&g, n, x, w, NULL, y, scratch);
+    cnn_k_conv2d_bwd_data(&g, n, dy, w, dx, scratch);
+    cnn_k_conv2d_bwd_weights(&g, n, x, dy, dw, NULL, scratch);
+    double a = 0, b = 0, c = 0, ma = 0, mb = 0, mc = 0;
+    for (size_t i = 0; i < (size_t)n * y_img(&g); i++) {
+        a += (double)y[i] * dy[i];
+        ma += fabs((double)y[i] * dy[i]);
+    }
+    for (size_t i = 0; i < (size_t)n * x_img(&g); i++) {
+        b += (double)x[i] * dx[i];
+        mb += fabs((double)x[i] * dx[i]);
+    }
+    for (size_t i = 0; i < w_size(&g); i++) {
+        c += (double)w[i] * dw[i];
+        mc += fabs((double)w[i] * dw[i]);
+    }
+    /* |y|, |dx| and |dw| entries each carry their own ~RTOL error */
+    ck_assert_double_le(fabs(a - b), RTOL * (ma + mb));
+    ck_assert_double_le(fabs(a - c), RTOL * (ma + mc));
+    free(x);
+    free(w);
+    free(dy);
+    free(y);
+    free(dx);
+    free(dw);
+    free(scratch);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("kernels_conv");
+    TCase *tc = tcase_create("conv");
+    tcase_add_loop_test(tc, test_im2col, 0, NCASES);
+    tcase_add_loop_test(tc, test_col2im, 0, NCASES);
+    tcase_add_loop_test(tc, test_conv_fwd, 0, NCASES * 4);
+    tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);
+    tcase_add_loop_test(tc, test_conv_bwd_weights, 0, NCASES * 4);
+    tcase_add_loop_test(tc, test_conv_adjoint_identity, 0, NCASES);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return test_run_suite(conv_suite());
+}

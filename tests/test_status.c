@@ -1,0 +1,151 @@
+/* Status codes, their names and descriptions, the per-thread last-error
+ * message and the version functions. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    cnn_status code;
+    int32_t value;
+    const char *name;
+    const char *text;
+} statuses[] = {
+    {CNN_OK, 0, "CNN_OK", "success"},
+    {CNN_EINVAL, -1, "CNN_EINVAL", "invalid argument"},
+    {CNN_ESHAPE, -2, "CNN_ESHAPE", "shape mismatch"},
+    {CNN_ENOMEM, -3, "CNN_ENOMEM", "out of memory"},
+    {CNN_EIO, -4, "CNN_EIO", "input/output error"},
+    {CNN_EFORMAT, -5, "CNN_EFORMAT", "malformed or corrupt data"},
+    {CNN_EVERSION, -6, "CNN_EVERSION", "unsupported format version"},
+    {CNN_ECANCELED, -7, "CNN_ECANCELED", "canceled by callback"},
+    {CNN_ESTATE, -8, "CNN_ESTATE", "operation not valid in the current state"},
+    {CNN_ECHECKSUM, -9, "CNN_ECHECKSUM", "checksum mismatch"},
+};
+#define N_STATUSES (sizeof statuses / sizeof statuses[0])
+
+START_TEST(pinned_values)
+{
+    for (size_t i = 0; i < N_STATUSES; i++)
+        ck_assert_int_eq(statuses[i].code, statuses[i].value);
+}
+END_TEST
+
+START_TEST(names)
+{
+    for (size_t i = 0; i < N_STATUSES; i++) {
+        const char *name = cnn_status_name(statuses[i].code);
+        ck_assert_ptr_nonnull(name);
+        ck_assert_str_eq(name, statuses[i].name);
+    }
+}
+END_TEST
+
+START_TEST(strings)
+{
+    for (size_t i = 0; i < N_STATUSES; i++) {
+        const char *text = cnn_status_string(statuses[i].code);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_str_eq(text, statuses[i].text);
+    }
+}
+END_TEST
+
+START_TEST(strings_are_distinct)
+{
+    for (size_t i = 0; i < N_STATUSES; i++)
+        for (size_t j = i + 1; j < N_STATUSES; j++) {
+            ck_assert_str_ne(cnn_status_string(statuses[i].code),
+                             cnn_status_string(statuses[j].code));
+            ck_assert_str_ne(cnn_status_name(statuses[i].code), cnn_status_name(statuses[j].code));
+        }
+}
+END_TEST
+
+START_TEST(unknown_codes)
+{
+    const cnn_status unknown[] = {1, -10, -11, 42, -1000, INT32_MIN, INT32_MAX};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        ck_assert_str_eq(cnn_status_string(unknown[i]), "unknown status");
+        ck_assert_str_eq(cnn_status_name(unknown[i]), "CNN_E?");
+    }
+}
+END_TEST
+
+START_TEST(version_matches_header)
+{
+    uint32_t want = CNN_VERSION_MAJOR * 10000u + CNN_VERSION_MINOR * 100u + CNN_VERSION_PATCH;
+    ck_assert_uint_eq(cnn_version(), want);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%d.%d.%d", CNN_VERSION_MAJOR, CNN_VERSION_MINOR, CNN_VERSION_PATCH);
+    ck_assert_ptr_nonnull(cnn_version_string());
+    ck_assert_str_eq(cnn_version_string(), buf);
+    /* Static: the same pointer every time. */
+    ck_assert_ptr_eq(cnn_version_string(), cnn_version_string());
+}
+END_TEST
+
+START_TEST(last_error_initially_empty)
+{
+    /* Each test runs in a fresh process (CK_FORK), so nothing failed yet. */
+    const char *msg = cnn_last_error();
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_str_eq(msg, "");
+}
+END_TEST
+
+START_TEST(last_error_set_by_failures)
+{
+    cnn_tensor *t = (cnn_tensor *)&t; /* must be overwritten with NULL */
+    int64_t shape[2] = {3, 0};
+    ck_assert_status(cnn_tensor_create(2, shape, &t), CNN_EINVAL);
+    ck_assert_ptr_null(t);
+    const char *msg = cnn_last_error();
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(strlen(msg) > 0, "no message after a failure");
+    ck_assert_msg(strstr(msg, "cnn_tensor_create") != NULL, "message: %s", msg);
+    char first[512];
+    snprintf(first, sizeof first, "%s", msg);
+
+    /* A success does not clear it. */
+    shape[1] = 4;
+    ck_assert_ok(cnn_tensor_create(2, shape, &t));
+    ck_assert_str_eq(cnn_last_error(), first);
+
+    /* A different failure replaces it. */
+    ck_assert_status(cnn_tensor_copy_in(t, NULL, 12), CNN_EINVAL);
+    ck_assert_str_ne(cnn_last_error(), first);
+    ck_assert_msg(strstr(cnn_last_error(), "copy_in") != NULL, "message: %s", cnn_last_error());
+    ck_assert_status(cnn_tensor_copy_in(t, (const float *)shape, 5), CNN_ESHAPE);
+    ck_assert_msg(strstr(cnn_last_error(), "5") != NULL, "message: %s", cnn_last_error());
+    cnn_tensor_destroy(t);
+
+    cnn_layer *l = NULL;
+    ck_assert_status(cnn_activation_create(99, &l), CNN_EINVAL);
+    ck_assert_msg(strstr(cnn_last_error(), "99") != NULL, "message: %s", cnn_last_error());
+}
+END_TEST
+
+START_TEST(free_null)
+{
+    cnn_free(NULL);
+    ck_assert_str_eq(cnn_status_name(CNN_OK), "CNN_OK");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("status");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, pinned_values);
+    tcase_add_test(tc, names);
+    tcase_add_test(tc, strings);
+    tcase_add_test(tc, strings_are_distinct);
+    tcase_add_test(tc, unknown_codes);
+    tcase_add_test(tc, version_matches_header);
+    tcase_add_test(tc, last_error_initially_empty);
+    tcase_add_test(tc, last_error_set_by_failures);
+    tcase_add_test(tc, free_null);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
