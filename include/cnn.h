@@ -28,7 +28,10 @@
  * - **Threads.** The library has no mutable global state (see
  *   cnn_test_fail_alloc_after() for the one test-only exception).  Distinct
  *   handles may be used from different threads at the same time; one handle
- *   must be used by one thread at a time.  A trained network used only for
+ *   must be used by one thread at a time.  Datasets are the exception: they
+ *   never change after creation, so any number of threads may read one
+ *   dataset at once (and destroy derived datasets independently).  A trained
+ *   network used only for
  *   inference (cnn_net_predict() and friends) still mutates its workspace, so
  *   give each thread its own copy (cnn_net_clone()).
  * - **Determinism.** Given the same seed, build and thread count, training
@@ -478,6 +481,12 @@ enum cnn_mnist_split {
  * gzip-compressed; the format is detected from the content, not the name.
  * Magic numbers, dimensions, counts and file sizes are all checked.
  * The resulting images have 1 channel.
+ *
+ * Limits: 1 <= N <= 2^28; H, W <= 65535 and H*W <= 2^24; at most 2^34 bytes
+ * of pixels.  A raw file must be exactly header + data long; for gzip the
+ * buffer grows only as data actually arrives, so a tiny hostile file cannot
+ * make the library allocate what its header claims.  Concatenated gzip
+ * members are accepted; any byte after the data is an error.
  * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read),
  *         #CNN_EFORMAT (bad magic, zero or oversized dimensions, truncated,
  *         trailing data, image and label counts differ, corrupt gzip),
@@ -498,8 +507,9 @@ CNN_API cnn_status cnn_dataset_load_mnist(const char *dir, int32_t split, cnn_da
 
 /**
  * Creates a dataset by copying @p count images of c*h*w bytes each (NCHW)
- * and @p count labels (0 to 255).
- * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1), #CNN_ENOMEM
+ * and @p count labels (0 to 255).  c*h*w is at most 2^24.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1 or too large, count*size
+ *         overflows), #CNN_ENOMEM
  * @since 0.1
  */
 CNN_API cnn_status cnn_dataset_create(int64_t count, int32_t c, int32_t h, int32_t w,
@@ -532,8 +542,11 @@ CNN_API cnn_status cnn_dataset_slice(const cnn_dataset *ds, int64_t start, int64
  * right and left (the vacated row or column is 0), 5 x count examples in
  * all, then shuffled once with @p seed.  The shifted images are produced on
  * the fly when read, so the expansion costs 5 bytes per example, not 5
- * images.
- * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * images.  (Expanding a set that is itself an expansion first copies its
+ * images, since two shifts do not combine into one.)  The shuffle is one
+ * Fisher-Yates pass driven by the library's generator seeded with @p seed.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, more than INT32_MAX/5 examples),
+ *         #CNN_ENOMEM
  * @since 0.1
  */
 CNN_API cnn_status cnn_dataset_expand(const cnn_dataset *ds, uint64_t seed, cnn_dataset **out);

@@ -17,9 +17,11 @@
 #include <zlib.h>
 
 static char tmpdir[64];
+static int used; /* entries of tpath's table, reset for every test */
 
 static void setup(void)
 {
+    used = 0;
     strcpy(tmpdir, "/tmp/cnn_test_idx_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
@@ -74,11 +76,17 @@ static buf idx_file(uint32_t magic, int ndim, const uint32_t *dims, const uint8_
 
 static const char *tpath(const char *name)
 {
-    static char path[8][256]; /* a few names stay valid at once */
-    static int next;
-    char *p = path[next++ & 7];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
+    /* One buffer per distinct name, so a returned path stays valid (and
+     * keeps naming its file) for the whole test. */
+    static char path[64][256];
+    char want[256];
+    snprintf(want, sizeof want, "%s/%s", tmpdir, name);
+    for (int i = 0; i < used; i++)
+        if (strcmp(path[i], want) == 0)
+            return path[i];
+    ck_assert_int_lt(used, 64);
+    strcpy(path[used], want);
+    return path[used++];
 }
 
 static const char *write_raw(const char *name, const void *data, size_t n)
@@ -432,6 +440,32 @@ START_TEST(corrupt_gzip)
         expect_fail(ip, lp, CNN_EFORMAT, ip);
         z.p[at[i]] = saved;
     }
+    /* The same on a file large enough that the data ends in an earlier
+     * inflate call than the CRC and length trailer. */
+    enum { BN = 1500 };
+    uint8_t *px = malloc((size_t)BN * 784), lab[BN] = {0};
+    for (size_t i = 0; i < (size_t)BN * 784; i++)
+        px[i] = (uint8_t)(i * 2654435761u >> 11);
+    uint32_t idims[3] = {BN, 28, 28}, ldims[1] = {BN};
+    buf bim = idx_file(0x00000803, 3, idims, px, (size_t)BN * 784);
+    buf blb = idx_file(0x00000801, 1, ldims, lab, BN);
+    const char *blp = write_raw("blab", blb.p, blb.n);
+    write_gz("big.gz", bim.p, bim.n);
+    buf bz = read_all(tpath("big.gz"));
+    const size_t bat[] = {bz.n - 8, bz.n - 5, bz.n - 4, bz.n - 1};
+    for (size_t i = 0; i < sizeof bat / sizeof *bat; i++) {
+        uint8_t saved = bz.p[bat[i]];
+        bz.p[bat[i]] ^= 0x55;
+        const char *ip = write_raw("bigbad.gz", bz.p, bz.n);
+        expect_fail(ip, blp, CNN_EFORMAT, ip);
+        bz.p[bat[i]] = saved;
+        ip = write_raw("bigcut.gz", bz.p, bat[i]);
+        expect_fail(ip, blp, CNN_EFORMAT, ip);
+    }
+    free(px);
+    free(bim.p);
+    free(blb.p);
+    free(bz.p);
     /* Random bytes after a gzip signature. */
     uint8_t junk[64] = {0x1f, 0x8b};
     for (int i = 2; i < 64; i++)
