@@ -53,7 +53,9 @@ extern "C" {
 #endif
 
 /** @cond INTERNAL */
-#if defined(_WIN32)
+#if defined(_WIN32) && defined(CNN_BUILDING_LIBRARY)
+#  define CNN_API __declspec(dllexport)
+#elif defined(_WIN32)
 #  define CNN_API __declspec(dllimport)
 #elif defined(CNN_BUILDING_LIBRARY) && defined(__GNUC__)
 #  define CNN_API __attribute__((visibility("default")))
@@ -167,7 +169,10 @@ CNN_API cnn_status cnn_tensor_create(int32_t ndim, const int64_t *shape, cnn_ten
  * Creates a tensor that uses the caller's memory without copying it.
  * The tensor borrows @p data: the caller must keep it alive, and not free it,
  * until the tensor is destroyed.  Destroying the tensor does not free @p data.
+ * @param ndim  rank, 1 to #CNN_MAX_RANK
+ * @param shape ndim sizes, each >= 1 (copied)
  * @param data at least product(shape) floats, suitably aligned for float
+ * @param out  receives the new tensor; free with cnn_tensor_destroy()
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
  * @since 0.1
  */
@@ -390,6 +395,8 @@ CNN_API cnn_status cnn_softmax_create(const cnn_softmax_params *p, cnn_layer **o
 /**
  * Creates an element-wise activation layer (no parameters).
  * @param activation ::cnn_activation
+ * @param out        receives the new layer; free with cnn_layer_destroy()
+ *                   unless it is added to a network
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
  * @since 0.1
  */
@@ -398,7 +405,8 @@ CNN_API cnn_status cnn_activation_create(int32_t activation, cnn_layer **out);
 /**
  * Destroys a layer that does not belong to a network.  NULL is fine.  A layer
  * added to a network belongs to it: destroying it here does nothing, the
- * network frees it.
+ * network frees it (so do not call this on a layer whose network has already
+ * been destroyed: the pointer is gone).
  * @since 0.1
  */
 CNN_API void cnn_layer_destroy(cnn_layer *layer);
@@ -435,6 +443,7 @@ CNN_API cnn_tensor *cnn_layer_param(cnn_layer *layer, int32_t which);
 
 /**
  * Runs the layer forward on a batch.
+ * @param layer the layer
  * @param x    input, shape (N, C, H, W) for conv/pool/activation; dense and
  *             softmax accept any rank >= 2 with dim 0 = N
  * @param y    output, dim 0 = N and numel = N * output size (any rank)
@@ -499,7 +508,9 @@ CNN_API cnn_status cnn_dataset_load_idx(const char *images_path, const char *lab
 /**
  * Loads one MNIST split from directory @p dir, using the standard file names
  * with or without a ".gz" suffix (the uncompressed file is tried first).
+ * @param dir   directory holding the MNIST files
  * @param split ::cnn_mnist_split
+ * @param out   receives the new dataset; free with cnn_dataset_destroy()
  * @return as cnn_dataset_load_idx(); #CNN_EIO names the files tried
  * @since 0.1
  */
@@ -580,9 +591,13 @@ typedef struct cnn_net cnn_net;
 
 /**
  * Creates an empty network for inputs of shape (c, h, w).
+ * @param c    input channels, >= 1
+ * @param h    input rows, >= 1
+ * @param w    input columns, >= 1
  * @param seed seeds the network's random generator: weights of each added
  *             layer are drawn from a stream derived from (seed, layer index),
  *             so they do not depend on what other layers exist
+ * @param out  receives the new network; free with cnn_net_destroy()
  * @return #CNN_OK, #CNN_EINVAL (NULL, sizes < 1), #CNN_ENOMEM
  * @since 0.1
  */
@@ -660,6 +675,7 @@ CNN_API cnn_status cnn_net_set_threads(cnn_net *net, int32_t threads);
 
 /**
  * Runs the network forward on a batch.
+ * @param net  the network
  * @param x    (N, C, H, W) matching the input shape (any shape with dim 0 = N
  *             and the right element count is accepted)
  * @param mode ::cnn_mode
@@ -676,6 +692,7 @@ CNN_API cnn_status cnn_net_forward(cnn_net *net, const cnn_tensor *x, int32_t mo
  * negative log-likelihood of @p labels over the batch into cnn_net_grads().
  * The network must end in a softmax layer.  L2 regularisation is the
  * optimizer's business, not included here.
+ * @param net    the network
  * @param labels N class indices
  * @param cost   if not NULL, receives the batch's mean negative log-likelihood
  * @return #CNN_OK, #CNN_EINVAL (NULL, label out of range), #CNN_ESTATE (no
@@ -694,6 +711,9 @@ CNN_API cnn_status cnn_net_predict(cnn_net *net, const cnn_tensor *x, int32_t *l
 
 /**
  * Classifies every example of a dataset in batches of @p batch.
+ * @param net    the network
+ * @param ds     the examples to classify
+ * @param batch  examples per forward pass, >= 1
  * @param labels receives cnn_dataset_count(ds) predicted labels
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE, #CNN_ENOMEM
  * @since 0.1
@@ -796,6 +816,10 @@ CNN_API cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net);
 
 /**
  * One training step on a batch: forward (training mode), backward, update.
+ * @param net    the network
+ * @param opt    the optimizer that applies the update
+ * @param x      input batch, as for cnn_net_forward()
+ * @param labels N class indices
  * @param cost if not NULL, receives the batch's mean negative log-likelihood
  * @return as cnn_net_forward(), cnn_net_backward() and cnn_optimizer_step()
  * @since 0.1
@@ -834,10 +858,13 @@ typedef struct cnn_epoch_report {
     double test_accuracy_at_best;    /**< test accuracy at best_epoch; -1 if unknown */
 } cnn_epoch_report;
 
-/** Called every cnn_train_params::progress_every batches; return non-zero to cancel. */
+/** Called every cnn_train_params::progress_every batches, on the thread that
+ *  called cnn_train() (whatever cnn_net_set_threads() says); return non-zero
+ *  to cancel. */
 typedef int32_t (*cnn_progress_fn)(const cnn_progress *progress, void *user);
 
-/** Called after each epoch; return non-zero to cancel. */
+/** Called after each epoch, on the thread that called cnn_train(); return
+ *  non-zero to cancel. */
 typedef int32_t (*cnn_epoch_fn)(const cnn_epoch_report *report, void *user);
 
 /** Parameters of cnn_train(). Fill with cnn_train_params_init(). */
@@ -878,6 +905,10 @@ CNN_API cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs);
  * validation and test sets after every epoch and tracks the best-validation
  * epoch.  If the optimizer's l2_batches is 0, B = floor(count / batch_size)
  * (at least 1) is used for this run.
+ * @param net    the network to train
+ * @param opt    the optimizer that applies each update
+ * @param train  the training set
+ * @param p      options, filled by cnn_train_params_init()
  * @param result may be NULL; otherwise result->struct_size must be set
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE (dataset shape differs from the
  *         network's input, label outside the classes), #CNN_ENOMEM,

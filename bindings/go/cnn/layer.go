@@ -1,0 +1,181 @@
+package cnn
+
+// #include <cnn.h>
+import "C"
+
+import "runtime"
+
+// Activation functions (values pinned by the C API).
+const (
+	Identity = C.CNN_ACT_IDENTITY
+	Sigmoid  = C.CNN_ACT_SIGMOID
+	Tanh     = C.CNN_ACT_TANH
+	ReLU     = C.CNN_ACT_RELU
+)
+
+// Pooling modes.
+const (
+	PoolNone = C.CNN_POOL_NONE
+	PoolMax  = C.CNN_POOL_MAX
+	PoolAvg  = C.CNN_POOL_AVG
+	PoolL2   = C.CNN_POOL_L2
+)
+
+// Layer kinds, as returned by Layer.Kind.
+const (
+	KindConv2d     = C.CNN_LAYER_CONV2D
+	KindPool2d     = C.CNN_LAYER_POOL2D
+	KindDense      = C.CNN_LAYER_DENSE
+	KindSoftmax    = C.CNN_LAYER_SOFTMAX
+	KindActivation = C.CNN_LAYER_ACTIVATION
+)
+
+// Layer is one layer.  Net.Add hands it to the network, which then owns
+// and frees it; the Layer stays usable for queries while the net lives.
+type Layer struct {
+	ptr *C.cnn_layer
+	net *Net // owner once added; keeps the network reachable
+}
+
+func newLayer(create func(**C.cnn_layer) C.cnn_status) (*Layer, error) {
+	var l *C.cnn_layer
+	if err := call(func() C.cnn_status { return create(&l) }); err != nil {
+		return nil, err
+	}
+	layer := &Layer{ptr: l}
+	runtime.SetFinalizer(layer, (*Layer).Close)
+	return layer, nil
+}
+
+// Close frees a layer that is not in a network (a no-op otherwise).
+func (l *Layer) Close() {
+	if l.ptr != nil && l.net == nil {
+		C.cnn_layer_destroy(l.ptr)
+		l.ptr = nil
+	}
+}
+
+// Conv2dParams are the options of a convolution.  Zero fields keep the
+// library's defaults (from cnn_conv2d_params_init).
+type Conv2dParams struct {
+	InChannels       int32
+	StrideH, StrideW int32
+	PadH, PadW       int32
+	Activation       int32 // default Sigmoid; set ReLU etc. explicitly (Identity is 0: use NewActivation)
+	Pool             int32 // fused pooling, e.g. PoolMax
+	PoolH, PoolW     int32
+	Seed             uint64
+}
+
+// NewConv2d makes a convolution with outChannels kernelxkernel filters.
+func NewConv2d(outChannels, kernel int32, o Conv2dParams) (*Layer, error) {
+	// Slack behind the struct: *_params_init cannot know its size, and a
+	// newer library may write fields this header lacks (see docs/abi.md).
+	var padded struct {
+		p     C.cnn_conv2d_params
+		slack [256]byte
+	}
+	p := &padded.p
+	C.cnn_conv2d_params_init(p, C.int32_t(outChannels), C.int32_t(kernel), C.int32_t(kernel))
+	set := func(dst *C.int32_t, v int32) {
+		if v != 0 {
+			*dst = C.int32_t(v)
+		}
+	}
+	set(&p.in_channels, o.InChannels)
+	set(&p.stride_h, o.StrideH)
+	set(&p.stride_w, o.StrideW)
+	set(&p.pad_h, o.PadH)
+	set(&p.pad_w, o.PadW)
+	set(&p.activation, o.Activation)
+	set(&p.pool, o.Pool)
+	set(&p.pool_h, o.PoolH)
+	set(&p.pool_w, o.PoolW)
+	if o.Seed != 0 {
+		p.seed = C.uint64_t(o.Seed)
+	}
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		p.struct_size = C.sizeof_cnn_conv2d_params
+		return C.cnn_conv2d_create(p, out)
+	})
+}
+
+// NewPool2d makes a pooling layer with a window x window window.
+func NewPool2d(mode, window int32) (*Layer, error) {
+	// Slack behind the struct: *_params_init cannot know its size, and a
+	// newer library may write fields this header lacks (see docs/abi.md).
+	var padded struct {
+		p     C.cnn_pool2d_params
+		slack [256]byte
+	}
+	p := &padded.p
+	C.cnn_pool2d_params_init(p, C.int32_t(mode), C.int32_t(window), C.int32_t(window))
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		p.struct_size = C.sizeof_cnn_pool2d_params
+		return C.cnn_pool2d_create(p, out)
+	})
+}
+
+// NewDense makes a fully connected layer; dropout 0 disables dropout.
+func NewDense(outFeatures, activation int32, dropout float32) (*Layer, error) {
+	// Slack behind the struct: *_params_init cannot know its size, and a
+	// newer library may write fields this header lacks (see docs/abi.md).
+	var padded struct {
+		p     C.cnn_dense_params
+		slack [256]byte
+	}
+	p := &padded.p
+	C.cnn_dense_params_init(p, C.int32_t(outFeatures))
+	p.activation = C.int32_t(activation)
+	p.dropout = C.float(dropout)
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		p.struct_size = C.sizeof_cnn_dense_params
+		return C.cnn_dense_create(p, out)
+	})
+}
+
+// NewSoftmax makes the softmax output layer.
+func NewSoftmax(classes int32) (*Layer, error) {
+	// Slack behind the struct: *_params_init cannot know its size, and a
+	// newer library may write fields this header lacks (see docs/abi.md).
+	var padded struct {
+		p     C.cnn_softmax_params
+		slack [256]byte
+	}
+	p := &padded.p
+	C.cnn_softmax_params_init(p, C.int32_t(classes))
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		p.struct_size = C.sizeof_cnn_softmax_params
+		return C.cnn_softmax_create(p, out)
+	})
+}
+
+// NewActivation makes an element-wise activation layer.
+func NewActivation(activation int32) (*Layer, error) {
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		return C.cnn_activation_create(C.int32_t(activation), out)
+	})
+}
+
+// Kind is one of the Kind* constants.
+func (l *Layer) Kind() int32 {
+	defer runtime.KeepAlive(l)
+	return int32(C.cnn_layer_kind(l.ptr))
+}
+
+// ParamCount is the number of weights and biases.
+func (l *Layer) ParamCount() int64 {
+	defer runtime.KeepAlive(l)
+	return int64(C.cnn_layer_param_count(l.ptr))
+}
+
+// OutputShape is the (C, H, W) output for a (C, H, W) input.
+func (l *Layer) OutputShape(in [3]int32) ([3]int32, error) {
+	defer runtime.KeepAlive(l)
+	var cin, cout [3]C.int32_t
+	for i := range in {
+		cin[i] = C.int32_t(in[i])
+	}
+	err := call(func() C.cnn_status { return C.cnn_layer_output_shape(l.ptr, &cin[0], &cout[0]) })
+	return [3]int32{int32(cout[0]), int32(cout[1]), int32(cout[2])}, err
+}

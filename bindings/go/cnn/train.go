@@ -1,0 +1,166 @@
+package cnn
+
+/*
+#include <cnn.h>
+#include <stdint.h>
+
+// Implemented in Go (callbacks.go, //export).
+extern int32_t cnnGoProgress(cnn_progress *p, uintptr_t handle);
+extern int32_t cnnGoEpoch(cnn_epoch_report *r, uintptr_t handle);
+
+static int32_t cnn_go_progress(const cnn_progress *p, void *user)
+{
+	return cnnGoProgress((cnn_progress *)p, (uintptr_t)user);
+}
+
+static int32_t cnn_go_epoch(const cnn_epoch_report *r, void *user)
+{
+	return cnnGoEpoch((cnn_epoch_report *)r, (uintptr_t)user);
+}
+
+// Installs the trampolines on a C-stack copy of the params: the cgo.Handle
+// travels as the void *user there, and never sits in Go memory disguised
+// as a pointer (where the garbage collector would inspect it).
+static cnn_status cnn_go_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *ds,
+                               const cnn_train_params *p, cnn_train_result *r,
+                               uintptr_t handle, int progress, int epoch)
+{
+	cnn_train_params q = *p;
+	q.struct_size = sizeof q;
+	q.on_progress = progress ? cnn_go_progress : NULL;
+	q.on_epoch = epoch ? cnn_go_epoch : NULL;
+	q.user = (void *)handle;
+	return cnn_train(net, opt, ds, &q, r);
+}
+*/
+import "C"
+
+import (
+	"runtime"
+	"runtime/cgo"
+	"unsafe"
+)
+
+// Progress is passed to TrainOptions.OnProgress within an epoch.
+type Progress struct {
+	Epoch, Epochs  int32
+	Batch, Batches int64
+	Cost, Seconds  float64
+}
+
+// EpochReport is passed to TrainOptions.OnEpoch after each epoch.
+type EpochReport struct {
+	Epoch, Epochs          int32
+	TrainCost              float64
+	ValidationAccuracy     float64 // -1 without a validation set
+	TestAccuracy           float64 // -1 without a test set
+	Seconds, ImagesPerSec  float64
+	BestEpoch              int32
+	BestValidationAccuracy float64
+	TestAccuracyAtBest     float64
+}
+
+// TrainOptions are cnn_train's parameters; zero fields keep the library's
+// defaults.  A callback returning true stops training.
+type TrainOptions struct {
+	Epochs, BatchSize        int32
+	Shuffle                  bool
+	Seed                     uint64
+	Validation, Test         *Dataset
+	EvalBatch, ProgressEvery int32
+	OnProgress               func(Progress) bool
+	OnEpoch                  func(EpochReport) bool
+}
+
+// TrainResult summarises a Train run.
+type TrainResult struct {
+	EpochsRun, BestEpoch   int32
+	BestValidationAccuracy float64
+	TestAccuracyAtBest     float64
+	FinalTrainCost         float64
+	Seconds                float64
+	Canceled               bool // a callback returned true
+}
+
+type trainState struct {
+	opts     *TrainOptions
+	panicked interface{} // a callback's panic, re-raised after cnn_train
+	canceled bool
+}
+
+// Train runs mini-batch SGD over data.  A panic in a callback stops
+// training and is re-raised here once the C code has returned.
+func (n *Net) Train(opt *SGD, data *Dataset, o TrainOptions) (TrainResult, error) {
+	defer runtime.KeepAlive(n)
+	defer runtime.KeepAlive(opt)
+	defer runtime.KeepAlive(data)
+	defer runtime.KeepAlive(o.Validation)
+	defer runtime.KeepAlive(o.Test)
+
+	var padded struct { // slack: see NewConv2d
+		p     C.cnn_train_params
+		slack [256]byte
+	}
+	p := &padded.p
+	C.cnn_train_params_init(p, C.int32_t(o.Epochs))
+	if o.BatchSize != 0 {
+		p.batch_size = C.int32_t(o.BatchSize)
+	}
+	if o.Shuffle {
+		p.shuffle = 1
+	}
+	p.seed = C.uint64_t(o.Seed)
+	if o.Validation != nil {
+		p.validation = o.Validation.ptr
+	}
+	if o.Test != nil {
+		p.test = o.Test.ptr
+	}
+	if o.EvalBatch != 0 {
+		p.eval_batch_size = C.int32_t(o.EvalBatch)
+	}
+	if o.ProgressEvery != 0 {
+		p.progress_every = C.int32_t(o.ProgressEvery)
+	}
+	state := &trainState{opts: &o}
+	h := cgo.NewHandle(state)
+	defer h.Delete()
+	r := C.cnn_train_result{struct_size: C.sizeof_cnn_train_result}
+	err := call(func() C.cnn_status {
+		return C.cnn_go_train(n.ptr, opt.ptr, data.ptr, p, &r, C.uintptr_t(h),
+			cbool(o.OnProgress != nil), cbool(o.OnEpoch != nil))
+	})
+	if state.panicked != nil {
+		panic(state.panicked)
+	}
+	res := TrainResult{
+		EpochsRun: int32(r.epochs_run), BestEpoch: int32(r.best_epoch),
+		BestValidationAccuracy: float64(r.best_validation_accuracy),
+		TestAccuracyAtBest:     float64(r.test_accuracy_at_best),
+		FinalTrainCost:         float64(r.final_train_cost), Seconds: float64(r.seconds),
+		Canceled: state.canceled,
+	}
+	if res.Canceled {
+		err = nil // the caller asked for it: not an error
+	}
+	return res, err
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sized copies a library struct, reading only the struct_size bytes the
+// library filled: an older library passes a shorter struct.
+func sized[T any](p unsafe.Pointer) T {
+	var out T
+	n := uintptr(*(*C.uint32_t)(p))
+	if n > unsafe.Sizeof(out) {
+		n = unsafe.Sizeof(out)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out)), n), unsafe.Slice((*byte)(p), n))
+	return out
+}

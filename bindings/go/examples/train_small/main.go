@@ -1,0 +1,83 @@
+// Trains the two-convolution network of Nielsen's chapter 6 on synthetic
+// digits (MNIST_DIR=dir uses MNIST), then predicts and saves.
+// Run: go run ./examples/train_small [model-path]
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+
+	"libcnn/cnn"
+)
+
+// synthetic digits: the same bytes as every other language's example.
+func synthetic(count, first int) (*cnn.Dataset, error) {
+	pixels, labels := make([]byte, count*784), make([]byte, count)
+	for n := 0; n < count; n++ {
+		i, label := first+n, (first+n)%10
+		top, left := 3+label/5*13+i/10%3, 1+label%5*5+i/30%3
+		for y := top; y < top+5; y++ {
+			copy(pixels[n*784+y*28+left:], []byte{255, 255, 255, 255, 255})
+		}
+		labels[n] = byte(label)
+	}
+	return cnn.NewDataset(pixels, labels, 1, 28, 28)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		log.Fatal(err) // *cnn.Error: status name and the library's message
+	}
+	return v
+}
+
+func main() {
+	var train, test *cnn.Dataset
+	if dir := os.Getenv("MNIST_DIR"); dir != "" {
+		train = must(must(cnn.LoadMNIST(dir, false)).Slice(0, 1000))
+		test = must(must(cnn.LoadMNIST(dir, true)).Slice(0, 500))
+	} else {
+		train, test = must(synthetic(1000, 0)), must(synthetic(500, 1000))
+	}
+	defer train.Close()
+	defer test.Close()
+
+	net := must(cnn.NewNet(1, 28, 28, 42))
+	defer net.Close()
+	conv := cnn.Conv2dParams{Activation: cnn.ReLU, Pool: cnn.PoolMax}
+	for _, l := range []*cnn.Layer{
+		must(cnn.NewConv2d(20, 5, conv)),
+		must(cnn.NewConv2d(40, 5, conv)),
+		must(cnn.NewDense(100, cnn.ReLU, 0)),
+		must(cnn.NewSoftmax(10)),
+	} {
+		if err := net.Add(l); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	sgd := must(cnn.NewSGD(0.03, 0.1))
+	defer sgd.Close()
+	must(net.Train(sgd, train, cnn.TrainOptions{Epochs: 2, OnEpoch: func(r cnn.EpochReport) bool {
+		fmt.Printf("epoch %d: cost %.4f\n", r.Epoch, r.TrainCost)
+		return false // keep going
+	}}))
+	acc, _, err := net.Evaluate(test, 100)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("test accuracy: %.4f\n", acc)
+
+	x, _, err := test.Batch(0, 20)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer x.Close()
+	fmt.Println("predictions:", must(net.Predict(x)))
+	if len(os.Args) > 1 {
+		if err := net.Save(os.Args[1]); err != nil {
+			log.Fatal(err)
+		}
+	}
+}

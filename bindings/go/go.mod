@@ -1,0 +1,3 @@
+module libcnn
+
+go 1.19

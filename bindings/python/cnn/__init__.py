@@ -1,0 +1,35 @@
+"""libcnn for Python: a ctypes binding of the C library (stdlib only;
+NumPy, when installed, gives zero-copy array views).
+
+    import cnn
+    net = cnn.Net((1, 28, 28), seed=1)
+    net.add(cnn.conv2d(20, 5, pool="max", activation="relu"))
+    ...
+
+The shared library is found through $CNN_LIBRARY, then the system
+(ctypes.util.find_library / LD_LIBRARY_PATH), then a build*/ directory of
+the source tree.
+"""
+from . import _lib
+from .dataset import Dataset
+from .errors import (CanceledError, ChecksumError, CnnError, FormatError, InvalidArgumentError,
+                     IOFailedError, OutOfMemoryError, ShapeError, StateError, VersionError)
+from .layers import Layer, activation, conv2d, dense, pool2d, softmax
+from .net import SGD, EpochReport, Net, Progress, TrainResult
+from .tensor import Tensor
+
+__all__ = ["Dataset", "Tensor", "Layer", "Net", "SGD", "conv2d", "pool2d", "dense", "softmax",
+           "activation", "Progress", "EpochReport", "TrainResult", "CnnError",
+           "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "IOFailedError",
+           "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError",
+           "version", "library_path"]
+
+library_path = _lib.path
+
+
+def version():
+    """The C library's version string, e.g. "0.1.0"."""
+    return _lib.lib.cnn_version_string().decode()
+
+
+__version__ = "0.1.0"

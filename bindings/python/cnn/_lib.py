@@ -1,0 +1,252 @@
+"""Finds libcnn, declares every C function's prototype and the structs.
+
+Prototypes are declared once, here, so a wrong argument type raises
+ctypes.ArgumentError instead of silently truncating a pointer or int64.
+"""
+import ctypes
+import ctypes.util
+import glob
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float,
+                    c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_uint64,
+                    c_void_p)
+
+SONAME_MAJOR = 0  # the soname this package is written for (libcnn.so.0)
+
+
+def _candidates():
+    """Where to look, in order: $CNN_LIBRARY, the system, the build tree."""
+    env = os.environ.get("CNN_LIBRARY")
+    if env:
+        yield env
+        return  # an explicit choice must not silently fall back elsewhere
+    found = ctypes.util.find_library("cnn")
+    if found:
+        yield found
+    # LD_LIBRARY_PATH is what the staging-install tests use; find_library
+    # only consults it through a compiler, which may be absent.
+    for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        if d:
+            yield os.path.join(d, "libcnn.so.%d" % SONAME_MAJOR)
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    for path in sorted(glob.glob(os.path.join(root, "build*", "lib",
+                                              "libcnn.so.%d" % SONAME_MAJOR))):
+        yield path
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            errors.append("%s: %s" % (path, e))
+            continue
+        lib.cnn_version.restype = c_uint32
+        major = lib.cnn_version() // 10000
+        if major != SONAME_MAJOR:
+            errors.append("%s: library major version %d, need %d" % (path, major, SONAME_MAJOR))
+            continue
+        return lib, path
+    raise ImportError("libcnn not found (set CNN_LIBRARY to its path); tried:\n  "
+                      + "\n  ".join(errors or ["nothing"]))
+
+
+lib, path = _load()
+
+# Opaque handles: distinct pointer types so a tensor can't be passed as a net.
+class _Opaque(Structure):
+    pass
+
+
+class Tensor_(_Opaque): pass
+class Layer_(_Opaque): pass
+class Net_(_Opaque): pass
+class Optimizer_(_Opaque): pass
+class Dataset_(_Opaque): pass
+
+
+P_TENSOR, P_LAYER, P_NET = POINTER(Tensor_), POINTER(Layer_), POINTER(Net_)
+P_OPT, P_DS = POINTER(Optimizer_), POINTER(Dataset_)
+P_F32, P_I32, P_I64 = POINTER(c_float), POINTER(c_int32), POINTER(c_int64)
+status = c_int32
+
+
+class Conv2dParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("in_channels", c_int32),
+                ("out_channels", c_int32), ("kernel_h", c_int32), ("kernel_w", c_int32),
+                ("stride_h", c_int32), ("stride_w", c_int32), ("pad_h", c_int32),
+                ("pad_w", c_int32), ("activation", c_int32), ("pool", c_int32),
+                ("pool_h", c_int32), ("pool_w", c_int32), ("init", c_int32),
+                ("seed", c_uint64)]
+
+
+class Pool2dParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("mode", c_int32), ("window_h", c_int32),
+                ("window_w", c_int32), ("stride_h", c_int32), ("stride_w", c_int32)]
+
+
+class DenseParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("in_features", c_int32),
+                ("out_features", c_int32), ("activation", c_int32), ("dropout", c_float),
+                ("init", c_int32), ("seed", c_uint64)]
+
+
+class SoftmaxParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("in_features", c_int32), ("classes", c_int32),
+                ("dropout", c_float), ("init", c_int32), ("seed", c_uint64)]
+
+
+class SgdParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("learning_rate", c_float),
+                ("momentum", c_float), ("l2", c_float), ("l2_batches", c_int64)]
+
+
+class Progress(Structure):
+    _fields_ = [("struct_size", c_uint32), ("epoch", c_int32), ("epochs", c_int32),
+                ("batch", c_int64), ("batches", c_int64), ("cost", c_double),
+                ("seconds", c_double)]
+
+
+class EpochReport(Structure):
+    _fields_ = [("struct_size", c_uint32), ("epoch", c_int32), ("epochs", c_int32),
+                ("train_cost", c_double), ("validation_accuracy", c_double),
+                ("test_accuracy", c_double), ("seconds", c_double),
+                ("images_per_second", c_double), ("best_epoch", c_int32),
+                ("best_validation_accuracy", c_double), ("test_accuracy_at_best", c_double)]
+
+
+PROGRESS_FN = CFUNCTYPE(c_int32, POINTER(Progress), c_void_p)
+EPOCH_FN = CFUNCTYPE(c_int32, POINTER(EpochReport), c_void_p)
+
+
+class TrainParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("epochs", c_int32), ("batch_size", c_int32),
+                ("shuffle", c_int32), ("seed", c_uint64), ("validation", P_DS),
+                ("test", P_DS), ("eval_batch_size", c_int32), ("progress_every", c_int32),
+                ("on_progress", PROGRESS_FN), ("on_epoch", EPOCH_FN), ("user", c_void_p)]
+
+
+class TrainResult(Structure):
+    _fields_ = [("struct_size", c_uint32), ("epochs_run", c_int32), ("best_epoch", c_int32),
+                ("best_validation_accuracy", c_double), ("test_accuracy_at_best", c_double),
+                ("final_train_cost", c_double), ("seconds", c_double)]
+
+
+def _new_struct(cls):
+    """A params struct with slack behind it, struct_size set to our size.
+
+    The *_params_init functions cannot know how big the caller's struct is,
+    so a newer library might write fields this binding doesn't know about.
+    The slack absorbs such writes; struct_size then tells the library which
+    fields we really filled.
+    """
+    buf = ctypes.create_string_buffer(ctypes.sizeof(cls) + 256)
+    s = cls.from_buffer(buf)
+    s._slack = buf  # keep the backing memory alive with the struct
+    return s
+
+
+P = POINTER
+_PROTOS = {
+    # name: (restype, argtypes)
+    "cnn_version": (c_uint32, []),
+    "cnn_version_string": (c_char_p, []),
+    "cnn_status_string": (c_char_p, [status]),
+    "cnn_status_name": (c_char_p, [status]),
+    "cnn_last_error": (c_char_p, []),
+    "cnn_free": (None, [c_void_p]),
+    "cnn_tensor_create": (status, [c_int32, P_I64, P(P_TENSOR)]),
+    "cnn_tensor_wrap": (status, [c_int32, P_I64, c_void_p, P(P_TENSOR)]),
+    "cnn_tensor_destroy": (None, [P_TENSOR]),
+    "cnn_tensor_ndim": (c_int32, [P_TENSOR]),
+    "cnn_tensor_dim": (c_int64, [P_TENSOR, c_int32]),
+    "cnn_tensor_numel": (c_int64, [P_TENSOR]),
+    "cnn_tensor_data": (P_F32, [P_TENSOR]),
+    "cnn_tensor_reshape": (status, [P_TENSOR, c_int32, P_I64]),
+    "cnn_tensor_copy_in": (status, [P_TENSOR, c_void_p, c_int64]),
+    "cnn_tensor_copy_out": (status, [P_TENSOR, c_void_p, c_int64]),
+    "cnn_conv2d_params_init": (status, [P(Conv2dParams), c_int32, c_int32, c_int32]),
+    "cnn_conv2d_create": (status, [P(Conv2dParams), P(P_LAYER)]),
+    "cnn_pool2d_params_init": (status, [P(Pool2dParams), c_int32, c_int32, c_int32]),
+    "cnn_pool2d_create": (status, [P(Pool2dParams), P(P_LAYER)]),
+    "cnn_dense_params_init": (status, [P(DenseParams), c_int32]),
+    "cnn_dense_create": (status, [P(DenseParams), P(P_LAYER)]),
+    "cnn_softmax_params_init": (status, [P(SoftmaxParams), c_int32]),
+    "cnn_softmax_create": (status, [P(SoftmaxParams), P(P_LAYER)]),
+    "cnn_activation_create": (status, [c_int32, P(P_LAYER)]),
+    "cnn_layer_destroy": (None, [P_LAYER]),
+    "cnn_layer_kind": (c_int32, [P_LAYER]),
+    "cnn_layer_output_shape": (status, [P_LAYER, P_I32, P_I32]),
+    "cnn_layer_param_count": (c_int64, [P_LAYER]),
+    "cnn_layer_param": (P_TENSOR, [P_LAYER, c_int32]),
+    "cnn_layer_forward": (status, [P_LAYER, P_TENSOR, P_TENSOR, c_int32]),
+    "cnn_layer_backward": (status, [P_LAYER, P_TENSOR, P_TENSOR, P_TENSOR, P_TENSOR]),
+    "cnn_dataset_load_idx": (status, [c_char_p, c_char_p, P(P_DS)]),
+    "cnn_dataset_load_mnist": (status, [c_char_p, c_int32, P(P_DS)]),
+    "cnn_dataset_create": (status, [c_int64, c_int32, c_int32, c_int32, c_void_p,
+                                    c_void_p, P(P_DS)]),
+    "cnn_dataset_destroy": (None, [P_DS]),
+    "cnn_dataset_count": (c_int64, [P_DS]),
+    "cnn_dataset_shape": (status, [P_DS, P_I32]),
+    "cnn_dataset_slice": (status, [P_DS, c_int64, c_int64, P(P_DS)]),
+    "cnn_dataset_expand": (status, [P_DS, c_uint64, P(P_DS)]),
+    "cnn_dataset_get": (status, [P_DS, c_int64, c_void_p, P_I32]),
+    "cnn_dataset_batch": (status, [P_DS, c_int64, c_int64, P_TENSOR, c_void_p]),
+    "cnn_net_create": (status, [c_int32, c_int32, c_int32, c_uint64, P(P_NET)]),
+    "cnn_net_destroy": (None, [P_NET]),
+    "cnn_net_add": (status, [P_NET, P_LAYER]),
+    "cnn_net_init_weights": (status, [P_NET, c_uint64]),
+    "cnn_net_clone": (status, [P_NET, P(P_NET)]),
+    "cnn_net_layer_count": (c_int32, [P_NET]),
+    "cnn_net_layer": (P_LAYER, [P_NET, c_int32]),
+    "cnn_net_input_shape": (status, [P_NET, P_I32]),
+    "cnn_net_output_shape": (status, [P_NET, P_I32]),
+    "cnn_net_param_count": (c_int64, [P_NET]),
+    "cnn_net_params": (P_F32, [P_NET]),
+    "cnn_net_grads": (P_F32, [P_NET]),
+    "cnn_net_set_threads": (status, [P_NET, c_int32]),
+    "cnn_net_forward": (status, [P_NET, P_TENSOR, c_int32, P_TENSOR]),
+    "cnn_net_backward": (status, [P_NET, c_void_p, P(c_double)]),
+    "cnn_net_predict": (status, [P_NET, P_TENSOR, c_void_p]),
+    "cnn_net_predict_dataset": (status, [P_NET, P_DS, c_int32, c_void_p]),
+    "cnn_net_evaluate": (status, [P_NET, P_DS, c_int32, P(c_double), P(c_double)]),
+    "cnn_net_errmsg": (c_char_p, [P_NET]),
+    "cnn_net_save": (status, [P_NET, c_char_p]),
+    "cnn_net_load": (status, [c_char_p, P(P_NET)]),
+    "cnn_net_save_buffer": (status, [P_NET, P(c_void_p), P(c_size_t)]),
+    "cnn_net_load_buffer": (status, [c_void_p, c_size_t, P(P_NET)]),
+    "cnn_sgd_params_init": (status, [P(SgdParams), c_float]),
+    "cnn_sgd_create": (status, [P(SgdParams), P(P_OPT)]),
+    "cnn_optimizer_destroy": (None, [P_OPT]),
+    "cnn_optimizer_step": (status, [P_OPT, P_NET]),
+    "cnn_train_step": (status, [P_NET, P_OPT, P_TENSOR, c_void_p, P(c_double)]),
+    "cnn_train_params_init": (status, [P(TrainParams), c_int32]),
+    "cnn_train": (status, [P_NET, P_OPT, P_DS, P(TrainParams), P(TrainResult)]),
+    "cnn_test_fail_alloc_after": (None, [c_int64]),
+}
+
+
+class _Missing:
+    """Stands in for a function this library build lacks (an older minor
+    version): importing still works, calling it raises."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *args):
+        raise NotImplementedError("%s is not in %s (library %s)"
+                                  % (self.name, path, lib.cnn_version()))
+
+
+missing = []
+for _name, (_res, _args) in _PROTOS.items():
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        missing.append(_name)
+        setattr(lib, _name, _Missing(_name))
+        continue
+    _fn.restype, _fn.argtypes = _res, _args
+
+new_struct = _new_struct

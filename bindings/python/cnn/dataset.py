@@ -1,0 +1,121 @@
+"""Datasets of labelled byte images (pixels read as byte / 256)."""
+import array
+import ctypes
+import os
+
+from . import _lib
+from .errors import check
+from .tensor import Tensor, _np
+
+L = _lib.lib
+SPLITS = {"train": 0, "test": 1}
+
+
+def _path(p):
+    return os.fsencode(p)
+
+
+def _bytes_source(data, count):
+    """(address, keepalive) of data as count contiguous bytes."""
+    if _np is not None and isinstance(data, _np.ndarray):
+        data = _np.ascontiguousarray(data, dtype=_np.uint8).reshape(-1)
+        if data.size != count:
+            raise ValueError("expected %d bytes, got %d" % (count, data.size))
+        return data.ctypes.data, data
+    buf = bytes(data) if not isinstance(data, (bytes, bytearray)) else data
+    if len(buf) != count:
+        raise ValueError("expected %d bytes, got %d" % (count, len(buf)))
+    keep = ctypes.create_string_buffer(bytes(buf), count)  # a copy C may read
+    return ctypes.addressof(keep), keep
+
+
+class Dataset:
+    """Images (N, C, H, W) as bytes plus one label per image."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            L.cnn_dataset_destroy(self._h)
+        self._h = None
+
+    close = __del__
+
+    @property
+    def handle(self):
+        if not self._h:
+            raise ValueError("dataset is closed")
+        return self._h
+
+    @classmethod
+    def _make(cls, fn, *args):
+        h = _lib.P_DS()
+        check(fn(*args, ctypes.byref(h)))
+        return cls(h)
+
+    @classmethod
+    def load_mnist(cls, directory, split="train"):
+        """One MNIST split from a directory of IDX files (raw or .gz)."""
+        return cls._make(L.cnn_dataset_load_mnist, _path(directory), SPLITS.get(split, split))
+
+    @classmethod
+    def load_idx(cls, images_path, labels_path):
+        return cls._make(L.cnn_dataset_load_idx, _path(images_path), _path(labels_path))
+
+    @classmethod
+    def create(cls, pixels, labels, shape):
+        """Copies len(labels) images of shape (C, H, W) from bytes-like pixels."""
+        c, h, w = shape
+        labels = bytes(labels) if _np is None or not isinstance(labels, _np.ndarray) else labels
+        count = len(labels)
+        pix, keep_p = _bytes_source(pixels, count * c * h * w)
+        lab, keep_l = _bytes_source(labels, count)
+        ds = cls._make(L.cnn_dataset_create, count, c, h, w, pix, lab)
+        del keep_p, keep_l  # the library copied them
+        return ds
+
+    def __len__(self):
+        return L.cnn_dataset_count(self.handle)
+
+    @property
+    def shape(self):
+        """Image shape (C, H, W)."""
+        s = (ctypes.c_int32 * 3)()
+        check(L.cnn_dataset_shape(self.handle, s))
+        return tuple(s)
+
+    def slice(self, start, count):
+        """Examples [start, start+count), sharing storage."""
+        return Dataset._make(L.cnn_dataset_slice, self.handle, start, count)
+
+    def expand(self, seed=0):
+        """network3's expanded set: each image plus four 1-pixel shifts, shuffled."""
+        return Dataset._make(L.cnn_dataset_expand, self.handle, seed)
+
+    def get(self, index):
+        """(pixels as array('f'), label) of one example."""
+        c, h, w = self.shape
+        pixels = array.array("f", bytes(4 * c * h * w))
+        label = ctypes.c_int32()
+        check(L.cnn_dataset_get(self.handle, index, pixels.buffer_info()[0], ctypes.byref(label)))
+        return pixels, label.value
+
+    def batch(self, start, count):
+        """(Tensor (count, C, H, W), labels array('i')) of a range of examples."""
+        c, h, w = self.shape
+        x = Tensor((count, c, h, w))
+        labels = array.array("i", bytes(4 * count))
+        check(L.cnn_dataset_batch(self.handle, start, count, x.handle, labels.buffer_info()[0]))
+        return x, labels
+
+    def labels(self):
+        """All labels, as array('i')."""
+        out, label, h = array.array("i"), ctypes.c_int32(), self.handle
+        for i in range(len(self)):
+            check(L.cnn_dataset_get(h, i, None, ctypes.byref(label)))
+            out.append(label.value)
+        return out
+
+    def __repr__(self):
+        return "Dataset(%d x %r)" % (len(self), self.shape)

@@ -1,0 +1,243 @@
+//! Layers and their builders.  A builder holds the C params struct filled
+//! by the library's *_params_init (so defaults come from the library) and
+//! sets `struct_size` to this binding's struct size before creating.
+use crate::error::{check, Result};
+use crate::sys;
+use crate::tensor::TensorView;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::ptr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Activation {
+    Identity = 0,
+    Sigmoid = 1,
+    Tanh = 2,
+    Relu = 3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Pool {
+    None = 0,
+    Max = 1,
+    Avg = 2,
+    L2 = 3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Init {
+    Network3 = 0,
+    He = 1,
+    Glorot = 2,
+    Zero = 3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Conv2d,
+    Pool2d,
+    Dense,
+    Softmax,
+    Activation,
+    Unknown(i32),
+}
+
+/// An owned layer not (yet) in a network.  `Net::add` consumes it.
+pub struct Layer {
+    pub(crate) ptr: *mut sys::cnn_layer,
+}
+
+unsafe impl Send for Layer {}
+
+impl Drop for Layer {
+    fn drop(&mut self) {
+        unsafe { sys::cnn_layer_destroy(self.ptr) }
+    }
+}
+
+/// A layer borrowed from a network for the network's borrow `'a`.
+pub struct LayerRef<'a> {
+    pub(crate) ptr: *mut sys::cnn_layer,
+    pub(crate) _net: PhantomData<&'a ()>,
+}
+
+/// What owned and borrowed layers can both do.
+macro_rules! layer_queries {
+    ($t:ty) => {
+        impl $t {
+            pub fn kind(&self) -> LayerKind {
+                match unsafe { sys::cnn_layer_kind(self.ptr) } {
+                    1 => LayerKind::Conv2d,
+                    2 => LayerKind::Pool2d,
+                    3 => LayerKind::Dense,
+                    4 => LayerKind::Softmax,
+                    5 => LayerKind::Activation,
+                    k => LayerKind::Unknown(k),
+                }
+            }
+            pub fn param_count(&self) -> i64 {
+                unsafe { sys::cnn_layer_param_count(self.ptr) }
+            }
+            /// Output (C, H, W) for an input of shape (C, H, W).
+            pub fn output_shape(&self, input: [i32; 3]) -> Result<[i32; 3]> {
+                let mut out = [0i32; 3];
+                check(unsafe { sys::cnn_layer_output_shape(self.ptr, input.as_ptr(), out.as_mut_ptr()) })?;
+                Ok(out)
+            }
+            /// Parameter tensor 0 weights, 1 biases, 2/3 their gradients.
+            pub fn param(&self, which: i32) -> Option<TensorView<'_>> {
+                let t = unsafe { sys::cnn_layer_param(self.ptr, which) };
+                (!t.is_null()).then(|| TensorView { ptr: t, _owner: PhantomData })
+            }
+        }
+    };
+}
+layer_queries!(Layer);
+layer_queries!(LayerRef<'_>);
+
+/// Runs a *_params_init into a struct with slack behind it: init cannot
+/// know the caller's struct size, so a newer library may write fields this
+/// binding lacks.  The slack absorbs them; struct_size (set in build()) then
+/// tells the library which fields we filled.
+pub(crate) fn init_params<P: Default>(init: impl FnOnce(*mut P) -> i32) -> P {
+    #[repr(C)]
+    struct Slack<P> {
+        p: P,
+        _slack: [u64; 32],
+    }
+    let mut s = Slack { p: P::default(), _slack: [0; 32] };
+    // Cannot fail for a non-NULL struct; sizes are checked at build().
+    init(&mut s.p);
+    s.p
+}
+
+fn create<P>(f: unsafe extern "C" fn(*const P, *mut *mut sys::cnn_layer) -> i32, p: &P) -> Result<Layer> {
+    let mut ptr = ptr::null_mut();
+    check(unsafe { f(p, &mut ptr) })?;
+    Ok(Layer { ptr })
+}
+
+/// Builder for a convolution layer (optionally with fused pooling).
+pub struct Conv2d(sys::cnn_conv2d_params);
+
+impl Conv2d {
+    pub fn new(out_channels: i32, kernel: i32) -> Conv2d {
+        let p = init_params(|p: *mut sys::cnn_conv2d_params| unsafe { sys::cnn_conv2d_params_init(p, out_channels, kernel, kernel) });
+        Conv2d(p)
+    }
+    pub fn kernel(mut self, h: i32, w: i32) -> Self {
+        (self.0.kernel_h, self.0.kernel_w) = (h, w);
+        self
+    }
+    pub fn in_channels(mut self, c: i32) -> Self {
+        self.0.in_channels = c;
+        self
+    }
+    pub fn stride(mut self, h: i32, w: i32) -> Self {
+        (self.0.stride_h, self.0.stride_w) = (h, w);
+        self
+    }
+    pub fn padding(mut self, h: i32, w: i32) -> Self {
+        (self.0.pad_h, self.0.pad_w) = (h, w);
+        self
+    }
+    pub fn activation(mut self, a: Activation) -> Self {
+        self.0.activation = a as i32;
+        self
+    }
+    /// Fused pooling after the convolution (network3's ConvPoolLayer).
+    pub fn pool(mut self, mode: Pool, h: i32, w: i32) -> Self {
+        (self.0.pool, self.0.pool_h, self.0.pool_w) = (mode as i32, h, w);
+        self
+    }
+    pub fn init(mut self, i: Init) -> Self {
+        self.0.init = i as i32;
+        self
+    }
+    pub fn seed(mut self, s: u64) -> Self {
+        self.0.seed = s;
+        self
+    }
+    pub fn build(mut self) -> Result<Layer> {
+        self.0.struct_size = size_of::<sys::cnn_conv2d_params>() as u32;
+        create(sys::cnn_conv2d_create, &self.0)
+    }
+}
+
+/// Builder for a pooling layer.
+pub struct Pool2d(sys::cnn_pool2d_params);
+
+impl Pool2d {
+    pub fn new(mode: Pool, window: i32) -> Pool2d {
+        let p = init_params(|p: *mut sys::cnn_pool2d_params| unsafe { sys::cnn_pool2d_params_init(p, mode as i32, window, window) });
+        Pool2d(p)
+    }
+    pub fn stride(mut self, h: i32, w: i32) -> Self {
+        (self.0.stride_h, self.0.stride_w) = (h, w);
+        self
+    }
+    pub fn build(mut self) -> Result<Layer> {
+        self.0.struct_size = size_of::<sys::cnn_pool2d_params>() as u32;
+        create(sys::cnn_pool2d_create, &self.0)
+    }
+}
+
+/// Builder for a fully connected layer.
+pub struct Dense(sys::cnn_dense_params);
+
+impl Dense {
+    pub fn new(out_features: i32) -> Dense {
+        let p = init_params(|p: *mut sys::cnn_dense_params| unsafe { sys::cnn_dense_params_init(p, out_features) });
+        Dense(p)
+    }
+    pub fn in_features(mut self, n: i32) -> Self {
+        self.0.in_features = n;
+        self
+    }
+    pub fn activation(mut self, a: Activation) -> Self {
+        self.0.activation = a as i32;
+        self
+    }
+    pub fn dropout(mut self, p: f32) -> Self {
+        self.0.dropout = p;
+        self
+    }
+    pub fn init(mut self, i: Init) -> Self {
+        self.0.init = i as i32;
+        self
+    }
+    pub fn build(mut self) -> Result<Layer> {
+        self.0.struct_size = size_of::<sys::cnn_dense_params>() as u32;
+        create(sys::cnn_dense_create, &self.0)
+    }
+}
+
+/// Builder for the softmax output layer.
+pub struct Softmax(sys::cnn_softmax_params);
+
+impl Softmax {
+    pub fn new(classes: i32) -> Softmax {
+        let p = init_params(|p: *mut sys::cnn_softmax_params| unsafe { sys::cnn_softmax_params_init(p, classes) });
+        Softmax(p)
+    }
+    pub fn dropout(mut self, p: f32) -> Self {
+        self.0.dropout = p;
+        self
+    }
+    pub fn build(mut self) -> Result<Layer> {
+        self.0.struct_size = size_of::<sys::cnn_softmax_params>() as u32;
+        create(sys::cnn_softmax_create, &self.0)
+    }
+}
+
+impl Layer {
+    /// An element-wise activation layer.
+    pub fn activation(a: Activation) -> Result<Layer> {
+        let mut ptr = ptr::null_mut();
+        check(unsafe { sys::cnn_activation_create(a as i32, &mut ptr) })?;
+        Ok(Layer { ptr })
+    }
+}

@@ -1,0 +1,33 @@
+//! Safe Rust bindings to libcnn, a C library for convolutional networks.
+//!
+//! Every handle is an owning type freed by `Drop`; every fallible call
+//! returns `Result<T, Error>` whose error carries the C status and the
+//! library's message.  Borrowed views (parameters, layers of a network)
+//! carry the lifetime of their owner, so they cannot outlive it or survive
+//! a change (`Net::add` needs `&mut Net`, which ends all borrows).
+pub mod sys;
+
+mod dataset;
+mod error;
+mod layer;
+mod net;
+mod tensor;
+
+pub use dataset::Dataset;
+pub use error::{Error, Result, Status};
+pub use layer::{Activation, Conv2d, Dense, Init, Layer, LayerKind, LayerRef, Pool, Pool2d, Softmax};
+pub use net::{EpochReport, Net, Progress, Sgd, Train, TrainResult};
+pub use tensor::{Tensor, TensorView};
+
+use std::ffi::CStr;
+
+/// The C library's version string, e.g. "0.1.0".
+pub fn version() -> String {
+    // SAFETY: cnn_version_string returns a static NUL-terminated string.
+    unsafe { CStr::from_ptr(sys::cnn_version_string()) }.to_string_lossy().into_owned()
+}
+
+/// The C library's version number, MAJOR*10000 + MINOR*100 + PATCH.
+pub fn version_number() -> u32 {
+    unsafe { sys::cnn_version() }
+}

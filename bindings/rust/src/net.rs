@@ -1,0 +1,353 @@
+//! Networks, the SGD optimizer and the training loop.
+use crate::dataset::Dataset;
+use crate::error::{check, text, Error, Result};
+use crate::layer::{init_params, Layer, LayerRef};
+use crate::sys;
+use crate::tensor::Tensor;
+use std::any::Any;
+use std::ffi::CString;
+use std::marker::PhantomData;
+use std::mem::{size_of, ManuallyDrop};
+use std::os::raw::c_void;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::ptr;
+
+/// An ordered stack of layers with its parameters and workspace.
+pub struct Net {
+    ptr: *mut sys::cnn_net,
+}
+
+unsafe impl Send for Net {}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        unsafe { sys::cnn_net_destroy(self.ptr) }
+    }
+}
+
+fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
+    let mut ptr = ptr::null_mut();
+    check(f(&mut ptr))?;
+    Ok(Net { ptr })
+}
+
+fn c_path(p: &Path) -> CString {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
+}
+
+impl Net {
+    /// An empty network for inputs of shape (c, h, w).
+    pub fn new(c: i32, h: i32, w: i32, seed: u64) -> Result<Net> {
+        made(|out| unsafe { sys::cnn_net_create(c, h, w, seed, out) })
+    }
+
+    /// Appends a layer; the network takes ownership of it.  On failure the
+    /// layer is dropped (freed) with the error.
+    pub fn add(&mut self, layer: Layer) -> Result<&mut Net> {
+        check(unsafe { sys::cnn_net_add(self.ptr, layer.ptr) })?;
+        let _owned_by_net = ManuallyDrop::new(layer); // the net frees it now
+        Ok(self)
+    }
+
+    pub fn len(&self) -> usize {
+        unsafe { sys::cnn_net_layer_count(self.ptr) as usize }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Layer `i`, borrowed from the network.
+    pub fn layer(&self, i: usize) -> Option<LayerRef<'_>> {
+        let l = unsafe { sys::cnn_net_layer(self.ptr, i as i32) };
+        (!l.is_null()).then(|| LayerRef { ptr: l, _net: PhantomData })
+    }
+    pub fn input_shape(&self) -> [i32; 3] {
+        let mut s = [0; 3];
+        unsafe { sys::cnn_net_input_shape(self.ptr, s.as_mut_ptr()) };
+        s
+    }
+    pub fn output_shape(&self) -> [i32; 3] {
+        let mut s = [0; 3];
+        unsafe { sys::cnn_net_output_shape(self.ptr, s.as_mut_ptr()) };
+        s
+    }
+    pub fn param_count(&self) -> usize {
+        unsafe { sys::cnn_net_param_count(self.ptr) as usize }
+    }
+    /// All parameters, zero-copy.  The borrow ends before any `add`.
+    pub fn params(&self) -> &[f32] {
+        self.flat(unsafe { sys::cnn_net_params(self.ptr) })
+    }
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        let n = self.param_count();
+        let p = unsafe { sys::cnn_net_params(self.ptr) };
+        if n == 0 || p.is_null() {
+            return &mut [];
+        }
+        unsafe { std::slice::from_raw_parts_mut(p, n) }
+    }
+    /// Gradients of the last backward pass, laid out like `params`.
+    pub fn grads(&self) -> &[f32] {
+        self.flat(unsafe { sys::cnn_net_grads(self.ptr) })
+    }
+    fn flat(&self, p: *mut f32) -> &[f32] {
+        let n = self.param_count();
+        if n == 0 || p.is_null() {
+            return &[];
+        }
+        unsafe { std::slice::from_raw_parts(p, n) }
+    }
+
+    pub fn set_threads(&mut self, threads: i32) -> Result<()> {
+        check(unsafe { sys::cnn_net_set_threads(self.ptr, threads) })
+    }
+    pub fn init_weights(&mut self, seed: u64) -> Result<()> {
+        check(unsafe { sys::cnn_net_init_weights(self.ptr, seed) })
+    }
+    /// A deep copy with its own workspace (one per thread for inference).
+    pub fn try_clone(&self) -> Result<Net> {
+        made(|out| unsafe { sys::cnn_net_clone(self.ptr, out) })
+    }
+    /// The network's last error message.
+    pub fn errmsg(&self) -> String {
+        text(unsafe { sys::cnn_net_errmsg(self.ptr) })
+    }
+
+    /// The output batch: (N, C*H*W) values of the last layer.
+    pub fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let [c, h, w] = self.output_shape();
+        let n = x.shape().first().copied().unwrap_or(0);
+        let y = Tensor::new(&[n, (c * h * w) as i64])?;
+        check(unsafe { sys::cnn_net_forward(self.ptr, x.ptr, train as i32, y.ptr) })?;
+        Ok(y)
+    }
+    /// After `forward(x, true)`: gradients into `grads()`; returns the cost.
+    pub fn backward(&mut self, labels: &[i32]) -> Result<f64> {
+        let mut cost = 0.0;
+        check(unsafe { sys::cnn_net_backward(self.ptr, labels.as_ptr(), &mut cost) })?;
+        Ok(cost)
+    }
+    pub fn predict(&mut self, x: &Tensor) -> Result<Vec<i32>> {
+        let mut labels = vec![0i32; x.shape().first().copied().unwrap_or(0) as usize];
+        check(unsafe { sys::cnn_net_predict(self.ptr, x.ptr, labels.as_mut_ptr()) })?;
+        Ok(labels)
+    }
+    pub fn predict_dataset(&mut self, ds: &Dataset, batch: i32) -> Result<Vec<i32>> {
+        let mut labels = vec![0i32; ds.len()];
+        check(unsafe { sys::cnn_net_predict_dataset(self.ptr, ds.ptr, batch, labels.as_mut_ptr()) })?;
+        Ok(labels)
+    }
+    /// (accuracy, mean cost) over a dataset.
+    pub fn evaluate(&mut self, ds: &Dataset, batch: i32) -> Result<(f64, f64)> {
+        let (mut acc, mut cost) = (0.0, 0.0);
+        check(unsafe { sys::cnn_net_evaluate(self.ptr, ds.ptr, batch, &mut acc, &mut cost) })?;
+        Ok((acc, cost))
+    }
+    /// One forward/backward/update step; returns the batch cost.
+    pub fn train_step(&mut self, opt: &mut Sgd, x: &Tensor, labels: &[i32]) -> Result<f64> {
+        if labels.len() as i64 != x.shape().first().copied().unwrap_or(0) {
+            return Err(Error::invalid("train_step: one label per example needed".into()));
+        }
+        let mut cost = 0.0;
+        check(unsafe { sys::cnn_train_step(self.ptr, opt.ptr, x.ptr, labels.as_ptr(), &mut cost) })?;
+        Ok(cost)
+    }
+
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let p = c_path(path.as_ref());
+        check(unsafe { sys::cnn_net_save(self.ptr, p.as_ptr()) })
+    }
+    pub fn load(path: impl AsRef<Path>) -> Result<Net> {
+        let p = c_path(path.as_ref());
+        made(|out| unsafe { sys::cnn_net_load(p.as_ptr(), out) })
+    }
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let (mut data, mut size) = (ptr::null_mut(), 0usize);
+        check(unsafe { sys::cnn_net_save_buffer(self.ptr, &mut data, &mut size) })?;
+        let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, size) }.to_vec();
+        unsafe { sys::cnn_free(data) };
+        Ok(bytes)
+    }
+    pub fn from_bytes(data: &[u8]) -> Result<Net> {
+        made(|out| unsafe { sys::cnn_net_load_buffer(data.as_ptr() as *const c_void, data.len(), out) })
+    }
+
+    /// Mini-batch SGD over `data` (cnn_train).  A callback returning `true`
+    /// stops training (`TrainResult::canceled`); a panicking callback stops
+    /// it too, and the panic resumes here once the C code has returned
+    /// (unwinding through C frames would be undefined behaviour).
+    pub fn train(&mut self, opt: &mut Sgd, data: &Dataset, mut t: Train<'_>) -> Result<TrainResult> {
+        let mut state = State { progress: t.on_progress.take(), epoch: t.on_epoch.take(), panic: None, canceled: false };
+        let mut p = t.params;
+        p.struct_size = size_of::<sys::cnn_train_params>() as u32;
+        p.on_progress = Some(progress_trampoline);
+        p.on_epoch = Some(epoch_trampoline);
+        p.user = &mut state as *mut State as *mut c_void;
+        let mut r = sys::cnn_train_result { struct_size: size_of::<sys::cnn_train_result>() as u32, ..Default::default() };
+        let status = unsafe { sys::cnn_train(self.ptr, opt.ptr, data.ptr, &p, &mut r) };
+        let err = Error::last(status); // read now, on this thread
+        if let Some(panic) = state.panic.take() {
+            resume_unwind(panic);
+        }
+        let canceled = status == -7 && state.canceled;
+        if status != 0 && !canceled {
+            return Err(err);
+        }
+        Ok(TrainResult {
+            epochs_run: r.epochs_run,
+            best_epoch: r.best_epoch,
+            best_validation_accuracy: r.best_validation_accuracy,
+            test_accuracy_at_best: r.test_accuracy_at_best,
+            final_train_cost: r.final_train_cost,
+            seconds: r.seconds,
+            canceled,
+        })
+    }
+}
+
+/// Progress inside an epoch (see cnn_progress).
+pub type Progress = sys::cnn_progress;
+/// End-of-epoch figures (see cnn_epoch_report).
+pub type EpochReport = sys::cnn_epoch_report;
+
+#[derive(Clone, Copy, Debug)]
+pub struct TrainResult {
+    pub epochs_run: i32,
+    pub best_epoch: i32,
+    pub best_validation_accuracy: f64,
+    pub test_accuracy_at_best: f64,
+    pub final_train_cost: f64,
+    pub seconds: f64,
+    /// A callback asked to stop.
+    pub canceled: bool,
+}
+
+type ProgressFn<'a> = Box<dyn FnMut(&Progress) -> bool + 'a>;
+type EpochFn<'a> = Box<dyn FnMut(&EpochReport) -> bool + 'a>;
+
+/// Options of `Net::train`; datasets are borrowed for the call.
+pub struct Train<'a> {
+    params: sys::cnn_train_params,
+    on_progress: Option<ProgressFn<'a>>,
+    on_epoch: Option<EpochFn<'a>>,
+    _sets: PhantomData<&'a Dataset>,
+}
+
+impl<'a> Train<'a> {
+    pub fn new(epochs: i32) -> Train<'a> {
+        // epochs < 1 is reported by cnn_train itself.
+        let params = init_params(|p| unsafe { sys::cnn_train_params_init(p, epochs) });
+        Train { params, on_progress: None, on_epoch: None, _sets: PhantomData }
+    }
+    pub fn batch_size(mut self, n: i32) -> Self {
+        self.params.batch_size = n;
+        self
+    }
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.params.shuffle = 1;
+        self.params.seed = seed;
+        self
+    }
+    pub fn validation(mut self, ds: &'a Dataset) -> Self {
+        self.params.validation = ds.ptr;
+        self
+    }
+    pub fn test(mut self, ds: &'a Dataset) -> Self {
+        self.params.test = ds.ptr;
+        self
+    }
+    pub fn eval_batch_size(mut self, n: i32) -> Self {
+        self.params.eval_batch_size = n;
+        self
+    }
+    pub fn progress_every(mut self, n: i32) -> Self {
+        self.params.progress_every = n;
+        self
+    }
+    /// Called every `progress_every` batches; return true to stop.
+    pub fn on_progress(mut self, f: impl FnMut(&Progress) -> bool + 'a) -> Self {
+        self.on_progress = Some(Box::new(f));
+        self
+    }
+    /// Called after each epoch; return true to stop.
+    pub fn on_epoch(mut self, f: impl FnMut(&EpochReport) -> bool + 'a) -> Self {
+        self.on_epoch = Some(Box::new(f));
+        self
+    }
+}
+
+struct State<'a> {
+    progress: Option<ProgressFn<'a>>,
+    epoch: Option<EpochFn<'a>>,
+    panic: Option<Box<dyn Any + Send>>,
+    canceled: bool,
+}
+
+/// Copies a callback struct, reading only the `struct_size` bytes the
+/// library filled (an older library passes a shorter struct).
+unsafe fn read_sized<T: Default>(p: *const T) -> T {
+    let mut out = T::default();
+    let n = (*(p as *const u32) as usize).min(size_of::<T>());
+    ptr::copy_nonoverlapping(p as *const u8, &mut out as *mut T as *mut u8, n);
+    out
+}
+
+fn call(state: &mut State<'_>, f: impl FnOnce(&mut State<'_>) -> Option<bool>) -> i32 {
+    if state.panic.is_some() {
+        return 1;
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(state))) {
+        Ok(Some(true)) => {
+            state.canceled = true;
+            1
+        }
+        Ok(_) => 0,
+        Err(panic) => {
+            state.panic = Some(panic);
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn progress_trampoline(p: *const sys::cnn_progress, user: *mut c_void) -> i32 {
+    let state = &mut *(user as *mut State<'_>);
+    let info = read_sized(p);
+    call(state, |s| s.progress.as_mut().map(|f| f(&info)))
+}
+
+unsafe extern "C" fn epoch_trampoline(p: *const sys::cnn_epoch_report, user: *mut c_void) -> i32 {
+    let state = &mut *(user as *mut State<'_>);
+    let info = read_sized(p);
+    call(state, |s| s.epoch.as_mut().map(|f| f(&info)))
+}
+
+/// Stochastic gradient descent.
+pub struct Sgd {
+    ptr: *mut sys::cnn_optimizer,
+}
+
+unsafe impl Send for Sgd {}
+
+impl Drop for Sgd {
+    fn drop(&mut self) {
+        unsafe { sys::cnn_optimizer_destroy(self.ptr) }
+    }
+}
+
+impl Sgd {
+    /// SGD with learning rate `eta`, momentum `mu` and L2 weight `lambda`
+    /// (network3's form; 0 and 0 for plain SGD).
+    pub fn new(eta: f32, momentum: f32, l2: f32) -> Result<Sgd> {
+        let mut p = init_params(|p| unsafe { sys::cnn_sgd_params_init(p, eta) });
+        p.momentum = momentum;
+        p.l2 = l2;
+        p.struct_size = size_of::<sys::cnn_sgd_params>() as u32;
+        let mut ptr = ptr::null_mut();
+        check(unsafe { sys::cnn_sgd_create(&p, &mut ptr) })?;
+        Ok(Sgd { ptr })
+    }
+    pub fn step(&mut self, net: &mut Net) -> Result<()> {
+        check(unsafe { sys::cnn_optimizer_step(self.ptr, net.ptr) })
+    }
+}

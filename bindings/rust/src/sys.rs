@@ -1,0 +1,232 @@
+//! Raw declarations of libcnn's C API (cnn.h), one to one.  Structs are
+//! `#[repr(C)]` copies of the header's; their sizes are asserted in tests.
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_void};
+
+pub type cnn_status = i32;
+
+macro_rules! opaque {
+    ($($name:ident),*) => {$(
+        #[repr(C)]
+        pub struct $name {
+            _private: [u8; 0],
+        }
+    )*};
+}
+opaque!(cnn_tensor, cnn_layer, cnn_net, cnn_optimizer, cnn_dataset);
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_conv2d_params {
+    pub struct_size: u32,
+    pub in_channels: i32,
+    pub out_channels: i32,
+    pub kernel_h: i32,
+    pub kernel_w: i32,
+    pub stride_h: i32,
+    pub stride_w: i32,
+    pub pad_h: i32,
+    pub pad_w: i32,
+    pub activation: i32,
+    pub pool: i32,
+    pub pool_h: i32,
+    pub pool_w: i32,
+    pub init: i32,
+    pub seed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_pool2d_params {
+    pub struct_size: u32,
+    pub mode: i32,
+    pub window_h: i32,
+    pub window_w: i32,
+    pub stride_h: i32,
+    pub stride_w: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_dense_params {
+    pub struct_size: u32,
+    pub in_features: i32,
+    pub out_features: i32,
+    pub activation: i32,
+    pub dropout: f32,
+    pub init: i32,
+    pub seed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_softmax_params {
+    pub struct_size: u32,
+    pub in_features: i32,
+    pub classes: i32,
+    pub dropout: f32,
+    pub init: i32,
+    pub seed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_sgd_params {
+    pub struct_size: u32,
+    pub learning_rate: f32,
+    pub momentum: f32,
+    pub l2: f32,
+    pub l2_batches: i64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_progress {
+    pub struct_size: u32,
+    pub epoch: i32,
+    pub epochs: i32,
+    pub batch: i64,
+    pub batches: i64,
+    pub cost: f64,
+    pub seconds: f64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_epoch_report {
+    pub struct_size: u32,
+    pub epoch: i32,
+    pub epochs: i32,
+    pub train_cost: f64,
+    pub validation_accuracy: f64,
+    pub test_accuracy: f64,
+    pub seconds: f64,
+    pub images_per_second: f64,
+    pub best_epoch: i32,
+    pub best_validation_accuracy: f64,
+    pub test_accuracy_at_best: f64,
+}
+
+pub type cnn_progress_fn = Option<unsafe extern "C" fn(*const cnn_progress, *mut c_void) -> i32>;
+pub type cnn_epoch_fn = Option<unsafe extern "C" fn(*const cnn_epoch_report, *mut c_void) -> i32>;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct cnn_train_params {
+    pub struct_size: u32,
+    pub epochs: i32,
+    pub batch_size: i32,
+    pub shuffle: i32,
+    pub seed: u64,
+    pub validation: *const cnn_dataset,
+    pub test: *const cnn_dataset,
+    pub eval_batch_size: i32,
+    pub progress_every: i32,
+    pub on_progress: cnn_progress_fn,
+    pub on_epoch: cnn_epoch_fn,
+    pub user: *mut c_void,
+}
+
+impl Default for cnn_train_params {
+    fn default() -> Self {
+        cnn_train_params {
+            struct_size: 0, epochs: 0, batch_size: 0, shuffle: 0, seed: 0,
+            validation: std::ptr::null(), test: std::ptr::null(), eval_batch_size: 0,
+            progress_every: 0, on_progress: None, on_epoch: None, user: std::ptr::null_mut(),
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_train_result {
+    pub struct_size: u32,
+    pub epochs_run: i32,
+    pub best_epoch: i32,
+    pub best_validation_accuracy: f64,
+    pub test_accuracy_at_best: f64,
+    pub final_train_cost: f64,
+    pub seconds: f64,
+}
+
+extern "C" {
+    pub fn cnn_version() -> u32;
+    pub fn cnn_version_string() -> *const c_char;
+    pub fn cnn_status_string(status: cnn_status) -> *const c_char;
+    pub fn cnn_status_name(status: cnn_status) -> *const c_char;
+    pub fn cnn_last_error() -> *const c_char;
+    pub fn cnn_free(ptr: *mut c_void);
+
+    pub fn cnn_tensor_create(ndim: i32, shape: *const i64, out: *mut *mut cnn_tensor) -> cnn_status;
+    pub fn cnn_tensor_wrap(ndim: i32, shape: *const i64, data: *mut f32, out: *mut *mut cnn_tensor) -> cnn_status;
+    pub fn cnn_tensor_destroy(t: *mut cnn_tensor);
+    pub fn cnn_tensor_ndim(t: *const cnn_tensor) -> i32;
+    pub fn cnn_tensor_dim(t: *const cnn_tensor, axis: i32) -> i64;
+    pub fn cnn_tensor_numel(t: *const cnn_tensor) -> i64;
+    pub fn cnn_tensor_data(t: *mut cnn_tensor) -> *mut f32;
+    pub fn cnn_tensor_reshape(t: *mut cnn_tensor, ndim: i32, shape: *const i64) -> cnn_status;
+    pub fn cnn_tensor_copy_in(t: *mut cnn_tensor, src: *const f32, count: i64) -> cnn_status;
+    pub fn cnn_tensor_copy_out(t: *const cnn_tensor, dst: *mut f32, count: i64) -> cnn_status;
+
+    pub fn cnn_conv2d_params_init(p: *mut cnn_conv2d_params, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status;
+    pub fn cnn_conv2d_create(p: *const cnn_conv2d_params, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_pool2d_params_init(p: *mut cnn_pool2d_params, mode: i32, window_h: i32, window_w: i32) -> cnn_status;
+    pub fn cnn_pool2d_create(p: *const cnn_pool2d_params, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32) -> cnn_status;
+    pub fn cnn_dense_create(p: *const cnn_dense_params, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status;
+    pub fn cnn_softmax_create(p: *const cnn_softmax_params, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_activation_create(activation: i32, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_layer_destroy(layer: *mut cnn_layer);
+    pub fn cnn_layer_kind(layer: *const cnn_layer) -> i32;
+    pub fn cnn_layer_output_shape(layer: *const cnn_layer, inp: *const i32, out: *mut i32) -> cnn_status;
+    pub fn cnn_layer_param_count(layer: *const cnn_layer) -> i64;
+    pub fn cnn_layer_param(layer: *mut cnn_layer, which: i32) -> *mut cnn_tensor;
+    pub fn cnn_layer_forward(layer: *mut cnn_layer, x: *const cnn_tensor, y: *mut cnn_tensor, mode: i32) -> cnn_status;
+    pub fn cnn_layer_backward(layer: *mut cnn_layer, x: *const cnn_tensor, y: *const cnn_tensor, dy: *const cnn_tensor, dx: *mut cnn_tensor) -> cnn_status;
+
+    pub fn cnn_dataset_load_idx(images: *const c_char, labels: *const c_char, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_dataset_load_mnist(dir: *const c_char, split: i32, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_dataset_create(count: i64, c: i32, h: i32, w: i32, pixels: *const u8, labels: *const u8, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_dataset_destroy(ds: *mut cnn_dataset);
+    pub fn cnn_dataset_count(ds: *const cnn_dataset) -> i64;
+    pub fn cnn_dataset_shape(ds: *const cnn_dataset, shape: *mut i32) -> cnn_status;
+    pub fn cnn_dataset_slice(ds: *const cnn_dataset, start: i64, count: i64, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_dataset_expand(ds: *const cnn_dataset, seed: u64, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_dataset_get(ds: *const cnn_dataset, index: i64, pixels: *mut f32, label: *mut i32) -> cnn_status;
+    pub fn cnn_dataset_batch(ds: *const cnn_dataset, start: i64, count: i64, x: *mut cnn_tensor, labels: *mut i32) -> cnn_status;
+
+    pub fn cnn_net_create(c: i32, h: i32, w: i32, seed: u64, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_destroy(net: *mut cnn_net);
+    pub fn cnn_net_add(net: *mut cnn_net, layer: *mut cnn_layer) -> cnn_status;
+    pub fn cnn_net_init_weights(net: *mut cnn_net, seed: u64) -> cnn_status;
+    pub fn cnn_net_clone(net: *const cnn_net, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_layer_count(net: *const cnn_net) -> i32;
+    pub fn cnn_net_layer(net: *mut cnn_net, index: i32) -> *mut cnn_layer;
+    pub fn cnn_net_input_shape(net: *const cnn_net, shape: *mut i32) -> cnn_status;
+    pub fn cnn_net_output_shape(net: *const cnn_net, shape: *mut i32) -> cnn_status;
+    pub fn cnn_net_param_count(net: *const cnn_net) -> i64;
+    pub fn cnn_net_params(net: *mut cnn_net) -> *mut f32;
+    pub fn cnn_net_grads(net: *mut cnn_net) -> *mut f32;
+    pub fn cnn_net_set_threads(net: *mut cnn_net, threads: i32) -> cnn_status;
+    pub fn cnn_net_forward(net: *mut cnn_net, x: *const cnn_tensor, mode: i32, y: *mut cnn_tensor) -> cnn_status;
+    pub fn cnn_net_backward(net: *mut cnn_net, labels: *const i32, cost: *mut f64) -> cnn_status;
+    pub fn cnn_net_predict(net: *mut cnn_net, x: *const cnn_tensor, labels: *mut i32) -> cnn_status;
+    pub fn cnn_net_predict_dataset(net: *mut cnn_net, ds: *const cnn_dataset, batch: i32, labels: *mut i32) -> cnn_status;
+    pub fn cnn_net_evaluate(net: *mut cnn_net, ds: *const cnn_dataset, batch: i32, accuracy: *mut f64, cost: *mut f64) -> cnn_status;
+    pub fn cnn_net_errmsg(net: *const cnn_net) -> *const c_char;
+    pub fn cnn_net_save(net: *const cnn_net, path: *const c_char) -> cnn_status;
+    pub fn cnn_net_load(path: *const c_char, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_save_buffer(net: *const cnn_net, data: *mut *mut c_void, size: *mut usize) -> cnn_status;
+    pub fn cnn_net_load_buffer(data: *const c_void, size: usize, out: *mut *mut cnn_net) -> cnn_status;
+
+    pub fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) -> cnn_status;
+    pub fn cnn_sgd_create(p: *const cnn_sgd_params, out: *mut *mut cnn_optimizer) -> cnn_status;
+    pub fn cnn_optimizer_destroy(opt: *mut cnn_optimizer);
+    pub fn cnn_optimizer_step(opt: *mut cnn_optimizer, net: *mut cnn_net) -> cnn_status;
+    pub fn cnn_train_step(net: *mut cnn_net, opt: *mut cnn_optimizer, x: *const cnn_tensor, labels: *const i32, cost: *mut f64) -> cnn_status;
+    pub fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status;
+    pub fn cnn_train(net: *mut cnn_net, opt: *mut cnn_optimizer, train: *const cnn_dataset, p: *const cnn_train_params, result: *mut cnn_train_result) -> cnn_status;
+    pub fn cnn_test_fail_alloc_after(n: i64);
+}
