@@ -2,6 +2,7 @@
  * message and the version functions. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,6 +127,33 @@ START_TEST(last_error_set_by_failures)
 }
 END_TEST
 
+static void *fail_in_thread(void *arg)
+{
+    char *out = arg;
+    cnn_layer *l = NULL;
+    /* A fresh thread starts with an empty message of its own. */
+    snprintf(out, 256, "%s|", cnn_last_error());
+    cnn_activation_create(77, &l);
+    snprintf(out + strlen(out), 256 - strlen(out), "%s", cnn_last_error());
+    return NULL;
+}
+
+START_TEST(last_error_is_per_thread)
+{
+    cnn_layer *l = NULL;
+    ck_assert_status(cnn_activation_create(55, &l), CNN_EINVAL);
+    char mine[512], theirs[512] = "";
+    snprintf(mine, sizeof mine, "%s", cnn_last_error());
+    ck_assert_msg(strstr(mine, "55") != NULL, "%s", mine);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fail_in_thread, theirs), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_msg(theirs[0] == '|', "thread started with \"%s\"", theirs);
+    ck_assert_msg(strstr(theirs, "77") != NULL, "thread saw \"%s\"", theirs);
+    ck_assert_str_eq(cnn_last_error(), mine);
+}
+END_TEST
+
 START_TEST(free_null)
 {
     cnn_free(NULL);
@@ -145,6 +173,7 @@ int main(void)
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, last_error_initially_empty);
     tcase_add_test(tc, last_error_set_by_failures);
+    tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, free_null);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

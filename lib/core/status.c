@@ -50,7 +50,12 @@ static _Thread_local char last_error[CNN_ERRMSG_MAX];
 
 cnn_status cnn_vfail(cnn_status status, const char *fmt, va_list ap)
 {
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    /* Format into a local buffer first: callers often wrap the previous
+     * message (cnn_errmsg_current()) in a new one, and vsnprintf must not
+     * read the buffer it is writing. */
+    char message[CNN_ERRMSG_MAX];
+    vsnprintf(message, sizeof message, fmt, ap);
+    memcpy(last_error, message, sizeof message);
     return status;
 }
 

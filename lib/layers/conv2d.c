@@ -54,13 +54,22 @@ static cnn_status conv_out_shape(const cnn_layer *l, const int32_t in[3], int32_
     if (p->in_channels && in[0] != p->in_channels)
         return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d but the layer expects %d input maps",
                         in[0], in[1], in[2], p->in_channels);
-    if (in[1] + 2 * p->pad_h < p->kernel_h || in[2] + 2 * p->pad_w < p->kernel_w)
+    /* 64-bit: cnn_layer_output_shape() accepts any int32 input size, and
+     * in + 2*pad would overflow int near INT32_MAX. */
+    int64_t padded_h = (int64_t)in[1] + 2 * (int64_t)p->pad_h;
+    int64_t padded_w = (int64_t)in[2] + 2 * (int64_t)p->pad_w;
+    if (padded_h < p->kernel_h || padded_w < p->kernel_w)
         return cnn_fail(CNN_ESHAPE,
                         NAME ": input %dx%dx%d (padding %dx%d) but kernel %dx%d needs at least %dx%d",
                         in[0], in[1], in[2], p->pad_h, p->pad_w, p->kernel_h, p->kernel_w,
                         p->kernel_h, p->kernel_w);
-    int oh = conv_dim(in[1], p->pad_h, p->kernel_h, p->stride_h);
-    int ow = conv_dim(in[2], p->pad_w, p->kernel_w, p->stride_w);
+    int64_t oh64 = (padded_h - p->kernel_h) / p->stride_h + 1;
+    int64_t ow64 = (padded_w - p->kernel_w) / p->stride_w + 1;
+    if (oh64 > INT32_MAX || ow64 > INT32_MAX)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d (padding %dx%d) gives maps too large",
+                        in[0], in[1], in[2], p->pad_h, p->pad_w);
+    int oh = (int)oh64;
+    int ow = (int)ow64;
     if (p->pool != CNN_POOL_NONE) {
         if (oh < p->pool_h || ow < p->pool_w)
             return cnn_fail(CNN_ESHAPE,

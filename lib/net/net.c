@@ -132,18 +132,30 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
     int32_t in[3], out[3];
     memcpy(in, current_shape(net), sizeof in); /* net->shapes is replaced below */
     cnn_status st = layer->ops->out_shape(layer, in, out);
-    if (st != CNN_OK)
+    if (st != CNN_OK) {
+        /* Copy the layer's message first: cnn_net_fail() formats into the
+         * same thread buffer, and overlapping vsnprintf is undefined. */
+        char why[CNN_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", cnn_errmsg_current());
         return cnn_net_fail(net, st, "cnn_net_add: layer %d (%s) does not fit the output of %s "
                             "(%dx%dx%d): %s", index, layer->ops->name,
                             index ? net->layers[index - 1]->ops->name : "the input", in[0], in[1],
-                            in[2], cnn_errmsg_current());
+                            in[2], why);
+    }
     if (cnn_shape_numel3(out) > INT32_MAX)
         return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_add: layer %d (%s) output is too large",
                             index, layer->ops->name);
-    if (!layer->bound) {
+    /* On a later failure an unbound layer must go back to the caller
+     * unbound: bound without storage, a standalone forward would use NULL
+     * weights. */
+    bool was_bound = layer->bound;
+    cnn_layer unbound = *layer;
+    if (!was_bound) {
         st = layer->ops->bind(layer, in);
-        if (st != CNN_OK)
+        if (st != CNN_OK) {
+            *layer = unbound;
             return cnn_net_keep_error(net, st);
+        }
     }
 
     /* Grow every array first so that a failure leaves the network unchanged. */
@@ -158,6 +170,8 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
         cnn_dealloc(grads);
         cnn_dealloc(layers);
         cnn_dealloc(shapes);
+        if (!was_bound)
+            *layer = unbound;
         return cnn_net_fail(net, CNN_ENOMEM, "cnn_net_add: out of memory for layer %d (%s)",
                             index, layer->ops->name);
     }
