@@ -664,10 +664,14 @@ CNN_API float *cnn_net_params(cnn_net *net);
 CNN_API float *cnn_net_grads(cnn_net *net);
 
 /**
- * Sets how many threads the network's kernels may use (default 1).  With
- * more than one, the library splits work itself and keeps the BLAS library
- * single-threaded so the two do not multiply.  Results stay deterministic for
- * a given thread count.
+ * Sets how many threads the network's kernels may use (default 1).  In this
+ * version the count is handed to the BLAS library for its matrix products;
+ * that setting is process-wide in OpenBLAS and BLIS, so it affects other
+ * users of BLAS in the process (see docs/design.md, Threads).  On the
+ * chapter's small networks one thread is usually fastest.  Results stay
+ * deterministic for a given thread count.
+ * @param net     the network
+ * @param threads 1 to 256
  * @return #CNN_OK, #CNN_EINVAL (threads < 1 or > 256)
  * @since 0.1
  */

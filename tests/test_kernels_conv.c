@@ -34,6 +34,8 @@ static const geom_case cases[] = {
     {2, 4, 5, 3, 3, 2, 3, 2, 2, 1},     /* stride 3 does not tile the padded input */
     {1, 3, 3, 2, 2, 2, 1, 1, 2, 2},     /* pad >= kernel: some windows all padding */
     {2, 6, 9, 2, 1, 3, 1, 3, 0, 1},     /* 1x3 kernel, stride 3 across */
+    {4, 12, 12, 4, 5, 5, 1, 1, 0, 0},   /* batch 7 splits into chunks of 4 + 3 images */
+    {3, 10, 11, 5, 3, 3, 1, 2, 1, 1},   /* padded, strided, several images per chunk */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -174,6 +176,29 @@ START_TEST(test_col2im)
     free(dx);
     free(want);
     free(mag);
+}
+END_TEST
+
+/* The chunking the batched kernels rely on: every image in some chunk, the
+ * scratch they ask for bounded, and the W2 layers one image per chunk. */
+START_TEST(test_conv_chunk)
+{
+    for (int gi = 0; gi < NCASES; gi++) {
+        cnn_conv_geom g = make_geom(&cases[gi]);
+        const size_t per = (cnn_k_im2col_rows(&g) + (size_t)g.out_c) * cnn_k_im2col_cols(&g);
+        for (int n = 1; n <= 1000; n += (n < 20 ? 1 : 97)) {
+            int c = cnn_k_conv2d_chunk(&g, n);
+            ck_assert_int_ge(c, 1);
+            ck_assert_int_le(c, n);
+            ck_assert_uint_eq(cnn_k_conv2d_scratch_floats(&g, n), (size_t)c * per);
+            if (c > 1)
+                ck_assert_uint_le((size_t)c * per, (size_t)32 * 1024);
+        }
+    }
+    cnn_conv_geom w2 = make_geom(&cases[4]);
+    ck_assert_int_eq(cnn_k_conv2d_chunk(&w2, 10), 1);
+    cnn_conv_geom mid = make_geom(&cases[11]);
+    ck_assert_int_eq(cnn_k_conv2d_chunk(&mid, 7), 4);
 }
 END_TEST
 
@@ -367,6 +392,7 @@ static Suite *conv_suite(void)
     TCase *tc = tcase_create("conv");
     tcase_add_loop_test(tc, test_im2col, 0, NCASES);
     tcase_add_loop_test(tc, test_col2im, 0, NCASES);
+    tcase_add_test(tc, test_conv_chunk);
     tcase_add_loop_test(tc, test_conv_fwd, 0, NCASES * 4);
     tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);
     tcase_add_loop_test(tc, test_conv_bwd_weights, 0, NCASES * 4);

@@ -223,11 +223,44 @@ START_TEST(test_pool_l2_zero_window)
 }
 END_TEST
 
+/* The 2x2 stride-2 max fast path keeps the first-maximum rule on ties:
+ * values drawn from {-1, 0, 1} make most windows tie. */
+START_TEST(test_max_2x2_ties)
+{
+    cnn_pool_geom g = make_geom(&cases[_i == 0 ? 0 : 2]);
+    const int n = 3;
+    test_rng r;
+    test_rng_seed(&r, 4242 + (unsigned)_i);
+    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
+    const size_t in_plane = (size_t)g.in_h * g.in_w, out_plane = (size_t)g.out_h * g.out_w;
+    float *x = xalloc(nin, sizeof(float));
+    test_fill_uniform(&r, x, nin, -1.5f, 1.5f);
+    for (size_t i = 0; i < nin; i++)
+        x[i] = roundf(x[i]);
+    float *y = nan_floats(nout);
+    int32_t *argmax = xalloc(nout, sizeof(int32_t));
+    cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, y, argmax);
+    for (size_t p = 0; p < (size_t)n * g.c; p++)
+        for (int oy = 0; oy < g.out_h; oy++)
+            for (int ox = 0; ox < g.out_w; ox++) {
+                size_t o = p * out_plane + (size_t)oy * g.out_w + ox;
+                int arg;
+                double want = naive_pool(&g, CNN_K_POOL_MAX, x + p * in_plane, oy, ox, &arg);
+                ck_assert_msg((double)y[o] == want, "y[%zu] = %g, want %g", o, (double)y[o], want);
+                ck_assert_msg(argmax[o] == arg, "argmax[%zu] = %d, want %d", o, (int)argmax[o], arg);
+            }
+    free(x);
+    free(y);
+    free(argmax);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("kernels_pool");
     TCase *tc = tcase_create("pool");
     tcase_add_loop_test(tc, test_pool_fwd_bwd, 0, NCASES * 3 * 2);
+    tcase_add_loop_test(tc, test_max_2x2_ties, 0, 2);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_l2_zero_window);
     suite_add_tcase(s, tc);

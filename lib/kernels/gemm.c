@@ -19,8 +19,10 @@
 /* Declared here rather than pulling in the whole of blis.h; dim_t is a 64-bit
  * signed integer in every BLIS build for LP64 targets. */
 void bli_thread_set_num_threads(int64_t value);
+int64_t bli_thread_get_num_threads(void);
 #elif defined(CNN_BLAS_OPENBLAS)
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 #endif
 
 /* C = alpha * op(A) * op(B) + beta * C (row-major); beta == 0 never reads C. */
@@ -45,15 +47,20 @@ void cnn_k_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 beta, c, ldc);
 }
 
-/* Sets the BLAS library's own thread pool size (process-wide in both BLASes). */
+/* Sets the BLAS library's own thread pool size (process-wide in both BLASes).
+ * The current value is read first and the setter called only on a change:
+ * OpenBLAS's setter is not free (it may resize its thread buffers), and
+ * callers run this before every forward pass. */
 void cnn_k_gemm_set_threads(int threads)
 {
     if (threads < 1)
         threads = 1;
 #if defined(CNN_BLAS_BLIS)
-    bli_thread_set_num_threads((int64_t)threads);
+    if (bli_thread_get_num_threads() != (int64_t)threads)
+        bli_thread_set_num_threads((int64_t)threads);
 #elif defined(CNN_BLAS_OPENBLAS)
-    openblas_set_num_threads(threads);
+    if (openblas_get_num_threads() != threads)
+        openblas_set_num_threads(threads);
 #else
     (void)threads;
 #endif

@@ -2,7 +2,8 @@
  * becomes one matrix product.  The loops are organised row by row of the col
  * matrix: for a fixed (c, i, j) and output row oy, the valid output columns
  * form one contiguous range [ox_lo, ox_hi), so the inner loop is a plain
- * strided copy (a memcpy at stride 1) with no bounds test per element. */
+ * strided copy with no bounds test per element.  The _ld forms write one
+ * image's columns into a wider matrix (the batched convolution's K x N*P). */
 #include "kernels/kernels.h"
 
 #include <string.h>
@@ -35,8 +36,18 @@ static void valid_range(int off, int stride, int in_w, int out_w, int *lo, int *
     *hi = h;
 }
 
-/* col[(c*k_h+i)*k_w+j][oy*out_w+ox] = x[c][oy*s_h+i-p_h][ox*s_w+j-p_w], 0 outside. */
-void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col)
+/* gcc turns the short stride-1 row copies below back into memcpy calls,
+ * whose call overhead dominated for rows of 8 to 24 floats: keep the loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#  define CNN_KEEP_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#  define CNN_KEEP_LOOPS
+#endif
+
+/* col[(c*k_h+i)*k_w+j][oy*out_w+ox] = x[c][oy*s_h+i-p_h][ox*s_w+j-p_w], 0 outside;
+ * col rows are ldc floats apart (ldc >= out_h*out_w). */
+CNN_KEEP_LOOPS void cnn_k_im2col_ld(const cnn_conv_geom *g, const float *restrict x, float *restrict col,
+                     size_t ldc)
 {
     const int out_w = g->out_w, sw = g->stride_w;
     const size_t plane = (size_t)g->in_h * (size_t)g->in_w;
@@ -60,8 +71,8 @@ void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col)
                     for (int ox = 0; ox < lo; ox++)
                         dst[ox] = 0.0f;
                     if (sw == 1) {
-                        if (hi > lo)
-                            memcpy(dst + lo, src + (lo + off_w), (size_t)(hi - lo) * sizeof *dst);
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox] = src[ox + off_w];
                     } else {
                         for (int ox = lo; ox < hi; ox++)
                             dst[ox] = src[ox * sw + off_w];
@@ -69,14 +80,21 @@ void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col)
                     for (int ox = hi; ox < out_w; ox++)
                         dst[ox] = 0.0f;
                 }
-                col += (size_t)g->out_h * (size_t)out_w;
+                col += ldc;
             }
         }
     }
 }
 
-/* dx[c][oy*s_h+i-p_h][ox*s_w+j-p_w] += col[(c*k_h+i)*k_w+j][oy*out_w+ox] (inside only). */
-void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx)
+void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col)
+{
+    cnn_k_im2col_ld(g, x, col, cnn_k_im2col_cols(g));
+}
+
+/* dx[c][oy*s_h+i-p_h][ox*s_w+j-p_w] += col[(c*k_h+i)*k_w+j][oy*out_w+ox] (inside only);
+ * col rows are ldc floats apart. */
+void cnn_k_col2im_ld(const cnn_conv_geom *g, const float *restrict col, float *restrict dx,
+                     size_t ldc)
 {
     const int out_w = g->out_w, sw = g->stride_w;
     const size_t plane = (size_t)g->in_h * (size_t)g->in_w;
@@ -93,11 +111,21 @@ void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx)
                         continue;
                     const float *src = col + (size_t)oy * (size_t)out_w;
                     float *dst = dxc + (size_t)iy * (size_t)g->in_w;
-                    for (int ox = lo; ox < hi; ox++)
-                        dst[ox * sw + off_w] += src[ox];
+                    if (sw == 1) {
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox + off_w] += src[ox];
+                    } else {
+                        for (int ox = lo; ox < hi; ox++)
+                            dst[ox * sw + off_w] += src[ox];
+                    }
                 }
-                col += (size_t)g->out_h * (size_t)out_w;
+                col += ldc;
             }
         }
     }
+}
+
+void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx)
+{
+    cnn_k_col2im_ld(g, col, dx, cnn_k_im2col_cols(g));
 }

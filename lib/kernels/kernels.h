@@ -42,13 +42,29 @@ size_t cnn_k_im2col_cols(const cnn_conv_geom *g);
  * col2im accumulates the transpose into dx (one image). */
 void cnn_k_im2col(const cnn_conv_geom *g, const float *x, float *col);
 void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx);
+/* The same with col rows ldc floats apart (ldc >= out_h*out_w): one image's
+ * columns inside a wider matrix, as the batched convolution uses. */
+void cnn_k_im2col_ld(const cnn_conv_geom *g, const float *x, float *col, size_t ldc);
+void cnn_k_col2im_ld(const cnn_conv_geom *g, const float *col, float *dx, size_t ldc);
 
 /* ---- conv2d_fwd.c ------------------------------------------------------
  * y[n][o] = sum_c,i,j w[o][c][i][j] * x[n][c][..] + b[o]   (cross-correlation)
  * x: n x in_c x in_h x in_w, w: out_c x in_c x k_h x k_w, b: out_c or NULL,
  * y (write): n x out_c x out_h x out_w.
+ * The batch is processed in chunks of cnn_k_conv2d_chunk(g, n) images, one
+ * GEMM per chunk over a K x chunk*P col matrix (P = out_h*out_w); the chunk
+ * is sized so the scratch stays about 1 MiB whatever n is.
  * scratch: at least cnn_k_conv2d_scratch_floats(g, n) floats. */
 size_t cnn_k_conv2d_scratch_floats(const cnn_conv_geom *g, int n);
+int cnn_k_conv2d_chunk(const cnn_conv_geom *g, int n);
+/* 1x1 kernel, stride 1, no padding: im2col is the identity. */
+int cnn_k_conv2d_is_pointwise(const cnn_conv_geom *g);
+/* Chunk layout <-> NCHW for nc images: yc is out_c x nc*P with image i in
+ * columns [i*P, (i+1)*P).  unchunk: y (write) = yc + b[o] (b may be NULL);
+ * tochunk: yc (write) = y. */
+void cnn_k_conv2d_unchunk(const cnn_conv_geom *g, int nc, const float *yc, const float *b,
+                          float *y);
+void cnn_k_conv2d_tochunk(const cnn_conv_geom *g, int nc, const float *y, float *yc);
 void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
                       const float *b, float *y, float *scratch);
 

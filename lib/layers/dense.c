@@ -4,6 +4,7 @@
 #include "layer.h"
 #include "kernels/kernels.h"
 
+#include <math.h>
 #include <string.h>
 
 #define NAME "dense"
@@ -37,8 +38,20 @@ void cnn_affine_forward(cnn_layer *l, int n, int in, int out, float dropout, con
     }
     size_t count = (size_t)n * (size_t)in;
     uint8_t *mask = l->aux.mask;
-    for (size_t i = 0; i < count; i++)
-        mask[i] = cnn_rng_uniform(rng) >= dropout;
+    /* Keep when a uniform 24-bit draw u satisfies u / 2^24 >= p, the same
+     * test and probability as cnn_rng_uniform(rng) >= p, but each 64-bit
+     * draw serves two elements (its top and next 24 bits): half the
+     * generator calls.  Deterministic: the stream is consumed in order. */
+    const double t = ceil((double)dropout * 16777216.0);
+    const uint32_t keep_from = (uint32_t)t; /* <= 2^24 since p < 1 */
+    size_t i = 0;
+    for (; i + 2 <= count; i += 2) {
+        const uint64_t r = cnn_rng_next(rng);
+        mask[i] = (uint32_t)(r >> 40) >= keep_from;
+        mask[i + 1] = (uint32_t)((r >> 16) & 0xFFFFFFu) >= keep_from;
+    }
+    if (i < count)
+        mask[i] = (uint32_t)(cnn_rng_next(rng) >> 40) >= keep_from;
     cnn_k_dropout_apply(count, x, mask, l->aux.pre);
     cnn_k_dense_fwd(n, in, out, l->aux.pre, l->w, l->b, 1.0f, y);
 }
