@@ -1,0 +1,290 @@
+/* cnn-mnist: reproduces the experiments of chapter 6 of Michael Nielsen's
+ * "Neural Networks and Deep Learning" (network3.py) with libcnn.
+ *
+ * This file holds the flow only: options -> data -> nets (train/evaluate)
+ * -> ensemble vote -> summary -> pictures -> exit status.
+ *
+ * Exit status: 0 success, 1 runtime failure (data, files, library),
+ * 2 bad command line, 3 below --require-accuracy, 130 interrupted. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cnn.h"
+#include "data.h"
+#include "experiments.h"
+#include "member.h"
+#include "options.h"
+#include "pictures.h"
+#include "predict.h"
+#include "report.h"
+
+#define EXIT_USAGE 2
+#define EXIT_ACCURACY 3
+#define EXIT_INTERRUPTED 130
+
+static const char *prog = "cnn-mnist";
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1; /* the next progress callback cancels training */
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *init_name(int32_t init)
+{
+    switch (init) {
+    case CNN_INIT_NETWORK3: return "network3";
+    case CNN_INIT_HE: return "he";
+    case CNN_INIT_GLOROT: return "glorot";
+    default: return "?";
+    }
+}
+
+static void print_setup(const options *o, const mnist_splits *d)
+{
+    const experiment *e = o->exp;
+    if (o->loads > 0)
+        printf("%s: %d saved net%s; %s\n", prog, (int)o->loads, o->loads > 1 ? "s" : "",
+               o->epochs > 0 ? "continuing training" : "evaluating only");
+    else
+        printf("%s: experiment %s%s%s%s: %s%s%s\n", prog, e->name, e->row[0] ? " (row " : "",
+               e->row[0] ? e->row : "", e->row[0] ? ")" : "", e->summary,
+               e->row[0] ? "; the chapter reports " : "", e->row[0] ? e->reported : "");
+    if (o->epochs > 0)
+        printf("training: %lld images%s, epochs %d, batch %d, eta %g, lambda %g, init %s, "
+               "seed %llu, threads %d, %s\n",
+               (long long)cnn_dataset_count(d->train),
+               o->expanded ? " (expanded 5x)" : "", (int)o->epochs, (int)o->batch,
+               (double)o->eta, (double)o->lambda,
+               o->loads > 0 ? "(loaded)" : init_name(o->init >= 0 ? o->init : e->init),
+               (unsigned long long)o->seed, (int)o->threads,
+               o->shuffle ? "shuffled every epoch" : "stored order");
+    printf("validation: %lld images, test: %lld images\n",
+           (long long)cnn_dataset_count(d->validation), (long long)cnn_dataset_count(d->test));
+    fflush(stdout);
+}
+
+static void print_member(const options *o, const member *m)
+{
+    char a[16], b[16], c[16];
+    const char *who = "";
+    char buf[32];
+    if (o->ensemble > 1) {
+        snprintf(buf, sizeof buf, "net %d/%d: ", (int)m->index + 1, (int)o->ensemble);
+        who = buf;
+    }
+    if (m->trained && m->result.epochs_run > 0)
+        printf("%sbest validation accuracy %s at epoch %d; corresponding test accuracy %s "
+               "(%.1f s)\n",
+               who, report_pct(m->result.best_validation_accuracy, a), (int)m->result.best_epoch,
+               report_pct(m->result.test_accuracy_at_best, b), m->result.seconds);
+    if (!m->canceled)
+        printf("%sfinal net: validation %s, test %s%s\n", who, report_pct(m->final_validation, a),
+               report_pct(m->final_test, c),
+               o->ensemble > 1 ? " (votes with these weights)" : "");
+    fflush(stdout);
+}
+
+/* The figure the chapter reports: test accuracy at the best-validation
+ * epoch when the net was trained, else the final net's test accuracy. */
+static double headline(const member *m)
+{
+    if (m->trained && m->result.epochs_run > 0 && m->result.test_accuracy_at_best >= 0.0)
+        return m->result.test_accuracy_at_best;
+    return m->final_test;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    char err[1024];
+    if (options_parse(argc, argv, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_USAGE;
+    }
+    if (o.help) {
+        options_usage(prog);
+        return 0;
+    }
+    if (o.list) {
+        experiment_list(stdout);
+        return 0;
+    }
+    if (cnn_version() / 10000 != CNN_VERSION_MAJOR) {
+        fprintf(stderr, "%s: built for libcnn %d.x but running with %s\n", prog,
+                CNN_VERSION_MAJOR, cnn_version_string());
+        return 1;
+    }
+
+    double t0 = now();
+    mnist_splits d;
+    if (mnist_load(o.data_dir, o.train_size, o.expanded, o.seed, &d, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 1;
+    }
+
+    report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.tty = isatty(STDOUT_FILENO);
+    rep.quiet = o.quiet;
+    rep.members = o.ensemble;
+    rep.stop = &interrupted;
+    if (o.csv_path != NULL && report_open_csv(&rep, o.csv_path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        mnist_free(&d);
+        return 1;
+    }
+    signal(SIGINT, on_sigint);
+    if (!o.quiet)
+        print_setup(&o, &d);
+
+    int status = 0;
+    member *members = calloc((size_t)o.ensemble, sizeof *members);
+    int32_t done = 0;
+    if (members == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        status = 1;
+    }
+    for (int32_t i = 0; status == 0 && i < o.ensemble; i++) {
+        rep.member = i + 1;
+        if (member_create(&members[i], i, &o, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+            break;
+        }
+        if (i == 0 && !o.quiet) {
+            char desc[512];
+            experiment_describe_net(members[0].net, desc, sizeof desc);
+            printf("network: %s (%lld parameters)\n", desc,
+                   (long long)cnn_net_param_count(members[0].net));
+            fflush(stdout);
+        }
+        if (member_run(&members[i], &o, &d, &rep, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+            break;
+        }
+        done = i + 1;
+        print_member(&o, &members[i]);
+        if (members[i].canceled) {
+            fprintf(stderr, "%s: interrupted\n", prog);
+            status = EXIT_INTERRUPTED;
+        }
+    }
+
+    /* The ensemble's vote, or the single net's predictions. */
+    double reported = -1.0;
+    int32_t *final_pred = NULL;
+    int64_t ntest = cnn_dataset_count(d.test);
+    if (status == 0 && o.ensemble > 1) {
+        const float **probs = malloc((size_t)o.ensemble * sizeof *probs);
+        final_pred = malloc((size_t)ntest * sizeof *final_pred);
+        if (probs == NULL || final_pred == NULL) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            status = 1;
+        } else {
+            for (int32_t i = 0; i < o.ensemble; i++)
+                probs[i] = members[i].test_probs;
+            if (predict_vote(probs, o.ensemble, ntest, MNIST_CLASSES, final_pred) != 0) {
+                fprintf(stderr, "%s: the vote failed\n", prog);
+                status = 1;
+            }
+        }
+        free(probs);
+        if (status == 0) {
+            int64_t errors = 0;
+            char a[16];
+            reported = predict_accuracy(d.test, final_pred, &errors);
+            printf("ensemble of %d nets, plurality vote (ties: highest summed probability): "
+                   "test accuracy %s (%lld errors of %lld); members:",
+                   (int)o.ensemble, report_pct(reported, a), (long long)errors, (long long)ntest);
+            for (int32_t i = 0; i < o.ensemble; i++)
+                printf(" %s", report_pct(members[i].final_test, a));
+            printf("\n");
+        }
+    } else if (status == 0) {
+        reported = headline(&members[0]);
+    }
+
+    /* Saving and pictures use the final weights. */
+    for (int32_t i = 0; status == 0 && o.save_path != NULL && i < done; i++) {
+        char *saved = NULL;
+        if (member_save(&members[i], &o, &saved, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+        } else if (!o.quiet) {
+            printf("saved %s\n", saved);
+        }
+        free(saved);
+    }
+    if (status == 0 && o.filters_png != NULL) {
+        if (picture_filters(members[0].net, o.filters_png, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+        } else if (!o.quiet) {
+            printf("wrote %s (first layer's filters%s)\n", o.filters_png,
+                   o.ensemble > 1 ? " of net 1" : "");
+        }
+    }
+    if (status == 0 && o.errors_png != NULL) {
+        int32_t drawn = 0;
+        int64_t total = 0;
+        const int32_t *pred = final_pred != NULL ? final_pred : members[0].test_pred;
+        if (picture_errors(d.test, pred, o.errors_png, &drawn, &total, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+        } else if (!o.quiet) {
+            printf("wrote %s (%d of the %lld test digits misclassified by the %s)\n",
+                   o.errors_png, (int)drawn, (long long)total,
+                   final_pred != NULL ? "ensemble" : "final net");
+        }
+    }
+    if (status == 0 && o.plot_png != NULL) {
+        epoch_log *logs = malloc((size_t)done * sizeof *logs);
+        if (logs == NULL) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            status = 1;
+        } else {
+            for (int32_t i = 0; i < done; i++)
+                logs[i] = members[i].log;
+            if (picture_plot(logs, done, o.plot_png, err, sizeof err) != 0) {
+                fprintf(stderr, "%s: %s\n", prog, err);
+                status = 1;
+            } else if (!o.quiet) {
+                printf("wrote %s (validation accuracy per epoch)\n", o.plot_png);
+            }
+            free(logs);
+        }
+    }
+
+    if (status == 0) {
+        char a[16];
+        printf("%s: reported test accuracy %s; total %.1f s\n", prog, report_pct(reported, a),
+               now() - t0);
+        if (o.require_accuracy >= 0.0 && !(reported >= o.require_accuracy)) {
+            fprintf(stderr, "%s: test accuracy %s is below the required %.2f%%\n", prog,
+                    report_pct(reported, a), 100.0 * o.require_accuracy);
+            status = EXIT_ACCURACY;
+        }
+    }
+
+    for (int32_t i = 0; members != NULL && i < o.ensemble; i++)
+        member_free(&members[i]);
+    free(members);
+    free(final_pred);
+    report_close(&rep);
+    mnist_free(&d);
+    return status;
+}

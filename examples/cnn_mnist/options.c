@@ -1,0 +1,288 @@
+/* Parses and checks cnn-mnist's command line.  Every number is parsed
+ * strictly (whole argument, range-checked) so that a typo is reported
+ * instead of silently becoming 0. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The training split is the first 50,000 images of the training file. */
+#define TRAIN_SPLIT 50000
+
+void options_usage(const char *prog)
+{
+    printf("usage: %s [EXPERIMENT] [options]\n"
+           "Trains the convolutional networks of chapter 6 of Nielsen's \"Neural Networks and\n"
+           "Deep Learning\" on MNIST with libcnn.  EXPERIMENT is a name or row from --list\n"
+           "(default: %s).  Defaults are the chapter's: batch 10, 50k training images,\n"
+           "validation = the last 10k of the training file, the 10k test set, no shuffling.\n"
+           "\n"
+           "  --list              list the experiments with the chapter's accuracy\n"
+           "  --epochs N          epochs (with --load: 0 = only evaluate, the default)\n"
+           "  --eta X             learning rate (> 0)\n"
+           "  --lambda X          L2 regularisation (>= 0), network3 form\n"
+           "  --batch N           mini-batch size (default 10)\n"
+           "  --seed N            seed of weights, dropout, shuffling, expansion (default 0)\n"
+           "  --threads N         threads (default 1; more lets BLAS use them)\n"
+           "  --init KIND         network3 (the chapter's), he or glorot\n"
+           "  --train-size N      use the first N of the 50,000 training images\n"
+           "  --expanded          train on the 5x expanded set (rows 7-11 do by default)\n"
+           "  --no-expanded       do not\n"
+           "  --shuffle           reshuffle the training set every epoch\n"
+           "  --ensemble N        train N nets with seeds seed..seed+N-1 and vote\n"
+           "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist)\n"
+           "  --csv FILE          write per-epoch figures as CSV\n"
+           "  --save FILE         save the trained net (ensemble: FILE-1, FILE-2, ...)\n"
+           "  --load FILE         load a saved net (repeat for an ensemble); evaluate it,\n"
+           "                      or continue training with --epochs N\n"
+           "  --filters PNG       picture of the first layer's filters\n"
+           "  --errors PNG        picture of the misclassified test digits\n"
+           "  --plot PNG          validation accuracy per epoch\n"
+           "  --require-accuracy A  exit with status 3 unless the reported test accuracy\n"
+           "                      (fraction, e.g. 0.96) is at least A\n"
+           "  --quiet             only the final summary\n"
+           "  --help              this text\n"
+           "\n"
+           "Ensemble tie rule: among the classes with the most votes, the one with the\n"
+           "highest softmax probability summed over all members wins; then the lowest digit.\n",
+           prog, experiment_default()->name);
+}
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    if (s[0] == '\0' || s[0] == '-')
+        return -1;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int parse_f(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(x))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+enum {
+    O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
+    O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT
+};
+
+static const struct option long_opts[] = {
+    {"list", no_argument, NULL, O_LIST},
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"eta", required_argument, NULL, O_ETA},
+    {"lambda", required_argument, NULL, O_LAMBDA},
+    {"batch", required_argument, NULL, O_BATCH},
+    {"seed", required_argument, NULL, O_SEED},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"train-size", required_argument, NULL, O_TRAIN_SIZE},
+    {"expanded", no_argument, NULL, O_EXPANDED},
+    {"no-expanded", no_argument, NULL, O_NO_EXPANDED},
+    {"shuffle", no_argument, NULL, O_SHUFFLE},
+    {"ensemble", required_argument, NULL, O_ENSEMBLE},
+    {"data", required_argument, NULL, O_DATA},
+    {"csv", required_argument, NULL, O_CSV},
+    {"save", required_argument, NULL, O_SAVE},
+    {"load", required_argument, NULL, O_LOAD},
+    {"filters", required_argument, NULL, O_FILTERS},
+    {"errors", required_argument, NULL, O_ERRORS},
+    {"plot", required_argument, NULL, O_PLOT},
+    {"require-accuracy", required_argument, NULL, O_REQUIRE},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {"init", required_argument, NULL, O_INIT},
+    {NULL, 0, NULL, 0},
+};
+
+int options_parse(int argc, char **argv, options *o, char *err, size_t es)
+{
+    memset(o, 0, sizeof *o);
+    /* One thread: libcnn 0.1 threads only through BLAS, which is slower
+     * than one thread on the chapter's small matrices (docs/performance.md). */
+    o->threads = 1;
+    o->train_size = TRAIN_SPLIT;
+    o->batch = 10;
+    o->init = -1; /* the experiment's */
+    o->require_accuracy = -1.0;
+    o->expanded = -1; /* -1: the experiment decides */
+    o->ensemble = -1;
+    const char *env_dir = getenv("CNN_MNIST_DIR");
+    o->data_dir = env_dir && env_dir[0] ? env_dir : "data/mnist";
+
+    int32_t epochs = -1;
+    double eta = -1.0, lambda = -1.0;
+    int eta_given = 0, lambda_given = 0;
+
+    opterr = 0; /* we print our own one-line errors */
+    optind = 1;
+    for (;;) {
+        int c = getopt_long(argc, argv, "h", long_opts, NULL);
+        if (c == -1)
+            break;
+        /* The word just processed (getopt_long has stepped past it). */
+        const char *word = argv[optind - 1];
+        int64_t iv;
+        double fv;
+        switch (c) {
+        case O_LIST: o->list = 1; break;
+        case O_HELP:
+        case 'h': o->help = 1; break;
+        case O_EPOCHS:
+            if (parse_i64(optarg, 0, 100000, &iv))
+                return fail(err, es, "--epochs wants a whole number from 0 to 100000, not '%s'", optarg);
+            epochs = (int32_t)iv;
+            o->epochs_given = 1;
+            break;
+        case O_ETA:
+            if (parse_f(optarg, &fv) || fv <= 0.0)
+                return fail(err, es, "--eta wants a learning rate > 0, not '%s'", optarg);
+            eta = fv;
+            eta_given = 1;
+            break;
+        case O_LAMBDA:
+            if (parse_f(optarg, &fv) || fv < 0.0)
+                return fail(err, es, "--lambda wants a number >= 0, not '%s'", optarg);
+            lambda = fv;
+            lambda_given = 1;
+            break;
+        case O_BATCH:
+            if (parse_i64(optarg, 1, 60000, &iv))
+                return fail(err, es, "--batch wants a whole number from 1 to 60000, not '%s'", optarg);
+            o->batch = (int32_t)iv;
+            break;
+        case O_SEED:
+            if (parse_u64(optarg, &o->seed))
+                return fail(err, es, "--seed wants a whole number >= 0, not '%s'", optarg);
+            break;
+        case O_THREADS:
+            if (parse_i64(optarg, 1, 256, &iv))
+                return fail(err, es, "--threads wants a whole number from 1 to 256, not '%s'", optarg);
+            o->threads = (int32_t)iv;
+            break;
+        case O_TRAIN_SIZE:
+            if (parse_i64(optarg, 1, TRAIN_SPLIT, &iv))
+                return fail(err, es, "--train-size wants a whole number from 1 to %d, not '%s'",
+                            TRAIN_SPLIT, optarg);
+            o->train_size = iv;
+            break;
+        case O_EXPANDED: o->expanded = 1; break;
+        case O_NO_EXPANDED: o->expanded = 0; break;
+        case O_SHUFFLE: o->shuffle = 1; break;
+        case O_ENSEMBLE:
+            if (parse_i64(optarg, 1, 100, &iv))
+                return fail(err, es, "--ensemble wants a whole number from 1 to 100, not '%s'", optarg);
+            o->ensemble = (int32_t)iv;
+            break;
+        case O_DATA: o->data_dir = optarg; break;
+        case O_CSV: o->csv_path = optarg; break;
+        case O_SAVE: o->save_path = optarg; break;
+        case O_LOAD:
+            if (o->loads == OPT_MAX_LOADS)
+                return fail(err, es, "at most %d --load files", OPT_MAX_LOADS);
+            o->load_paths[o->loads++] = optarg;
+            break;
+        case O_FILTERS: o->filters_png = optarg; break;
+        case O_ERRORS: o->errors_png = optarg; break;
+        case O_PLOT: o->plot_png = optarg; break;
+        case O_REQUIRE:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 1.0)
+                return fail(err, es, "--require-accuracy wants a fraction from 0 to 1, not '%s'", optarg);
+            o->require_accuracy = fv;
+            break;
+        case O_QUIET: o->quiet = 1; break;
+        case O_INIT:
+            if (strcmp(optarg, "network3") == 0)
+                o->init = CNN_INIT_NETWORK3;
+            else if (strcmp(optarg, "he") == 0)
+                o->init = CNN_INIT_HE;
+            else if (strcmp(optarg, "glorot") == 0)
+                o->init = CNN_INIT_GLOROT;
+            else
+                return fail(err, es, "--init wants network3, he or glorot, not '%s'", optarg);
+            break;
+        default:
+            /* '?': optopt is 0 for an unknown long option, the character of
+             * an unknown short one, or the value of a known long option
+             * that lacks its argument. */
+            if (optopt >= 256 && strchr(word, '=') == NULL)
+                return fail(err, es, "option '%s' needs a value", word);
+            if (optopt > 0 && optopt < 256)
+                return fail(err, es, "unknown option '-%c' (try --help)", optopt);
+            return fail(err, es, "unknown option '%s' (try --help)", word);
+        }
+    }
+    if (o->help || o->list)
+        return 0;
+
+    if (optind < argc) {
+        const char *name = argv[optind++];
+        o->exp = experiment_find(name);
+        if (o->exp == NULL)
+            return fail(err, es, "unknown experiment '%s' (see --list)", name);
+    } else {
+        o->exp = experiment_default();
+    }
+    if (optind < argc)
+        return fail(err, es, "unexpected argument '%s' (only one experiment name)", argv[optind]);
+
+    const experiment *e = o->exp;
+    if (o->loads > 0) {
+        /* A loaded net is evaluated unless --epochs asks for more training. */
+        o->epochs = epochs < 0 ? 0 : epochs;
+        if (o->ensemble > 0)
+            return fail(err, es, "--ensemble and --load do not mix: repeat --load to vote several saved nets");
+        o->ensemble = o->loads;
+    } else {
+        if (epochs == 0)
+            return fail(err, es, "--epochs 0 trains nothing (use it with --load to evaluate a saved net)");
+        o->epochs = epochs < 0 ? e->epochs : epochs;
+        if (o->ensemble < 0)
+            o->ensemble = e->ensemble;
+    }
+    o->eta = eta_given ? (float)eta : e->eta;
+    o->lambda = lambda_given ? (float)lambda : e->lambda;
+    if (!(o->eta > 0.0f))
+        return fail(err, es, "--eta %g is too small for float", eta);
+    if (o->expanded < 0)
+        o->expanded = e->expanded;
+    if (o->data_dir[0] == '\0')
+        return fail(err, es, "--data wants a directory, not an empty string");
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* Command line of cnn-mnist: parsing and checking, nothing else. */
+#ifndef CNN_MNIST_OPTIONS_H
+#define CNN_MNIST_OPTIONS_H
+
+#include <stdint.h>
+
+#include "experiments.h"
+
+#define OPT_MAX_LOADS 64
+
+typedef struct options {
+    const experiment *exp;   /* the experiment named (or the default) */
+    /* Effective hyperparameters: the experiment's unless overridden. */
+    int32_t epochs;
+    int epochs_given;        /* --epochs appeared (matters with --load) */
+    float eta;
+    float lambda;
+    int32_t batch;
+    uint64_t seed;
+    int32_t threads;
+    int32_t init;            /* ::cnn_init of conv and FC layers; -1: the experiment's */
+    int64_t train_size;      /* images of the 50k training split used (before expansion) */
+    int expanded;
+    int shuffle;
+    int32_t ensemble;        /* nets to train (ignored when --load is given) */
+    const char *data_dir;
+    const char *csv_path;
+    const char *save_path;
+    const char *load_paths[OPT_MAX_LOADS];
+    int32_t loads;
+    const char *filters_png;
+    const char *errors_png;
+    const char *plot_png;
+    double require_accuracy; /* < 0: none */
+    int quiet;
+    int list;
+    int help;
+} options;
+
+/* Fills `o` from argv.  On a bad command line writes one line naming the
+ * problem into err and returns -1. */
+int options_parse(int argc, char **argv, options *o, char *err, size_t err_size);
+
+/* The --help text. */
+void options_usage(const char *prog);
+
+#endif
