@@ -664,12 +664,18 @@ CNN_API float *cnn_net_params(cnn_net *net);
 CNN_API float *cnn_net_grads(cnn_net *net);
 
 /**
- * Sets how many threads the network's kernels may use (default 1).  In this
- * version the count is handed to the BLAS library for its matrix products;
- * that setting is process-wide in OpenBLAS and BLIS, so it affects other
- * users of BLAS in the process (see docs/design.md, Threads).  On the
- * chapter's small networks one thread is usually fastest.  Results stay
- * deterministic for a given thread count.
+ * Sets how many threads the network may use (default 1).  With n > 1 a
+ * network with convolution layers starts n - 1 worker threads of its own (at
+ * its next forward pass; they live until the thread count changes or the
+ * network is destroyed) and splits each batch's images over them and the
+ * calling thread in the convolution layers, forward and backward; the other
+ * layers run on the calling thread.  Weight gradients are summed over the threads in a fixed
+ * order, so results are deterministic for a given thread count (and differ
+ * from other counts only by rounding).  Every forward pass sets the BLAS
+ * library to one thread: that setting is process-wide in OpenBLAS and BLIS
+ * and so also applies to other BLAS users in the process (see
+ * docs/design.md, Threads).  The gain is largest for large inference
+ * batches; at training batches of 10 a second thread gains little.
  * @param net     the network
  * @param threads 1 to 256
  * @return #CNN_OK, #CNN_EINVAL (threads < 1 or > 256)
@@ -886,12 +892,40 @@ typedef struct cnn_train_params {
     cnn_progress_fn on_progress;     /**< may be NULL */
     cnn_epoch_fn on_epoch;           /**< may be NULL */
     void *user;                      /**< passed to both callbacks */
+    /** Checkpoint file written during training (docs/format.md, "Checkpoint
+     *  format"); NULL (default) = none.  Written after every
+     *  checkpoint_every-th epoch and after the last one, once the epoch's
+     *  evaluation is done and before ::cnn_epoch_fn is called; each write
+     *  replaces the file atomically, as cnn_net_save() does.  A failed write
+     *  stops training with its status (#CNN_EIO, #CNN_ENOMEM, #CNN_EINVAL)
+     *  and leaves the previous checkpoint as it was.  @since 0.1 */
+    const char *checkpoint_path;
+    /** Checkpoint written by an earlier run to continue from; NULL (default)
+     *  = start afresh.  Before anything is trained the file is read and must
+     *  match this call: the network's architecture (#CNN_ESHAPE otherwise),
+     *  the optimizer's kind and parameters, batch_size, shuffle, seed and
+     *  the training set's size (#CNN_EINVAL otherwise, the message says
+     *  what differs), and its epoch may not exceed @c epochs (#CNN_EINVAL).
+     *  Then the network's parameters, the optimizer's momentum, the
+     *  shuffling and dropout generators, the example order and the
+     *  best-validation bookkeeping are restored, and training continues
+     *  with the next epoch up to @c epochs in total: the weights come out
+     *  bit-identical to those of an uninterrupted run with the same
+     *  settings (same build and thread count).  A file that cannot be read
+     *  gives #CNN_EIO, a damaged one #CNN_EFORMAT or #CNN_ECHECKSUM, a
+     *  newer format #CNN_EVERSION; on any error nothing is changed.  May
+     *  equal checkpoint_path.  @since 0.1 */
+    const char *resume_path;
+    /** Epochs between checkpoints, >= 1; default 1.  Used only with
+     *  checkpoint_path.  @since 0.1 */
+    int32_t checkpoint_every;
 } cnn_train_params;
 
 /** Summary of a cnn_train() run. */
 typedef struct cnn_train_result {
     uint32_t struct_size;            /**< set by the caller to sizeof(cnn_train_result) */
-    int32_t epochs_run;              /**< epochs completed */
+    int32_t epochs_run;              /**< epochs completed, counting those completed before a
+                                          resumed checkpoint (cnn_train_params::resume_path) */
     int32_t best_epoch;              /**< epoch of best validation accuracy, ties to the later
                                           epoch (network3); 0 without a validation set */
     double best_validation_accuracy; /**< -1 without a validation set */
@@ -914,14 +948,32 @@ CNN_API cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs);
  * @param train  the training set
  * @param p      options, filled by cnn_train_params_init()
  * @param result may be NULL; otherwise result->struct_size must be set
+ * With cnn_train_params::checkpoint_path set, the training state is saved
+ * after epochs; with cnn_train_params::resume_path set, a saved state is
+ * restored first and training continues from the epoch after it.
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ESHAPE (dataset shape differs from the
- *         network's input, label outside the classes), #CNN_ENOMEM,
+ *         network's input, label outside the classes, or the checkpoint to
+ *         resume holds another architecture), #CNN_ENOMEM,
  *         #CNN_ECANCELED (a callback returned non-zero; result holds the
- *         epochs completed so far)
+ *         epochs completed so far), and for checkpoints #CNN_EIO,
+ *         #CNN_EFORMAT, #CNN_ECHECKSUM, #CNN_EVERSION (see
+ *         cnn_train_params::resume_path and cnn_train_params::checkpoint_path)
  * @since 0.1
  */
 CNN_API cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
                              const cnn_train_params *p, cnn_train_result *result);
+
+/**
+ * Reads a checkpoint written by cnn_train() and tells the last epoch it
+ * holds, without building anything (the whole file is read and its
+ * checksum verified).
+ * @param path  the checkpoint file
+ * @param epoch receives the number of epochs completed when it was written
+ * @return #CNN_OK, #CNN_EINVAL (NULL or empty argument), #CNN_EIO,
+ *         #CNN_EFORMAT, #CNN_ECHECKSUM, #CNN_EVERSION, #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_checkpoint_info(const char *path, int32_t *epoch);
 /** @} */
 
 /* ------------------------------------------------------------------------ */

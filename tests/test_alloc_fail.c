@@ -1,9 +1,10 @@
 /* Allocation failure: for every N, make the N-th allocation fail while
- * building a network, training it one step, saving and loading it, and
- * loading a dataset.  Every call must either succeed or return CNN_ENOMEM
- * (never crash, never another status); everything is freed either way, which
- * the sanitizer build (LeakSanitizer) and valgrind verify.  The loop runs
- * until a whole pass succeeds with no injected failure reached. */
+ * building a network, training it one step, saving and loading it,
+ * checkpointing and resuming training, and loading a dataset.  Every call
+ * must either succeed or return CNN_ENOMEM (never crash, never another
+ * status); everything is freed either way, which the sanitizer build
+ * (LeakSanitizer) and valgrind verify.  The loop runs until a whole pass
+ * succeeds with no injected failure reached. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -71,11 +72,11 @@ static cnn_status add_softmax(cnn_net *net, int classes)
 }
 
 /* One full pass; returns true if every call succeeded. */
-static bool one_pass(const char *model_path)
+static bool one_pass(const char *model_path, const char *ckpt_path)
 {
     bool complete = false;
     cnn_net *net = NULL, *loaded = NULL, *from_buf = NULL, *copy = NULL;
-    cnn_optimizer *opt = NULL;
+    cnn_optimizer *opt = NULL, *resume_opt = NULL;
     cnn_tensor *x = NULL;
     cnn_dataset *ds = NULL, *slice = NULL, *expanded = NULL;
     void *buf = NULL;
@@ -112,8 +113,21 @@ static bool one_pass(const char *model_path)
     tp.shuffle = 1;
     tp.validation = slice;
     STEP(cnn_train(net, opt, expanded, &tp, NULL));
+    /* Checkpoint after the next epoch, then resume from it into the copy
+     * (which has the same architecture) with an optimizer of its own. */
+    tp.epochs = 2;
+    tp.checkpoint_path = ckpt_path;
+    STEP(cnn_train(net, opt, expanded, &tp, NULL));
 
     STEP(cnn_net_clone(net, &copy));
+    STEP(cnn_sgd_create(&sp, &resume_opt));
+    tp.epochs = 3;
+    tp.checkpoint_path = NULL;
+    tp.resume_path = ckpt_path;
+    STEP(cnn_train(copy, resume_opt, expanded, &tp, NULL));
+    int32_t ckpt_epoch = 0;
+    STEP(cnn_checkpoint_info(ckpt_path, &ckpt_epoch));
+    ck_assert_int_eq(ckpt_epoch, 2);
     STEP(cnn_net_save_buffer(net, &buf, &size));
     STEP(cnn_net_load_buffer(buf, size, &from_buf));
     STEP(cnn_net_save(net, model_path));
@@ -132,6 +146,7 @@ cleanup:
     cnn_net_destroy(from_buf);
     cnn_net_destroy(copy);
     cnn_optimizer_destroy(opt);
+    cnn_optimizer_destroy(resume_opt);
     cnn_tensor_destroy(x);
     cnn_dataset_destroy(ds);
     cnn_dataset_destroy(slice);
@@ -143,31 +158,35 @@ START_TEST(every_allocation_can_fail)
 {
     char dir[] = "/tmp/cnn-allocfail-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[256];
+    char path[256], ckpt[256];
     snprintf(path, sizeof path, "%s/model.cnnm", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/train.ckpt", dir);
 
     int64_t n = 0;
     for (;; n++) {
         cnn_test_fail_alloc_after(n);
-        if (one_pass(path))
+        if (one_pass(path, ckpt))
             break;
         ck_assert_msg(n < 100000, "no pass completed after %lld injected failures", (long long)n);
     }
     printf("allocation failure injected at each of the first %lld allocations; pass %lld "
            "completed\n", (long long)n, (long long)n);
     ck_assert_int_gt(n, 20); /* the pass really allocates: the loop did work */
-    /* Failed saves must not leave temporary files behind. */
+    /* Failed saves and checkpoints must not leave temporary files behind. */
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
     int entries = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
             entries++;
-            ck_assert_str_eq(e->d_name, "model.cnnm");
+            ck_assert_msg(strcmp(e->d_name, "model.cnnm") == 0 ||
+                              strcmp(e->d_name, "train.ckpt") == 0,
+                          "unexpected file %s", e->d_name);
         }
     closedir(d);
-    ck_assert_int_eq(entries, 1);
+    ck_assert_int_eq(entries, 2);
     unlink(path);
+    unlink(ckpt);
     rmdir(dir);
 }
 END_TEST

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Tolerance.  Every output is a float sum of up to a few thousand products
  * (bwd_weights with n = 7 on a 24x24 output sums 4032).  We compare
@@ -386,6 +387,102 @@ START_TEST(test_conv_adjoint_identity)
 }
 END_TEST
 
+/* ---- the network's own threads -------------------------------------------
+ * With cnn_net_set_threads(n > 1) the convolution layers split each batch
+ * over the network's worker threads (forward_part / backward_part), each
+ * with its own scratch and partial weight gradient, summed in a fixed order.
+ * Same seed and thread count: bit-identical weights; other thread counts:
+ * the same up to rounding.  _i: 0 pooled convs (max, then L2), 1 unpooled. */
+static cnn_net *thread_net(int pooled)
+{
+    cnn_net *net;
+    ck_assert_int_eq(cnn_net_create(2, 12, 11, 9, &net), CNN_OK);
+    cnn_layer *l;
+    cnn_conv2d_params cp;
+    cnn_conv2d_params_init(&cp, 4, 3, 3);
+    cp.activation = CNN_ACT_RELU;
+    cp.pool = pooled ? CNN_POOL_MAX : CNN_POOL_NONE;
+    ck_assert_int_eq(cnn_conv2d_create(&cp, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    cnn_conv2d_params_init(&cp, 5, 2, 2);
+    cp.activation = CNN_ACT_TANH;
+    cp.pool = pooled ? CNN_POOL_L2 : CNN_POOL_NONE;
+    ck_assert_int_eq(cnn_conv2d_create(&cp, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    cnn_dense_params dp;
+    cnn_dense_params_init(&dp, 12);
+    dp.dropout = 0.2f;
+    ck_assert_int_eq(cnn_dense_create(&dp, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    cnn_softmax_params sp;
+    cnn_softmax_params_init(&sp, 3);
+    ck_assert_int_eq(cnn_softmax_create(&sp, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    return net;
+}
+
+/* Trains a fresh network for 4 steps (batches of 7, then 3, then 7, then 1)
+ * with `threads`, then predicts a batch of 9; returns the parameters. */
+static float *train_with_threads(int pooled, int threads, int32_t predicted[9])
+{
+    cnn_net *net = thread_net(pooled);
+    ck_assert_int_eq(cnn_net_set_threads(net, threads), CNN_OK);
+    cnn_sgd_params sp;
+    cnn_sgd_params_init(&sp, 0.05f);
+    sp.momentum = pooled ? 0.0f : 0.5f;
+    cnn_optimizer *opt;
+    ck_assert_int_eq(cnn_sgd_create(&sp, &opt), CNN_OK);
+    test_rng r;
+    test_rng_seed(&r, 77);
+    float *x = random_floats(&r, (size_t)9 * 2 * 12 * 11);
+    int32_t labels[9] = {0, 1, 2, 2, 1, 0, 1, 2, 0};
+    const int batches[4] = {7, 3, 7, 1};
+    for (int s = 0; s < 4; s++) {
+        int64_t shape[4] = {batches[s], 2, 12, 11};
+        cnn_tensor *t;
+        ck_assert_int_eq(cnn_tensor_wrap(4, shape, x, &t), CNN_OK);
+        ck_assert_int_eq(cnn_train_step(net, opt, t, labels, NULL), CNN_OK);
+        cnn_tensor_destroy(t);
+    }
+    int64_t shape[4] = {9, 2, 12, 11};
+    cnn_tensor *t;
+    ck_assert_int_eq(cnn_tensor_wrap(4, shape, x, &t), CNN_OK);
+    ck_assert_int_eq(cnn_net_predict(net, t, predicted), CNN_OK);
+    cnn_tensor_destroy(t);
+    const size_t np = (size_t)cnn_net_param_count(net);
+    float *params = malloc(np * sizeof *params);
+    ck_assert_ptr_nonnull(params);
+    memcpy(params, cnn_net_params(net), np * sizeof *params);
+    free(x);
+    cnn_optimizer_destroy(opt);
+    cnn_net_destroy(net);
+    return params;
+}
+
+START_TEST(test_net_threads_deterministic)
+{
+    cnn_net *probe = thread_net(_i == 0);
+    const size_t np = (size_t)cnn_net_param_count(probe);
+    cnn_net_destroy(probe);
+    int32_t p1[9], pa[9], pb[9];
+    float *one = train_with_threads(_i == 0, 1, p1);
+    for (int threads = 2; threads <= 5; threads += 3) {
+        float *a = train_with_threads(_i == 0, threads, pa);
+        float *b = train_with_threads(_i == 0, threads, pb);
+        ck_assert_msg(memcmp(a, b, np * sizeof *a) == 0,
+                      "%d threads: two runs with the same seed differ", threads);
+        ck_assert(memcmp(pa, pb, sizeof pa) == 0);
+        for (size_t k = 0; k < np; k++)
+            ck_assert_msg(fabsf(a[k] - one[k]) <= 1e-4f * (1.0f + fabsf(one[k])),
+                          "%d threads: parameter %zu = %.9g, 1 thread %.9g", threads, k,
+                          (double)a[k], (double)one[k]);
+        free(a);
+        free(b);
+    }
+    free(one);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("kernels_conv");
@@ -397,6 +494,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);
     tcase_add_loop_test(tc, test_conv_bwd_weights, 0, NCASES * 4);
     tcase_add_loop_test(tc, test_conv_adjoint_identity, 0, NCASES);
+    tcase_add_loop_test(tc, test_net_threads_deterministic, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,14 +7,17 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Tolerance: outputs are float sums of at most 784 products (or n = 7 for the
  * weight gradient).  Errors grow like sqrt(terms) * 2^-24 ~ 2e-6 relative
  * to sum|terms|, and the worst case 784 * 2^-24 = 4.7e-5 is still below 1e-4. */
 #define RTOL 1e-4
 
-/* (in, out) pairs: degenerate, odd, and network3's 100 -> 10 and 784 -> 30. */
-static const int dims[][2] = {{1, 1}, {13, 5}, {3, 17}, {100, 10}, {784, 30}};
+/* (in, out) pairs: degenerate, odd, and network3's 100 -> 10 and 784 -> 30;
+ * the last ones exercise every block remainder of the small-batch kernels
+ * (in % 8, in % 24, in % 32 and out % 4 all non-zero). */
+static const int dims[][2] = {{1, 1}, {13, 5}, {3, 17}, {100, 10}, {784, 30}, {59, 7}, {1000, 3}};
 #define NDIMS ((int)(sizeof dims / sizeof dims[0]))
 
 static float *random_floats(test_rng *r, size_t n)
@@ -141,6 +144,178 @@ START_TEST(test_dense_bwd_weights)
 }
 END_TEST
 
+/* Every kernel over batch sizes either side of CNN_K_DENSE_SMALL_N (the
+ * small-batch kernels for n <= 16, BLAS above), all block remainders.
+ * _i = dims index. */
+static const int batches[] = {1, 2, 3, 4, 5, 6, 10, 13, 16, 17, 20};
+#define NBATCHES ((int)(sizeof batches / sizeof batches[0]))
+
+START_TEST(test_dense_batches)
+{
+    const int in = dims[_i][0], out = dims[_i][1];
+    for (int bi = 0; bi < NBATCHES; bi++) {
+        const int n = batches[bi];
+        test_rng r;
+        test_rng_seed(&r, 5000 + (unsigned)(_i * 100 + bi));
+        float *x = random_floats(&r, (size_t)n * in), *w = random_floats(&r, (size_t)out * in);
+        float *b = random_floats(&r, (size_t)out), *dz = random_floats(&r, (size_t)n * out);
+        float *y = nan_floats((size_t)n * out), *dx = nan_floats((size_t)n * in);
+        float *dw = nan_floats((size_t)out * in), *db = nan_floats((size_t)out);
+        cnn_k_dense_fwd(n, in, out, x, w, b, 0.75f, y);
+        cnn_k_dense_bwd_data(n, in, out, dz, w, dx);
+        cnn_k_dense_bwd_weights(n, in, out, x, dz, dw, db);
+        for (int s = 0; s < n; s++)
+            for (int o = 0; o < out; o++) {
+                double sum = 0.0, mag = 0.0;
+                for (int k = 0; k < in; k++) {
+                    double t = (double)x[(size_t)s * in + k] * w[(size_t)o * in + k];
+                    sum += t;
+                    mag += fabs(t);
+                }
+                check_one("dense_fwd", in, out, n, (size_t)s * out + o, y[(size_t)s * out + o],
+                          0.75 * sum + b[o], 0.75 * mag + fabs(b[o]));
+            }
+        for (int s = 0; s < n; s++)
+            for (int k = 0; k < in; k++) {
+                double sum = 0.0, mag = 0.0;
+                for (int o = 0; o < out; o++) {
+                    double t = (double)dz[(size_t)s * out + o] * w[(size_t)o * in + k];
+                    sum += t;
+                    mag += fabs(t);
+                }
+                check_one("dense_bwd_data", in, out, n, (size_t)s * in + k,
+                          dx[(size_t)s * in + k], sum, mag);
+            }
+        for (int o = 0; o < out; o++) {
+            double bsum = 0.0, bmag = 0.0;
+            for (int k = 0; k < in; k++) {
+                double sum = 0.0, mag = 0.0;
+                for (int s = 0; s < n; s++) {
+                    double t = (double)dz[(size_t)s * out + o] * x[(size_t)s * in + k];
+                    sum += t;
+                    mag += fabs(t);
+                }
+                check_one("dense_bwd_weights dw", in, out, n, (size_t)o * in + k,
+                          dw[(size_t)o * in + k], sum, mag);
+            }
+            for (int s = 0; s < n; s++) {
+                bsum += dz[(size_t)s * out + o];
+                bmag += fabs(dz[(size_t)s * out + o]);
+            }
+            check_one("dense_bwd_weights db", in, out, n, (size_t)o, db[o], bsum, bmag);
+        }
+        free(x);
+        free(w);
+        free(b);
+        free(dz);
+        free(y);
+        free(dx);
+        free(dw);
+        free(db);
+    }
+}
+END_TEST
+
+/* The fused weight-gradient + SGD kernel: bit-identical to the gradient
+ * followed by cnn_k_sgd_update (momentum 0), gradient included, at every
+ * batch size.  _i = dims index. */
+START_TEST(test_dense_sgd_fused)
+{
+    const int in = dims[_i][0], out = dims[_i][1];
+    const float eta = 0.03f, decay = 1.0f - 0.03f * 0.1f / 50.0f;
+    for (int bi = 0; bi < NBATCHES; bi++) {
+        const int n = batches[bi];
+        test_rng r;
+        test_rng_seed(&r, 6000 + (unsigned)(_i * 100 + bi));
+        float *x = random_floats(&r, (size_t)n * in), *dz = random_floats(&r, (size_t)n * out);
+        float *w1 = random_floats(&r, (size_t)out * in);
+        float *w2 = malloc((size_t)out * in * sizeof *w2), *dw = nan_floats((size_t)out * in);
+        float *dw2 = nan_floats((size_t)out * in);
+        float *db1 = nan_floats((size_t)out), *db2 = nan_floats((size_t)out);
+        ck_assert_ptr_nonnull(w2);
+        memcpy(w2, w1, (size_t)out * in * sizeof *w2);
+        cnn_k_dense_bwd_weights(n, in, out, x, dz, dw, db1);
+        cnn_k_sgd_update((size_t)out * in, w1, dw, NULL, eta, 0.0f, decay);
+        cnn_k_dense_bwd_weights_sgd(n, in, out, x, dz, dw2, w2, db2, eta, decay);
+        ck_assert_msg(memcmp(w1, w2, (size_t)out * in * sizeof *w1) == 0,
+                      "fused SGD differs from the two-pass update, in=%d out=%d n=%d", in, out, n);
+        ck_assert(memcmp(dw, dw2, (size_t)out * in * sizeof *dw) == 0);
+        ck_assert(memcmp(db1, db2, (size_t)out * sizeof *db1) == 0);
+        free(x);
+        free(dz);
+        free(w1);
+        free(w2);
+        free(dw);
+        free(dw2);
+        free(db1);
+        free(db2);
+    }
+}
+END_TEST
+
+/* cnn_train_step fuses the plain-SGD update into the dense and softmax
+ * layers' backward pass: parameters and gradients must come out bit-identical
+ * to forward + cnn_net_backward + cnn_optimizer_step.  _i: 0 plain, 1 with
+ * dropout and L2, 2 batch 20 (the BLAS path). */
+static cnn_net *small_net(float dropout)
+{
+    cnn_net *net;
+    ck_assert_int_eq(cnn_net_create(1, 6, 9, 42, &net), CNN_OK);
+    cnn_dense_params d;
+    cnn_dense_params_init(&d, 37);
+    d.dropout = dropout;
+    cnn_layer *l;
+    ck_assert_int_eq(cnn_dense_create(&d, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    cnn_softmax_params sp;
+    cnn_softmax_params_init(&sp, 10);
+    sp.dropout = dropout;
+    ck_assert_int_eq(cnn_softmax_create(&sp, &l), CNN_OK);
+    ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
+    return net;
+}
+
+START_TEST(test_train_step_fused)
+{
+    const int n = _i == 2 ? 20 : 10;
+    const float dropout = _i == 1 ? 0.5f : 0.0f;
+    cnn_net *a = small_net(dropout), *b = small_net(dropout);
+    cnn_sgd_params sp;
+    cnn_sgd_params_init(&sp, 0.1f);
+    sp.l2 = _i == 1 ? 0.1f : 0.0f;
+    sp.l2_batches = 100;
+    cnn_optimizer *oa, *ob;
+    ck_assert_int_eq(cnn_sgd_create(&sp, &oa), CNN_OK);
+    ck_assert_int_eq(cnn_sgd_create(&sp, &ob), CNN_OK);
+    test_rng r;
+    test_rng_seed(&r, 7000 + (unsigned)_i);
+    float *x = random_floats(&r, (size_t)n * 54);
+    int32_t labels[20];
+    for (int i = 0; i < n; i++)
+        labels[i] = (int32_t)((i * 7) % 10);
+    int64_t shape[4] = {n, 1, 6, 9};
+    cnn_tensor *t;
+    ck_assert_int_eq(cnn_tensor_wrap(4, shape, x, &t), CNN_OK);
+    for (int step = 0; step < 3; step++) {
+        double ca, cb;
+        ck_assert_int_eq(cnn_train_step(a, oa, t, labels, &ca), CNN_OK);
+        ck_assert_int_eq(cnn_net_forward(b, t, CNN_MODE_TRAIN, NULL), CNN_OK);
+        ck_assert_int_eq(cnn_net_backward(b, labels, &cb), CNN_OK);
+        ck_assert_int_eq(cnn_optimizer_step(ob, b), CNN_OK);
+        ck_assert(ca == cb);
+        const size_t np = (size_t)cnn_net_param_count(a);
+        ck_assert(memcmp(cnn_net_params(a), cnn_net_params(b), np * sizeof(float)) == 0);
+        ck_assert(memcmp(cnn_net_grads(a), cnn_net_grads(b), np * sizeof(float)) == 0);
+    }
+    cnn_tensor_destroy(t);
+    free(x);
+    cnn_optimizer_destroy(oa);
+    cnn_optimizer_destroy(ob);
+    cnn_net_destroy(a);
+    cnn_net_destroy(b);
+}
+END_TEST
+
 static Suite *dense_suite(void)
 {
     Suite *s = suite_create("kernels_dense");
@@ -148,6 +323,9 @@ static Suite *dense_suite(void)
     tcase_add_loop_test(tc, test_dense_fwd, 0, NDIMS * 8);
     tcase_add_loop_test(tc, test_dense_bwd_data, 0, NDIMS * 2);
     tcase_add_loop_test(tc, test_dense_bwd_weights, 0, NDIMS * 4);
+    tcase_add_loop_test(tc, test_dense_batches, 0, NDIMS);
+    tcase_add_loop_test(tc, test_dense_sgd_fused, 0, NDIMS);
+    tcase_add_loop_test(tc, test_train_step_fused, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -52,6 +52,32 @@ static const char *init_name(int32_t init)
     }
 }
 
+/* Fails early when an output file could not be written, so that a long
+ * training run is not lost to a typo in --save or a picture path. */
+static int check_output(const char *option, const char *path, char *err, size_t es)
+{
+    if (path == NULL)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (path[0] == '\0' || slash == path + strlen(path) - 1) {
+        snprintf(err, es, "%s wants a file name, not '%.300s'", option, path);
+        return -1;
+    }
+    if (access(dir, W_OK) != 0) {
+        snprintf(err, es, "%s '%.300s': directory '%.300s' is missing or not writable", option,
+                 path, dir);
+        return -1;
+    }
+    return 0;
+}
+
 static void print_setup(const options *o, const mnist_splits *d)
 {
     const experiment *e = o->exp;
@@ -126,6 +152,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: built for libcnn %d.x but running with %s\n", prog,
                 CNN_VERSION_MAJOR, cnn_version_string());
         return 1;
+    }
+
+    if (check_output("--save", o.save_path, err, sizeof err) != 0 ||
+        check_output("--csv", o.csv_path, err, sizeof err) != 0 ||
+        check_output("--filters", o.filters_png, err, sizeof err) != 0 ||
+        check_output("--errors", o.errors_png, err, sizeof err) != 0 ||
+        check_output("--plot", o.plot_png, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_USAGE;
     }
 
     double t0 = now();

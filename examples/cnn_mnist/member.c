@@ -55,9 +55,30 @@ static int create_net(member *m, const options *o, char *err, size_t es)
     return 0;
 }
 
+static char *member_path(const char *path, int32_t number);
+
+/* A file named on the command line, as this member uses it: an ensemble's
+ * member N gets "-N" before the extension (as --save does).  NULL stays
+ * NULL; -1 when out of memory. */
+static int member_file(const member *m, const options *o, const char *path, char **out)
+{
+    *out = NULL;
+    if (path == NULL)
+        return 0;
+    *out = o->ensemble > 1 ? member_path(path, m->index + 1) : strdup(path);
+    return *out != NULL ? 0 : -1;
+}
+
 static int train(member *m, const options *o, const mnist_splits *d, report *rep, char *err,
                  size_t es)
 {
+    char *checkpoint = NULL, *resume = NULL;
+    if (member_file(m, o, o->checkpoint_path, &checkpoint) != 0 ||
+        member_file(m, o, o->resume_path, &resume) != 0) {
+        free(checkpoint);
+        snprintf(err, es, "out of memory");
+        return -1;
+    }
     cnn_sgd_params sp;
     cnn_train_params tp;
     cnn_optimizer *opt = NULL;
@@ -68,6 +89,8 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     }
     if (st != CNN_OK) {
         snprintf(err, es, "cannot create the optimizer: %s", cnn_last_error());
+        free(checkpoint);
+        free(resume);
         return -1;
     }
     cnn_train_params_init(&tp, o->epochs);
@@ -82,12 +105,16 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     tp.on_progress = report_on_progress;
     tp.on_epoch = report_on_epoch;
     tp.user = rep;
+    tp.checkpoint_path = checkpoint; /* every epoch (the default checkpoint_every) */
+    tp.resume_path = resume;
     memset(&m->result, 0, sizeof m->result);
     m->result.struct_size = sizeof m->result;
     rep->log = &m->log;
     st = cnn_train(m->net, opt, d->train, &tp, &m->result);
     report_clear_bar(rep);
     cnn_optimizer_destroy(opt);
+    free(checkpoint);
+    free(resume);
     m->trained = 1;
     if (st == CNN_ECANCELED) {
         m->canceled = 1;

@@ -41,6 +41,11 @@ void options_usage(const char *prog)
            "  --save FILE         save the trained net (ensemble: FILE-1, FILE-2, ...)\n"
            "  --load FILE         load a saved net (repeat for an ensemble); evaluate it,\n"
            "                      or continue training with --epochs N\n"
+           "  --checkpoint FILE   write the training state to FILE after every epoch\n"
+           "                      (ensemble: FILE-1, FILE-2, ...), replacing it atomically\n"
+           "  --resume FILE       continue the run whose checkpoint is FILE: same experiment\n"
+           "                      and options; --epochs counts the epochs already done.\n"
+           "                      The weights come out as if the run had never stopped\n"
            "  --filters PNG       picture of the first layer's filters\n"
            "  --errors PNG        picture of the misclassified test digits\n"
            "  --plot PNG          validation accuracy per epoch\n"
@@ -101,7 +106,7 @@ static int parse_f(const char *s, double *v)
 enum {
     O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
-    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +133,8 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, O_HELP},
     {"init", required_argument, NULL, O_INIT},
+    {"checkpoint", required_argument, NULL, O_CHECKPOINT},
+    {"resume", required_argument, NULL, O_RESUME},
     {NULL, 0, NULL, 0},
 };
 
@@ -213,6 +220,16 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_DATA: o->data_dir = optarg; break;
         case O_CSV: o->csv_path = optarg; break;
         case O_SAVE: o->save_path = optarg; break;
+        case O_CHECKPOINT:
+            if (optarg[0] == '\0')
+                return fail(err, es, "--checkpoint wants a file name");
+            o->checkpoint_path = optarg;
+            break;
+        case O_RESUME:
+            if (optarg[0] == '\0')
+                return fail(err, es, "--resume wants a file name");
+            o->resume_path = optarg;
+            break;
         case O_LOAD:
             if (o->loads == OPT_MAX_LOADS)
                 return fail(err, es, "at most %d --load files", OPT_MAX_LOADS);
@@ -263,6 +280,10 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         return fail(err, es, "unexpected argument '%s' (only one experiment name)", argv[optind]);
 
     const experiment *e = o->exp;
+    if (o->loads > 0 && o->resume_path != NULL)
+        return fail(err, es, "--resume and --load do not mix: a checkpoint holds its own weights");
+    if (o->loads > 0 && o->epochs_given == 0 && o->checkpoint_path != NULL)
+        return fail(err, es, "--checkpoint with --load needs --epochs N (nothing is trained)");
     if (o->loads > 0) {
         /* A loaded net is evaluated unless --epochs asks for more training. */
         o->epochs = epochs < 0 ? 0 : epochs;

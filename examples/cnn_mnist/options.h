@@ -26,6 +26,8 @@ typedef struct options {
     const char *data_dir;
     const char *csv_path;
     const char *save_path;
+    const char *checkpoint_path; /* --checkpoint: written after every epoch */
+    const char *resume_path;     /* --resume: continue the run saved there */
     const char *load_paths[OPT_MAX_LOADS];
     int32_t loads;
     const char *filters_png;

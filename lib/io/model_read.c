@@ -13,15 +13,12 @@
  *   4. a build pass through the public constructors and cnn_net_add(), so
  *      the library's own validation runs on what the file describes, then
  *      the parameters are copied in bit for bit. */
+#include "io/file_io.h"
 #include "io/model_format.h"
 #include "net/net.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define WHO "cnn_net_load"
 
@@ -478,68 +475,6 @@ cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out)
 
 /* ---- from a file -------------------------------------------------------- */
 
-static const char *errno_text(int err, char *buf, size_t len)
-{
-    if (strerror_r(err, buf, len) != 0)
-        snprintf(buf, len, "error %d", err);
-    return buf;
-}
-
-/* Reads the whole of fd, at most CNNM_MAX_FILE_SIZE bytes.  Grows the
- * buffer by doubling so that files whose size fstat cannot tell (pipes)
- * work as well; a regular file is read with one allocation. */
-static cnn_status read_all(int fd, const char *path, uint8_t **out, size_t *out_size)
-{
-    char why[128];
-    struct stat sb;
-    if (fstat(fd, &sb) != 0)
-        return cnn_fail(CNN_EIO, WHO ": cannot stat '%s': %s", path, errno_text(errno, why, sizeof why));
-    if (S_ISDIR(sb.st_mode))
-        return cnn_fail(CNN_EIO, WHO ": '%s' is a directory", path);
-    uint64_t limit = CNNM_MAX_FILE_SIZE < SIZE_MAX - 1 ? CNNM_MAX_FILE_SIZE : SIZE_MAX - 1;
-    if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > limit)
-        return cnn_fail(CNN_EFORMAT, WHO ": '%s' is %lld bytes, more than a model may be (%llu)",
-                        path, (long long)sb.st_size, (unsigned long long)limit);
-    /* One byte more than expected, to see end-of-file without a regrow. */
-    size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 65536;
-    uint8_t *buf = cnn_alloc(cap);
-    size_t len = 0;
-    for (;;) {
-        if (!buf)
-            return cnn_fail(CNN_ENOMEM, WHO ": cannot allocate %zu bytes for '%s'", cap, path);
-        if (len == cap) {
-            if (cap > limit) {
-                cnn_dealloc(buf);
-                return cnn_fail(CNN_EFORMAT, WHO ": '%s' is larger than a model may be (%llu bytes)",
-                                path, (unsigned long long)limit);
-            }
-            size_t ncap = cap > limit / 2 ? (size_t)limit + 1 : cap * 2;
-            uint8_t *nbuf = cnn_alloc(ncap);
-            if (nbuf)
-                memcpy(nbuf, buf, len);
-            cnn_dealloc(buf);
-            buf = nbuf;
-            cap = ncap;
-            continue;
-        }
-        size_t want = cap - len > (size_t)1 << 30 ? (size_t)1 << 30 : cap - len;
-        ssize_t n = read(fd, buf + len, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int err = errno;
-            cnn_dealloc(buf);
-            return cnn_fail(CNN_EIO, WHO ": cannot read '%s': %s", path, errno_text(err, why, sizeof why));
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    *out = buf;
-    *out_size = len;
-    return CNN_OK;
-}
-
 cnn_status cnn_net_load(const char *path, cnn_net **out)
 {
     if (out)
@@ -548,18 +483,9 @@ cnn_status cnn_net_load(const char *path, cnn_net **out)
         return cnn_fail(CNN_EINVAL, WHO ": out is NULL");
     if (!path || !path[0])
         return cnn_fail(CNN_EINVAL, WHO ": path is %s", !path ? "NULL" : "empty");
-    char why[128];
-    int fd;
-    do
-        fd = open(path, O_RDONLY);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return cnn_fail(CNN_EIO, WHO ": cannot open '%s': %s", path, errno_text(errno, why, sizeof why));
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     uint8_t *buf = NULL;
     size_t size = 0;
-    cnn_status st = read_all(fd, path, &buf, &size);
-    close(fd);
+    cnn_status st = cnn_io_read_file(WHO, "model", path, CNNM_MAX_FILE_SIZE, &buf, &size);
     if (st != CNN_OK)
         return st;
     st = cnn_net_load_buffer(buf, size, out);

@@ -6,17 +6,12 @@
  * target atomically (temporary file in the same directory, fsync, rename,
  * fsync of the directory), so a reader sees the old file or the new one,
  * never a mixture, and a failed save leaves the old file as it was. */
+#include "io/file_io.h"
 #include "io/model_format.h"
 #include "net/net.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 _Static_assert(sizeof(float) == 4, "the format stores IEEE-754 binary32");
@@ -297,130 +292,6 @@ cnn_status cnn_net_save_buffer(const cnn_net *net, void **data, size_t *size)
     return CNN_OK;
 }
 
-/* ---- atomic replacement of a file ------------------------------------- */
-
-/* strerror is not thread-safe; the POSIX strerror_r fills our buffer. */
-static const char *errno_text(int err, char *buf, size_t len)
-{
-    if (strerror_r(err, buf, len) != 0)
-        snprintf(buf, len, "error %d", err);
-    return buf;
-}
-
-/* Writes all of buf, retrying short writes and interruptions. */
-static int write_all(int fd, const uint8_t *buf, size_t size)
-{
-    while (size > 0) {
-        size_t chunk = size > (size_t)1 << 30 ? (size_t)1 << 30 : size;
-        ssize_t n = write(fd, buf, chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (n == 0) { /* cannot happen for regular files; avoid spinning */
-            errno = EIO;
-            return -1;
-        }
-        buf += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Makes the rename itself durable.  A failure to open the directory (no
- * read permission) is tolerated: the data is in place and there is no
- * other way to sync it; file systems that cannot sync directories say
- * EINVAL, also tolerated. */
-static int sync_dir(const char *path, char *dir_buf)
-{
-    strcpy(dir_buf, path);
-    char *slash = strrchr(dir_buf, '/');
-    if (!slash)
-        strcpy(dir_buf, ".");
-    else if (slash == dir_buf)
-        dir_buf[1] = '\0'; /* "/name" lives in "/" */
-    else
-        *slash = '\0';
-    int fd = open(dir_buf, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    if (rc != 0 && err != EINVAL) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-static const char tmp_suffix[] = ".tmp.XXXXXX";
-
-/* Writes buf to a temporary file next to path and renames it over path.
- * On failure the temporary file is removed and path is untouched. */
-static cnn_status replace_file(const char *path, const uint8_t *buf, size_t size)
-{
-    char why[128];
-    struct stat sb;
-    /* A new file gets the usual 0644; a replaced one keeps its mode (mkstemp
-     * would otherwise leave 0600). */
-    mode_t mode = 0644;
-    if (stat(path, &sb) == 0) {
-        if (!S_ISREG(sb.st_mode))
-            return cnn_fail(CNN_EIO, "cnn_net_save: '%s' exists and is not a regular file", path);
-        mode = sb.st_mode & 07777;
-    }
-    size_t len = strlen(path);
-    char *tmp = cnn_alloc(len + sizeof tmp_suffix);
-    if (!tmp)
-        return cnn_fail(CNN_ENOMEM, "cnn_net_save: out of memory for the temporary name");
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, tmp_suffix, sizeof tmp_suffix);
-
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cnn_status st = cnn_fail(CNN_EIO, "cnn_net_save: cannot create temporary file '%s': %s",
-                                 tmp, errno_text(errno, why, sizeof why));
-        cnn_dealloc(tmp);
-        return st;
-    }
-    /* Not inherited by children a caller's other thread might spawn. */
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-
-    const char *step = NULL;
-    if (write_all(fd, buf, size) != 0)
-        step = "write";
-    else if (fchmod(fd, mode) != 0)
-        step = "chmod";
-    else if (fsync(fd) != 0)
-        step = "fsync";
-    int err = errno;
-    /* close() can report a delayed write error (NFS): it counts. */
-    if (close(fd) != 0 && !step) {
-        step = "close";
-        err = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename";
-        err = errno;
-    }
-    if (step) {
-        unlink(tmp);
-        cnn_status st = cnn_fail(CNN_EIO, "cnn_net_save: %s of '%s' (for '%s') failed: %s", step, tmp,
-                                 path, errno_text(err, why, sizeof why));
-        cnn_dealloc(tmp);
-        return st;
-    }
-    /* The temporary name has room for the directory part of path. */
-    cnn_status st = CNN_OK;
-    if (sync_dir(path, tmp) != 0)
-        st = cnn_fail(CNN_EIO, "cnn_net_save: '%s' was replaced, but syncing its directory failed: %s",
-                      path, errno_text(errno, why, sizeof why));
-    cnn_dealloc(tmp);
-    return st;
-}
-
 cnn_status cnn_net_save(const cnn_net *net, const char *path)
 {
     if (!net)
@@ -432,7 +303,7 @@ cnn_status cnn_net_save(const cnn_net *net, const char *path)
     cnn_status st = encode(net, &buf, &size);
     if (st != CNN_OK)
         return st;
-    st = replace_file(path, buf, size);
+    st = cnn_io_replace_file("cnn_net_save", path, buf, size);
     cnn_dealloc(buf);
     return st == CNN_OK ? st : cnn_net_keep_error((cnn_net *)net, st);
 }

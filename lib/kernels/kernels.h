@@ -117,6 +117,25 @@ void cnn_k_dense_bwd_data(int n, int in, int out, const float *dz, const float *
 void cnn_k_dense_bwd_weights(int n, int in, int out, const float *x, const float *dz,
                              float *dw, float *db);
 
+/* Small batches (n <= CNN_K_DENSE_SMALL_N, which the three functions above
+ * route here): one pass over W (and dW) serves all n rows instead of a GEMM
+ * that packs W on every call.  AVX2/FMA where the CPU has it (run-time
+ * check), plain loops otherwise; sums in a fixed order.  The _small forms
+ * take any n >= 1 (the tests call them directly). */
+#define CNN_K_DENSE_SMALL_N 16
+void cnn_k_dense_fwd_small(int n, int in, int out, const float *x, const float *w,
+                           const float *b, float alpha, float *y);
+void cnn_k_dense_bwd_data_small(int n, int in, int out, const float *dz, const float *w,
+                                float *dx);
+void cnn_k_dense_bwd_weights_small(int n, int in, int out, const float *x, const float *dz,
+                                   float *dw);
+/* Weight gradient fused with plain SGD (no momentum): dw (write) = dz^T x as
+ * cnn_k_dense_bwd_weights, db likewise, and w = decay*w - eta*dw, the same
+ * arithmetic as cnn_k_sgd_update (momentum 0), hence bit-identical to the two
+ * calls; for n <= CNN_K_DENSE_SMALL_N in one pass over W and dW. */
+void cnn_k_dense_bwd_weights_sgd(int n, int in, int out, const float *x, const float *dz,
+                                 float *dw, float *w, float *db, float eta, float decay);
+
 /* ---- activation.c ------------------------------------------------------
  * Activation modes (same values as enum cnn_activation). */
 enum { CNN_K_ACT_IDENTITY = 0, CNN_K_ACT_SIGMOID = 1, CNN_K_ACT_TANH = 2, CNN_K_ACT_RELU = 3 };

@@ -147,53 +147,115 @@ static cnn_status conv_reserve(cnn_layer *l, int n)
     return st;
 }
 
-static void conv_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
-                         float *scratch, cnn_rng *rng)
+/* Forward for images [a, b) of a batch of n: every buffer is offset to
+ * image a, so parts run concurrently on disjoint memory. */
+static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x, float *y,
+                              int32_t mode, float *scratch)
 {
-    (void)rng;
+    (void)n;
     const cnn_conv2d_params *p = &l->p.conv;
     cnn_conv_geom g;
     geometry(l, &g);
+    const int nb = b - a;
+    const size_t x_img = (size_t)g.in_c * g.in_h * g.in_w;
+    const size_t c_img = (size_t)g.out_c * g.out_h * g.out_w;
+    x += (size_t)a * x_img;
     if (!fused_pool(l)) {
-        cnn_k_conv2d_fwd(&g, n, x, l->w, l->b, y, scratch);
-        cnn_k_act_fwd(p->activation, (size_t)n * g.out_c * g.out_h * g.out_w, y, y);
+        y += (size_t)a * c_img;
+        cnn_k_conv2d_fwd(&g, nb, x, l->w, l->b, y, scratch);
+        cnn_k_act_fwd(p->activation, (size_t)nb * c_img, y, y);
         return;
     }
     cnn_pool_geom pg;
     pool_geometry(l, &g, &pg);
-    size_t plane = (size_t)pg.out_h * pg.out_w;
-    cnn_k_conv2d_fwd(&g, n, x, l->w, NULL, l->aux.conv_out, scratch);
-    cnn_k_pool2d_fwd(&pg, p->pool, n, l->aux.conv_out, y, l->aux.argmax);
+    const size_t plane = (size_t)pg.out_h * pg.out_w, p_img = (size_t)pg.c * plane;
+    float *conv_out = l->aux.conv_out + (size_t)a * c_img;
+    int32_t *argmax = l->aux.argmax ? l->aux.argmax + (size_t)a * p_img : NULL;
+    y += (size_t)a * p_img;
+    cnn_k_conv2d_fwd(&g, nb, x, l->w, NULL, conv_out, scratch);
+    cnn_k_pool2d_fwd(&pg, p->pool, nb, conv_out, y, argmax);
     if (mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2)
-        memcpy(l->aux.pre, y, (size_t)n * pg.c * plane * sizeof(float));
-    cnn_k_bias_add(n, pg.c, plane, l->b, y);
-    cnn_k_act_fwd(p->activation, (size_t)n * pg.c * plane, y, y);
+        memcpy(l->aux.pre + (size_t)a * p_img, y, (size_t)nb * p_img * sizeof(float));
+    cnn_k_bias_add(nb, pg.c, plane, l->b, y);
+    cnn_k_act_fwd(p->activation, (size_t)nb * p_img, y, y);
+}
+
+static void conv_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
+                         float *scratch, cnn_rng *rng)
+{
+    (void)rng;
+    conv_forward_part(l, n, 0, n, x, y, mode, scratch);
+}
+
+/* Backward for images [a, b): activation and pooling backward and dx for
+ * those images, and their weight gradient into dw (write). */
+static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x,
+                               const float *y, float *dy, float *dx, float *scratch, float *dw)
+{
+    (void)n;
+    const cnn_conv2d_params *p = &l->p.conv;
+    cnn_conv_geom g;
+    geometry(l, &g);
+    const int nb = b - a;
+    const size_t x_img = (size_t)g.in_c * g.in_h * g.in_w;
+    const size_t c_img = (size_t)g.out_c * g.out_h * g.out_w;
+    x += (size_t)a * x_img;
+    if (dx)
+        dx += (size_t)a * x_img;
+    if (!fused_pool(l)) {
+        y += (size_t)a * c_img;
+        dy += (size_t)a * c_img;
+        cnn_k_act_bwd(p->activation, (size_t)nb * c_img, y, dy, dy);
+        cnn_k_conv2d_bwd_weights(&g, nb, x, dy, dw, NULL, scratch);
+        if (dx)
+            cnn_k_conv2d_bwd_data(&g, nb, dy, l->w, dx, scratch);
+        return;
+    }
+    cnn_pool_geom pg;
+    pool_geometry(l, &g, &pg);
+    const size_t plane = (size_t)pg.out_h * pg.out_w, p_img = (size_t)pg.c * plane;
+    y += (size_t)a * p_img;
+    dy += (size_t)a * p_img;
+    float *dconv = l->aux.dconv + (size_t)a * c_img;
+    cnn_k_act_bwd(p->activation, (size_t)nb * p_img, y, dy, dy);
+    cnn_k_pool2d_bwd(&pg, p->pool, nb, l->aux.conv_out + (size_t)a * c_img,
+                     l->aux.pre ? l->aux.pre + (size_t)a * p_img : NULL, dy,
+                     l->aux.argmax ? l->aux.argmax + (size_t)a * p_img : NULL, dconv);
+    cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
+    if (dx)
+        cnn_k_conv2d_bwd_data(&g, nb, dconv, l->w, dx, scratch);
+}
+
+/* dw = the parts' gradients summed in part order; db from the whole dy
+ * (which the parts have taken through the activation's derivative). */
+static void conv_backward_finish(cnn_layer *l, int n, const float *dy,
+                                 const float *const *dw_parts, int parts)
+{
+    cnn_conv_geom g;
+    geometry(l, &g);
+    const size_t count = (size_t)l->n_weights;
+    if (dw_parts[0] != l->dw)
+        memcpy(l->dw, dw_parts[0], count * sizeof(float));
+    for (int t = 1; t < parts; t++) {
+        const float *src = dw_parts[t];
+        for (size_t k = 0; k < count; k++)
+            l->dw[k] += src[k];
+    }
+    if (fused_pool(l)) {
+        cnn_pool_geom pg;
+        pool_geometry(l, &g, &pg);
+        cnn_k_bias_grad(n, pg.c, (size_t)pg.out_h * pg.out_w, dy, l->db);
+    } else {
+        cnn_k_bias_grad(n, g.out_c, (size_t)g.out_h * g.out_w, dy, l->db);
+    }
 }
 
 static void conv_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
                           float *dx, float *scratch)
 {
-    const cnn_conv2d_params *p = &l->p.conv;
-    cnn_conv_geom g;
-    geometry(l, &g);
-    if (!fused_pool(l)) {
-        size_t count = (size_t)n * g.out_c * g.out_h * g.out_w;
-        cnn_k_act_bwd(p->activation, count, y, dy, dy);
-        cnn_k_conv2d_bwd_weights(&g, n, x, dy, l->dw, l->db, scratch);
-        if (dx)
-            cnn_k_conv2d_bwd_data(&g, n, dy, l->w, dx, scratch);
-        return;
-    }
-    cnn_pool_geom pg;
-    pool_geometry(l, &g, &pg);
-    size_t plane = (size_t)pg.out_h * pg.out_w;
-    cnn_k_act_bwd(p->activation, (size_t)n * pg.c * plane, y, dy, dy);
-    cnn_k_bias_grad(n, pg.c, plane, dy, l->db);
-    cnn_k_pool2d_bwd(&pg, p->pool, n, l->aux.conv_out, l->aux.pre, dy, l->aux.argmax,
-                     l->aux.dconv);
-    cnn_k_conv2d_bwd_weights(&g, n, x, l->aux.dconv, l->dw, NULL, scratch);
-    if (dx)
-        cnn_k_conv2d_bwd_data(&g, n, l->aux.dconv, l->w, dx, scratch);
+    conv_backward_part(l, n, 0, n, x, y, dy, dx, scratch, l->dw);
+    const float *parts[1] = {l->dw};
+    conv_backward_finish(l, n, dy, parts, 1);
 }
 
 const cnn_layer_ops cnn_conv2d_ops = {
@@ -207,6 +269,9 @@ const cnn_layer_ops cnn_conv2d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .free_aux = NULL,
+    .forward_part = conv_forward_part,
+    .backward_part = conv_backward_part,
+    .backward_finish = conv_backward_finish,
 };
 
 cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h,

@@ -60,6 +60,18 @@ void cnn_affine_backward(cnn_layer *l, int n, int in, int out, float dropout, co
                          const float *dz, float *dx)
 {
     const float *seen = dropout > 0.0f ? l->aux.pre : x; /* the input the weights saw */
+    if (l->fuse_sgd) {
+        /* dx first: it needs the weights from before this step's update. */
+        if (dx) {
+            cnn_k_dense_bwd_data(n, in, out, dz, l->w, dx);
+            if (dropout > 0.0f)
+                cnn_k_dropout_apply((size_t)n * (size_t)in, dx, l->aux.mask, dx);
+        }
+        cnn_k_dense_bwd_weights_sgd(n, in, out, seen, dz, l->dw, l->w, l->db, l->fuse_eta,
+                                    l->fuse_decay);
+        l->sgd_applied = true;
+        return;
+    }
     cnn_k_dense_bwd_weights(n, in, out, seen, dz, l->dw, l->db);
     if (!dx)
         return;

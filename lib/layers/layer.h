@@ -35,6 +35,21 @@ typedef struct cnn_layer_ops {
                      float *dx, float *scratch);
     /* Frees the kind's per-batch buffers. */
     void (*free_aux)(cnn_layer *l);
+    /* Optional, for a network's worker threads (NULL: the layer runs whole on
+     * one thread).  forward_part does forward's work for images [a, b) of a
+     * batch of n (x, y point at the whole batch); the parts of one batch
+     * touch disjoint memory, each with its own scratch (scratch_floats(l, m)
+     * for a part of m images).  backward_part does backward's work for
+     * images [a, b), writing that part's weight gradient into dw_part
+     * (n_weights floats) instead of l->dw; backward_finish then writes l->dw
+     * as the sum of the parts' dw_part in part order (fixed, hence
+     * deterministic for a given thread count) and the bias gradient. */
+    void (*forward_part)(cnn_layer *l, int n, int a, int b, const float *x, float *y,
+                         int32_t mode, float *scratch);
+    void (*backward_part)(cnn_layer *l, int n, int a, int b, const float *x, const float *y,
+                          float *dy, float *dx, float *scratch, float *dw_part);
+    void (*backward_finish)(cnn_layer *l, int n, const float *dy, const float *const *dw_parts,
+                            int parts);
 } cnn_layer_ops;
 
 /* Per-batch buffers a layer keeps between forward and backward; each grows
@@ -93,6 +108,12 @@ struct cnn_layer {
      * invalidates what it stored. */
     bool trained;
     int last_n;
+    /* Plain SGD fused into backward (cnn_net_backward_sgd, used by
+     * cnn_train_step): while fuse_sgd is set, dense and softmax layers apply
+     * w = fuse_decay*w - fuse_eta*dw as they compute dw (still storing dw)
+     * and set sgd_applied, so cnn_optimizer_step skips those weights. */
+    bool fuse_sgd, sgd_applied;
+    float fuse_eta, fuse_decay;
     int32_t last_in[3];            /* input shape of the last forward */
 };
 

@@ -75,6 +75,11 @@ static void free_workspace(cnn_net *net)
     cnn_dealloc(net->grad_a);
     cnn_dealloc(net->grad_b);
     cnn_dealloc(net->scratch);
+    cnn_dealloc(net->tgrads);
+    net->tgrads = NULL;
+    net->tgrad_stride = 0;
+    net->scratch_part = 0;
+    net->ws_threads = 0;
     net->input = NULL;
     net->acts = NULL;
     net->grad_a = net->grad_b = NULL;
@@ -89,6 +94,7 @@ void cnn_net_destroy(cnn_net *net)
     if (!net)
         return;
     free_workspace(net);
+    cnn_pool_destroy(net->pool);
     for (int32_t i = 0; i < net->n_layers; i++)
         cnn_layer_free(net->layers[i]);
     cnn_dealloc(net->layers);
@@ -281,11 +287,42 @@ cnn_status cnn_net_set_threads(cnn_net *net, int32_t threads)
 
 cnn_status cnn_net_reserve(cnn_net *net, int n)
 {
-    if (n <= net->capacity)
+    const int threads = net->threads;
+    if (n <= net->capacity && net->ws_threads == threads)
         return CNN_OK;
+    if (n < net->capacity)
+        n = net->capacity; /* a thread-count change keeps the capacity */
     free_workspace(net);
+    /* Worker threads only where some layer can use them (conv layers). */
+    bool splits = false;
+    for (int32_t i = 0; i < net->n_layers; i++)
+        splits = splits || net->layers[i]->ops->forward_part != NULL;
+    const int pool_threads = splits ? threads : 1;
+    if (net->pool && cnn_pool_threads(net->pool) != pool_threads) {
+        cnn_pool_destroy(net->pool);
+        net->pool = NULL;
+    }
+    if (pool_threads > 1 && !net->pool && cnn_pool_create(pool_threads, &net->pool) != CNN_OK)
+        return cnn_net_keep_error(net, CNN_ENOMEM);
+    /* Per-thread scratch for the split layers: a part holds at most
+     * ceil(n / threads) images, and a layer's need for m images is taken at
+     * its largest over m <= that (chunking makes it non-monotonic). */
+    const int part = threads > 1 ? (n + threads - 1) / threads : 0;
+    size_t scratch_part = 0, tgrad = 0;
+    for (int32_t i = 0; threads > 1 && i < net->n_layers; i++) {
+        cnn_layer *l = net->layers[i];
+        if (!l->ops->forward_part)
+            continue;
+        for (int m = 1; l->ops->scratch_floats && m <= part; m++) {
+            size_t need = l->ops->scratch_floats(l, m);
+            if (need > scratch_part)
+                scratch_part = need;
+        }
+        if ((size_t)l->n_weights > tgrad)
+            tgrad = (size_t)l->n_weights;
+    }
     int64_t largest = cnn_net_input_size(net);
-    size_t scratch = 0;
+    size_t scratch = scratch_part * (size_t)threads;
     net->acts = cnn_alloc_zeroed((size_t)net->n_layers, sizeof *net->acts);
     net->input = cnn_alloc_array((size_t)n * (size_t)cnn_net_input_size(net), sizeof(float));
     bool ok = net->acts && net->input;
@@ -309,6 +346,10 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
         net->grad_b = cnn_alloc_array((size_t)n * (size_t)largest, sizeof(float));
         net->scratch = cnn_alloc_array(scratch ? scratch : 1, sizeof(float));
         ok = net->grad_a && net->grad_b && net->scratch;
+        if (ok && tgrad) {
+            net->tgrads = cnn_alloc_array((size_t)threads * tgrad, sizeof(float));
+            ok = net->tgrads != NULL;
+        }
     }
     if (!ok) {
         free_workspace(net);
@@ -316,6 +357,9 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
                             "batch of %d", n);
     }
     net->scratch_len = scratch;
+    net->scratch_part = scratch_part;
+    net->tgrad_stride = tgrad;
+    net->ws_threads = threads;
     net->capacity = n;
     return CNN_OK;
 }

@@ -9,13 +9,26 @@
  *   the caller's batch (the library never keeps caller pointers).
  * - grad_a/grad_b: ping-pong buffers for the gradient flowing backwards,
  *   each as large as the largest activation.
- * - scratch: shared by all layers (im2col), as large as the largest need.
- * All of it is allocated when the batch capacity grows, never per batch. */
+ * - scratch: shared by all layers (im2col), as large as the largest need;
+ *   with threads > 1, one slice of scratch_part floats per thread for the
+ *   layers that split the batch (forward_part), and tgrads: one partial
+ *   weight gradient per thread (the largest such layer's n_weights each).
+ * All of it is allocated when the batch capacity (or the thread count)
+ * changes, never per batch. */
 #ifndef CNN_NET_H
 #define CNN_NET_H
 
 #include "core.h"
 #include "layers/layer.h"
+
+/* A small persistent thread pool (net_run.c): threads - 1 workers plus the
+ * calling thread, which takes part 0 of every job. */
+typedef struct cnn_pool cnn_pool;
+cnn_status cnn_pool_create(int threads, cnn_pool **out);
+void cnn_pool_destroy(cnn_pool *pool);
+int cnn_pool_threads(const cnn_pool *pool);
+/* Runs fn(ctx, t) for t = 0 .. threads-1 concurrently and waits for all. */
+void cnn_pool_run(cnn_pool *pool, void (*fn)(void *ctx, int t), void *ctx);
 
 struct cnn_net {
     int32_t in[3];
@@ -36,6 +49,11 @@ struct cnn_net {
     float *grad_a, *grad_b; /* capacity x largest layer size */
     float *scratch;
     size_t scratch_len;
+    size_t scratch_part;    /* threads > 1: floats of scratch per thread */
+    float *tgrads;          /* threads > 1: threads x tgrad_stride floats */
+    size_t tgrad_stride;
+    int ws_threads;         /* thread count the workspace was sized for */
+    cnn_pool *pool;         /* threads > 1: created with the workspace */
 
     cnn_rng rng;            /* dropout masks */
     int32_t threads;
@@ -55,6 +73,12 @@ cnn_status cnn_net_keep_error(cnn_net *net, cnn_status status);
 cnn_status cnn_net_reserve(cnn_net *net, int n);
 /* Elements per example of the network's input. */
 int64_t cnn_net_input_size(const cnn_net *net);
+/* cnn_net_backward, then (fused into the same pass where a layer can: dense
+ * and softmax) the plain-SGD weight update w = decay*w - eta*dw; those
+ * layers are marked sgd_applied for cnn_optimizer_step.  The result is
+ * bit-identical to cnn_net_backward + cnn_optimizer_step (momentum 0). */
+cnn_status cnn_net_backward_sgd(cnn_net *net, const int32_t *labels, double *cost, float eta,
+                                float decay);
 /* Runs forward on n examples already copied into net->input. */
 void cnn_net_forward_input(cnn_net *net, int n, int32_t mode);
 /* The last layer's output buffer. */

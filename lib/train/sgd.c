@@ -54,6 +54,15 @@ void cnn_optimizer_destroy(cnn_optimizer *opt)
     cnn_dealloc(opt);
 }
 
+/* network3's L2 factor on weights: 1 - eta*lambda/B. */
+static float weight_decay_of(const cnn_optimizer *opt)
+{
+    const cnn_sgd_params *p = &opt->p;
+    int64_t batches = p->l2_batches ? p->l2_batches
+                                    : (opt->batches_override ? opt->batches_override : 1);
+    return 1.0f - (float)((double)p->learning_rate * p->l2 / (double)batches);
+}
+
 cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
 {
     if (!opt || !net)
@@ -69,15 +78,16 @@ cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
             return cnn_net_fail(net, CNN_ENOMEM, "cnn_optimizer_step: out of memory for momentum");
         opt->velocity_len = net->n_params;
     }
-    int64_t batches = p->l2_batches ? p->l2_batches
-                                    : (opt->batches_override ? opt->batches_override : 1);
-    float weight_decay = 1.0f - (float)((double)p->learning_rate * p->l2 / (double)batches);
+    const float weight_decay = weight_decay_of(opt);
     int64_t offset = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {
-        const cnn_layer *l = net->layers[i];
+        cnn_layer *l = net->layers[i];
         float *v = opt->velocity ? opt->velocity + offset : NULL;
-        cnn_k_sgd_update((size_t)l->n_weights, net->params + offset, net->grads + offset, v,
-                         p->learning_rate, p->momentum, weight_decay);
+        /* Weights a fused backward (cnn_train_step) already updated. */
+        if (!l->sgd_applied)
+            cnn_k_sgd_update((size_t)l->n_weights, net->params + offset, net->grads + offset, v,
+                             p->learning_rate, p->momentum, weight_decay);
+        l->sgd_applied = false;
         offset += l->n_weights;
         cnn_k_sgd_update((size_t)l->n_biases, net->params + offset, net->grads + offset,
                          v ? v + l->n_weights : NULL, p->learning_rate, p->momentum, 1.0f);
@@ -92,7 +102,12 @@ cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,
     if (!net || !opt)
         return cnn_fail(CNN_EINVAL, "cnn_train_step: %s is NULL", net ? "optimizer" : "network");
     cnn_status st = cnn_net_forward(net, x, CNN_MODE_TRAIN, NULL);
-    if (st == CNN_OK)
+    /* Plain SGD: dense and softmax layers apply the update to their weights
+     * while computing the gradient (one pass over W instead of three); the
+     * result, gradients included, is bit-identical to the separate passes. */
+    if (st == CNN_OK && opt->p.momentum == 0.0f)
+        st = cnn_net_backward_sgd(net, labels, cost, opt->p.learning_rate, weight_decay_of(opt));
+    else if (st == CNN_OK)
         st = cnn_net_backward(net, labels, cost);
     if (st == CNN_OK)
         st = cnn_optimizer_step(opt, net);

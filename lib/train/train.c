@@ -3,12 +3,27 @@
  * epoch of best validation accuracy, ties going to the later epoch), and
  * callbacks that can cancel.  Batches are gathered straight from the
  * dataset's bytes into the network's input buffer: nothing is allocated per
- * batch. */
+ * batch.
+ *
+ * Checkpoints (lib/io/checkpoint.c writes and reads the file) hold
+ * everything the loop carries from one epoch to the next: parameters,
+ * momentum, the example order, both generators and the bookkeeping.
+ * Resuming restores exactly that, so the epochs after it run the same
+ * arithmetic on the same state as an uninterrupted run. */
 #include "net/net.h"
 #include "data/dataset.h"
+#include "io/checkpoint.h"
 #include "optimizer.h"
 
+#include <stddef.h>
 #include <string.h>
+
+#define WHO "cnn_train"
+
+/* cnn_train_params as first published, before the checkpoint fields: a
+ * caller compiled against that header passes this struct_size, and the
+ * fields it lacks take their defaults. */
+#define TRAIN_PARAMS_MIN_SIZE offsetof(cnn_train_params, checkpoint_path)
 
 cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
 {
@@ -20,6 +35,7 @@ cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
     p->batch_size = 10;
     p->eval_batch_size = 1000;
     p->progress_every = 100;
+    p->checkpoint_every = 1;
     return CNN_OK;
 }
 
@@ -39,28 +55,57 @@ static cnn_status check_set(cnn_net *net, const char *what, const cnn_dataset *d
     return CNN_OK;
 }
 
-static cnn_status validate(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
-                           const cnn_train_params *p, cnn_train_result *result)
+/* Copies the caller's params into *q: the fields the caller's struct_size
+ * covers, defaults for the rest. */
+static cnn_status read_params(cnn_net *net, const cnn_train_params *p, cnn_train_params *q)
 {
-    if (!opt || !train || !p)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: %s is NULL",
-                            !opt ? "optimizer" : !train ? "training set" : "params");
-    if (p->struct_size < sizeof *p)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: params struct_size %u, expected %zu "
-                            "(use cnn_train_params_init)", (unsigned)p->struct_size, sizeof *p);
+    if (p->struct_size < TRAIN_PARAMS_MIN_SIZE)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": params struct_size %u, expected at least %zu "
+                            "(use cnn_train_params_init)", (unsigned)p->struct_size,
+                            TRAIN_PARAMS_MIN_SIZE);
+    cnn_train_params_init(q, p->epochs);
+    memcpy(q, p, TRAIN_PARAMS_MIN_SIZE);
+    q->struct_size = sizeof *q;
+    /* A later field is taken only if the caller's struct holds all of it. */
+    size_t have = p->struct_size;
+#define TAKE(field)                                                          \
+    if (have >= offsetof(cnn_train_params, field) + sizeof q->field)         \
+        q->field = p->field
+    TAKE(checkpoint_path);
+    TAKE(resume_path);
+    TAKE(checkpoint_every);
+#undef TAKE
+    return CNN_OK;
+}
+
+static cnn_status validate(cnn_net *net, const cnn_dataset *train, const cnn_train_params *p,
+                           cnn_train_result *result)
+{
     if (result && result->struct_size < sizeof *result)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: result struct_size %u, expected %zu",
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": result struct_size %u, expected %zu",
                             (unsigned)result->struct_size, sizeof *result);
     if (p->epochs < 1)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: %d epochs, must be >= 1", (int)p->epochs);
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": %d epochs, must be >= 1", (int)p->epochs);
     if (p->batch_size < 1 || p->eval_batch_size < 1)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: batch sizes %d / %d (eval), must be >= 1",
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": batch sizes %d / %d (eval), must be >= 1",
                             (int)p->batch_size, (int)p->eval_batch_size);
     if (p->progress_every < 0)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_train: progress_every %d, must be >= 0",
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": progress_every %d, must be >= 0",
                             (int)p->progress_every);
+    if (p->checkpoint_path && !p->checkpoint_path[0])
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint_path is empty (NULL for none)");
+    if (p->resume_path && !p->resume_path[0])
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": resume_path is empty (NULL for none)");
+    if (p->checkpoint_path && p->checkpoint_every < 1)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint_every %d, must be >= 1",
+                            (int)p->checkpoint_every);
+    /* Checked now rather than when the first checkpoint is due. */
+    if (p->checkpoint_path && p->shuffle && (uint64_t)cnn_dataset_count(train) > UINT32_MAX)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": %lld training examples: a checkpoint stores "
+                            "the order of at most %lu", (long long)cnn_dataset_count(train),
+                            (unsigned long)UINT32_MAX);
     if (net->n_layers == 0 || net->layers[net->n_layers - 1]->ops->kind != CNN_LAYER_SOFTMAX)
-        return cnn_net_fail(net, CNN_ESTATE, "cnn_train: the network must end in a softmax layer");
+        return cnn_net_fail(net, CNN_ESTATE, WHO ": the network must end in a softmax layer");
     int classes = net->layers[net->n_layers - 1]->p.softmax.classes;
     cnn_status st = check_set(net, "training set", train, classes);
     if (st == CNN_OK)
@@ -119,14 +164,256 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
     return CNN_OK;
 }
 
+/* ---- checkpoints ---------------------------------------------------------- */
+
+/* One creation parameter of a layer that the architecture check compares. */
+typedef struct arch_field {
+    const char *name;
+    int64_t value;
+    bool is_dropout; /* value holds the float's bits; printed as a number */
+} arch_field;
+
+static int32_t dropout_field(float d)
+{
+    int32_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
+/* The fields that make two layers of one kind compute the same function
+ * with the same parameters (the initialisation and seeds do not: the
+ * parameters are restored).  Returns the count written to f. */
+static int layer_fields(const cnn_layer *l, arch_field f[16])
+{
+    int n = 0;
+#define F(nm, v) (f[n++] = (arch_field){(nm), (int64_t)(v), false})
+    switch (l->ops->kind) {
+    case CNN_LAYER_CONV2D: {
+        const cnn_conv2d_params *p = &l->p.conv;
+        F("in_channels", p->in_channels);
+        F("out_channels", p->out_channels);
+        F("kernel_h", p->kernel_h);
+        F("kernel_w", p->kernel_w);
+        F("stride_h", p->stride_h);
+        F("stride_w", p->stride_w);
+        F("pad_h", p->pad_h);
+        F("pad_w", p->pad_w);
+        F("activation", p->activation);
+        F("pool", p->pool);
+        if (p->pool != CNN_POOL_NONE) {
+            F("pool_h", p->pool_h);
+            F("pool_w", p->pool_w);
+        }
+        break;
+    }
+    case CNN_LAYER_POOL2D:
+        F("mode", l->p.pool.mode);
+        F("window_h", l->p.pool.window_h);
+        F("window_w", l->p.pool.window_w);
+        F("stride_h", l->p.pool.stride_h);
+        F("stride_w", l->p.pool.stride_w);
+        break;
+    case CNN_LAYER_DENSE:
+        F("in_features", l->p.dense.in_features);
+        F("out_features", l->p.dense.out_features);
+        F("activation", l->p.dense.activation);
+        f[n++] = (arch_field){"dropout", dropout_field(l->p.dense.dropout), true};
+        break;
+    case CNN_LAYER_SOFTMAX:
+        F("in_features", l->p.softmax.in_features);
+        F("classes", l->p.softmax.classes);
+        f[n++] = (arch_field){"dropout", dropout_field(l->p.softmax.dropout), true};
+        break;
+    case CNN_LAYER_ACTIVATION:
+        F("function", l->p.activation);
+        break;
+    }
+    F("weights", l->n_weights);
+    F("biases", l->n_biases);
+#undef F
+    return n;
+}
+
+static double dropout_value(int64_t bits)
+{
+    int32_t b = (int32_t)bits;
+    float d;
+    memcpy(&d, &b, sizeof d);
+    return (double)d;
+}
+
+/* The network being trained must be the one the checkpoint holds. */
+static cnn_status check_arch(cnn_net *net, const cnn_net *saved, const char *path)
+{
+    if (memcmp(net->in, saved->in, sizeof net->in) != 0)
+        return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s' holds a network for %dx%dx%d "
+                            "inputs, this one takes %dx%dx%d", path, saved->in[0], saved->in[1],
+                            saved->in[2], net->in[0], net->in[1], net->in[2]);
+    if (net->n_layers != saved->n_layers)
+        return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s' holds a network of %d layers, "
+                            "this one has %d", path, (int)saved->n_layers, (int)net->n_layers);
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        const cnn_layer *a = saved->layers[i], *b = net->layers[i];
+        if (a->ops->kind != b->ops->kind)
+            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d is %s there, "
+                                "%s here", path, (int)i, a->ops->name, b->ops->name);
+        arch_field fa[16], fb[16];
+        int na = layer_fields(a, fa), nb = layer_fields(b, fb);
+        for (int k = 0; k < na && k < nb; k++) {
+            if (fa[k].value == fb[k].value)
+                continue;
+            if (fa[k].is_dropout)
+                return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) has "
+                                    "dropout %g there, %g here", path, (int)i, a->ops->name,
+                                    dropout_value(fa[k].value), dropout_value(fb[k].value));
+            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) has %s %lld "
+                                "there, %lld here", path, (int)i, a->ops->name, fa[k].name,
+                                (long long)fa[k].value, (long long)fb[k].value);
+        }
+        if (na != nb) /* only pooling fields can be missing: pool differs, caught above */
+            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) differs",
+                                path, (int)i, a->ops->name);
+    }
+    if (net->n_params != saved->n_params) /* implied by the layers; kept as a guard */
+        return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s' holds %lld parameters, the "
+                            "network has %lld", path, (long long)saved->n_params,
+                            (long long)net->n_params);
+    return CNN_OK;
+}
+
+static bool same_float(float a, float b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* The run being resumed must be this run: same settings, same optimizer. */
+static cnn_status check_settings(cnn_net *net, const cnn_optimizer *opt, int64_t count,
+                                 const cnn_train_params *p, const cnn_ckpt *c)
+{
+    const char *path = p->resume_path;
+    const cnn_sgd_params *o = &opt->p;
+    if (c->epoch > p->epochs)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' is at epoch %d, after the %d "
+                            "epochs asked for", path, (int)c->epoch, (int)p->epochs);
+    if (c->batch_size != p->batch_size)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with batch size "
+                            "%d, this run has %d", path, (int)c->batch_size, (int)p->batch_size);
+    if (c->shuffle != (p->shuffle != 0))
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written %s shuffling, "
+                            "this run is %s", path, c->shuffle ? "with" : "without",
+                            p->shuffle ? "shuffled" : "in stored order");
+    if (c->seed != p->seed)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with seed %llu, "
+                            "this run has %llu", path, (unsigned long long)c->seed,
+                            (unsigned long long)p->seed);
+    if (c->count != count)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written for %lld training "
+                            "examples, this training set has %lld", path, (long long)c->count,
+                            (long long)count);
+    if (c->opt_kind != CNNC_OPT_SGD)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' holds optimizer kind %u, this "
+                            "run uses SGD", path, (unsigned)c->opt_kind);
+    static const char *const names[3] = {"learning rate", "momentum", "l2"};
+    const float theirs[3] = {c->learning_rate, c->momentum, c->l2};
+    const float ours[3] = {o->learning_rate, o->momentum, o->l2};
+    for (int k = 0; k < 3; k++)
+        if (!same_float(theirs[k], ours[k]))
+            return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with SGD %s "
+                                "%.9g, this optimizer has %.9g", path, names[k], (double)theirs[k],
+                                (double)ours[k]);
+    if (c->l2_batches != o->l2_batches)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with SGD "
+                            "l2_batches %lld, this optimizer has %lld", path,
+                            (long long)c->l2_batches, (long long)o->l2_batches);
+    if (c->velocity_len > 0 && opt->velocity && opt->velocity_len != net->n_params)
+        return cnn_net_fail(net, CNN_ESHAPE, WHO ": the optimizer holds momentum for %lld "
+                            "parameters, the network has %lld", (long long)opt->velocity_len,
+                            (long long)net->n_params);
+    return CNN_OK;
+}
+
+/* Restores the state of p->resume_path into the network, the optimizer, s
+ * and r.  Everything is read, checked and allocated before anything is
+ * changed, so on failure the caller's objects are as they were. */
+static cnn_status resume(cnn_net *net, cnn_optimizer *opt, int64_t count,
+                         const cnn_train_params *p, train_state *s, cnn_train_result *r)
+{
+    cnn_ckpt c;
+    cnn_status st = cnn_ckpt_load(WHO, p->resume_path, &c);
+    if (st != CNN_OK)
+        return cnn_net_keep_error(net, st);
+    float *velocity = NULL;
+    st = check_arch(net, c.model, p->resume_path);
+    if (st == CNN_OK)
+        st = check_settings(net, opt, count, p, &c);
+    if (st == CNN_OK && c.velocity_len > 0 && !opt->velocity) {
+        velocity = cnn_alloc_array((size_t)c.velocity_len, sizeof *velocity);
+        if (!velocity)
+            st = cnn_net_fail(net, CNN_ENOMEM, WHO ": out of memory for %lld momentum values",
+                              (long long)c.velocity_len);
+    }
+    if (st != CNN_OK) {
+        cnn_ckpt_free(&c);
+        return st;
+    }
+    /* Nothing fails from here on. */
+    memcpy(net->params, c.model->params, (size_t)net->n_params * sizeof *net->params);
+    if (c.velocity_len > 0) {
+        if (velocity) {
+            opt->velocity = velocity;
+            opt->velocity_len = c.velocity_len;
+        }
+        memcpy(opt->velocity, c.velocity, (size_t)c.velocity_len * sizeof *c.velocity);
+    }
+    if (s->order)
+        memcpy(s->order, c.order, (size_t)c.order_len * sizeof *c.order);
+    s->shuffle_rng = c.shuffle_rng;
+    net->rng = c.dropout_rng;
+    r->epochs_run = c.epoch;
+    r->final_train_cost = c.final_train_cost;
+    r->best_epoch = c.best_epoch;
+    r->best_validation_accuracy = c.best_validation_accuracy;
+    r->test_accuracy_at_best = c.test_accuracy_at_best;
+    cnn_ckpt_free(&c);
+    return CNN_OK;
+}
+
+/* Writes the state after `epoch` (r already holds its figures). */
+static cnn_status checkpoint(cnn_net *net, const cnn_optimizer *opt, int64_t count,
+                             const cnn_train_params *p, const train_state *s,
+                             const cnn_train_result *r, int32_t epoch)
+{
+    bool momentum = opt->p.momentum > 0.0f && opt->velocity;
+    cnn_ckpt c = {
+        .epoch = epoch, .batch_size = p->batch_size, .shuffle = p->shuffle != 0,
+        .seed = p->seed, .count = count, .n_params = net->n_params, .opt_kind = CNNC_OPT_SGD,
+        .learning_rate = opt->p.learning_rate, .momentum = opt->p.momentum, .l2 = opt->p.l2,
+        .l2_batches = opt->p.l2_batches, .shuffle_rng = s->shuffle_rng, .dropout_rng = net->rng,
+        .best_epoch = r->best_epoch, .best_validation_accuracy = r->best_validation_accuracy,
+        .test_accuracy_at_best = r->test_accuracy_at_best,
+        .final_train_cost = r->final_train_cost,
+        .velocity = momentum ? opt->velocity : NULL,
+        .velocity_len = momentum ? opt->velocity_len : 0,
+        .order = s->order, .order_len = s->order ? count : 0,
+    };
+    return cnn_net_keep_error(net, cnn_ckpt_save(WHO, net, &c, p->checkpoint_path));
+}
+
 cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
-                     const cnn_train_params *p, cnn_train_result *result)
+                     const cnn_train_params *params, cnn_train_result *result)
 {
     if (!net)
-        return cnn_fail(CNN_EINVAL, "cnn_train: network is NULL");
-    cnn_status st = validate(net, opt, train, p, result);
+        return cnn_fail(CNN_EINVAL, WHO ": network is NULL");
+    if (!opt || !train || !params)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": %s is NULL",
+                            !opt ? "optimizer" : !train ? "training set" : "params");
+    cnn_train_params q;
+    cnn_status st = read_params(net, params, &q);
+    if (st == CNN_OK)
+        st = validate(net, train, &q, result);
     if (st != CNN_OK)
         return st;
+    const cnn_train_params *p = &q;
 
     int64_t count = cnn_dataset_count(train);
     int32_t batch = p->batch_size < count ? p->batch_size : (int32_t)count;
@@ -139,20 +426,27 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
                 s.order[i] = i;
     }
     if (!s.labels || (p->shuffle && !s.order)) {
-        st = cnn_net_fail(net, CNN_ENOMEM, "cnn_train: out of memory for %lld examples' order",
+        st = cnn_net_fail(net, CNN_ENOMEM, WHO ": out of memory for %lld examples' order",
                           (long long)count);
         goto done;
     }
     if ((st = cnn_net_reserve(net, batch)) != CNN_OK)
         goto done;
-    cnn_rng_seed_stream(&s.shuffle_rng, p->seed, 0x5eed);
-    cnn_net_seed_dropout(net, p->seed);
-    opt->batches_override = count / p->batch_size > 0 ? count / p->batch_size : 1;
-
     cnn_train_result r = {.struct_size = sizeof r, .best_validation_accuracy = -1.0,
                           .test_accuracy_at_best = -1.0};
+    cnn_rng_seed_stream(&s.shuffle_rng, p->seed, 0x5eed);
+    if (p->resume_path) {
+        /* Before any generator or the optimizer is touched: a refused
+         * checkpoint leaves the caller's objects as they were. */
+        if ((st = resume(net, opt, count, p, &s, &r)) != CNN_OK)
+            goto done;
+    } else {
+        cnn_net_seed_dropout(net, p->seed);
+    }
+    opt->batches_override = count / p->batch_size > 0 ? count / p->batch_size : 1;
+
     double t_start = cnn_now_seconds();
-    for (int32_t epoch = 1; epoch <= p->epochs; epoch++) {
+    for (int32_t epoch = r.epochs_run + 1; epoch <= p->epochs; epoch++) {
         double t0 = cnn_now_seconds(), cost = 0.0;
         if ((st = run_epoch(net, opt, train, p, &s, epoch, &cost)) != CNN_OK)
             break;
@@ -168,6 +462,9 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
             r.best_epoch = epoch;
             r.test_accuracy_at_best = test;
         }
+        if (p->checkpoint_path && (epoch % p->checkpoint_every == 0 || epoch == p->epochs) &&
+            (st = checkpoint(net, opt, count, p, &s, &r, epoch)) != CNN_OK)
+            break;
         if (p->on_epoch) {
             cnn_epoch_report rep = {.struct_size = sizeof rep, .epoch = epoch, .epochs = p->epochs,
                                     .train_cost = cost, .validation_accuracy = val,
@@ -177,7 +474,7 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
                                     .best_validation_accuracy = r.best_validation_accuracy,
                                     .test_accuracy_at_best = r.test_accuracy_at_best};
             if (p->on_epoch(&rep, p->user) != 0) {
-                st = cnn_net_fail(net, CNN_ECANCELED, "cnn_train: canceled by the epoch callback "
+                st = cnn_net_fail(net, CNN_ECANCELED, WHO ": canceled by the epoch callback "
                                   "after epoch %d", (int)epoch);
                 break;
             }

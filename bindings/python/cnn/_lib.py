@@ -124,7 +124,9 @@ class TrainParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("epochs", c_int32), ("batch_size", c_int32),
                 ("shuffle", c_int32), ("seed", c_uint64), ("validation", P_DS),
                 ("test", P_DS), ("eval_batch_size", c_int32), ("progress_every", c_int32),
-                ("on_progress", PROGRESS_FN), ("on_epoch", EPOCH_FN), ("user", c_void_p)]
+                ("on_progress", PROGRESS_FN), ("on_epoch", EPOCH_FN), ("user", c_void_p),
+                ("checkpoint_path", c_char_p), ("resume_path", c_char_p),
+                ("checkpoint_every", c_int32)]
 
 
 class TrainResult(Structure):
@@ -223,6 +225,7 @@ _PROTOS = {
     "cnn_train_step": (status, [P_NET, P_OPT, P_TENSOR, c_void_p, P(c_double)]),
     "cnn_train_params_init": (status, [P(TrainParams), c_int32]),
     "cnn_train": (status, [P_NET, P_OPT, P_DS, P(TrainParams), P(TrainResult)]),
+    "cnn_checkpoint_info": (status, [c_char_p, P_I32]),
     "cnn_test_fail_alloc_after": (None, [c_int64]),
 }
 

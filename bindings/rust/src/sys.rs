@@ -126,6 +126,9 @@ pub struct cnn_train_params {
     pub on_progress: cnn_progress_fn,
     pub on_epoch: cnn_epoch_fn,
     pub user: *mut c_void,
+    pub checkpoint_path: *const c_char,
+    pub resume_path: *const c_char,
+    pub checkpoint_every: i32,
 }
 
 impl Default for cnn_train_params {
@@ -134,6 +137,7 @@ impl Default for cnn_train_params {
             struct_size: 0, epochs: 0, batch_size: 0, shuffle: 0, seed: 0,
             validation: std::ptr::null(), test: std::ptr::null(), eval_batch_size: 0,
             progress_every: 0, on_progress: None, on_epoch: None, user: std::ptr::null_mut(),
+            checkpoint_path: std::ptr::null(), resume_path: std::ptr::null(), checkpoint_every: 0,
         }
     }
 }
@@ -228,5 +232,6 @@ extern "C" {
     pub fn cnn_train_step(net: *mut cnn_net, opt: *mut cnn_optimizer, x: *const cnn_tensor, labels: *const i32, cost: *mut f64) -> cnn_status;
     pub fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status;
     pub fn cnn_train(net: *mut cnn_net, opt: *mut cnn_optimizer, train: *const cnn_dataset, p: *const cnn_train_params, result: *mut cnn_train_result) -> cnn_status;
+    pub fn cnn_checkpoint_info(path: *const c_char, epoch: *mut i32) -> cnn_status;
     pub fn cnn_test_fail_alloc_after(n: i64);
 }

@@ -1,0 +1,35 @@
+/* Whole-file reading and atomic replacement, shared by the model format
+ * (model_read.c, model_write.c) and checkpoints (checkpoint.c).
+ *
+ * `who` is the public function a message is reported for ("cnn_net_save",
+ * "cnn_train"): every message starts with it and names the path. */
+#ifndef CNN_IO_FILE_IO_H
+#define CNN_IO_FILE_IO_H
+
+#include "core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* strerror_r into buf (strerror is not thread-safe); returns buf. */
+const char *cnn_io_errno_text(int err, char *buf, size_t len);
+
+/* Reads the whole file at path into a buffer from cnn_alloc (the caller
+ * frees it with cnn_dealloc).  A file larger than `limit` bytes is refused
+ * with CNN_EFORMAT ("larger than <what> may be"), before it is read when
+ * its size is known.  Errors: CNN_EIO (cannot open, stat or read; a
+ * directory), CNN_EFORMAT, CNN_ENOMEM. */
+cnn_status cnn_io_read_file(const char *who, const char *what, const char *path, uint64_t limit,
+                            uint8_t **out, size_t *out_size);
+
+/* Writes buf to a temporary file "<path>.tmp.XXXXXX" in the same
+ * directory, fsyncs and closes it, renames it over path and fsyncs the
+ * directory.  A reader sees the old file or the new one, never a mixture;
+ * on any failure before the rename the temporary file is removed and path
+ * is untouched.  An existing file keeps its permission bits, a new one gets
+ * 0644; a path that exists and is not a regular file is refused.
+ * Errors: CNN_EIO, CNN_ENOMEM. */
+cnn_status cnn_io_replace_file(const char *who, const char *path, const uint8_t *buf,
+                               size_t size);
+
+#endif /* CNN_IO_FILE_IO_H */
