@@ -3,6 +3,7 @@
  * training process was killed with SIGKILL in the middle of an epoch; every
  * damaged or mismatched checkpoint is refused with its exact status and
  * changes nothing; a failed write keeps the previous checkpoint. */
+#include "testfs.h"
 #include "testutil.h"
 
 #include <dirent.h>
@@ -200,85 +201,10 @@ static void make_dir(char *dir, size_t len)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[4300];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0)
-            rmdir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* Recomputes the trailing CRC after a deliberate edit. */
 static void fix_crc(uint8_t *buf, size_t size)
 {
-    put32(buf + size - 4, (uint32_t)crc32(0L, buf, (uInt)(size - 4)));
+    test_put32(buf + size - 4, (uint32_t)crc32(0L, buf, (uInt)(size - 4)));
 }
 
 /* A checkpoint after `epochs` epochs of the standard run, written to path. */
@@ -383,12 +309,12 @@ START_TEST(resume_is_bit_identical)
 
     /* Both runs end in the same state, so in the same bytes. */
     size_t na, nb;
-    uint8_t *fa = read_file(straight_path, &na), *fb = read_file(path, &nb);
+    uint8_t *fa = test_read_file(straight_path, &na), *fb = test_read_file(path, &nb);
     ck_assert_uint_eq(na, nb);
     ck_assert(memcmp(fa, fb, na) == 0);
     ck_assert_ok(cnn_checkpoint_info(path, &epoch));
     ck_assert_int_eq(epoch, EPOCHS);
-    ck_assert_int_eq(count_entries(dir), 2);
+    ck_assert_int_eq(test_dir_entries(dir), 2);
     free(fa);
     free(fb);
     cnn_optimizer_destroy(oa);
@@ -396,7 +322,7 @@ START_TEST(resume_is_bit_identical)
     cnn_net_destroy(a);
     cnn_net_destroy(b);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -466,10 +392,10 @@ START_TEST(resume_at_the_end_and_variants)
         ck_assert_ok(cnn_train(y, oy, s.train, &p, NULL));
         ck_assert(memcmp(cnn_net_params(x), cnn_net_params(y), param_bytes(x)) == 0);
         size_t n;
-        uint8_t *f = read_file(path, &n);
-        size_t state = OFF_MODEL + (size_t)get64(f + OFF_MODEL_LEN);
-        ck_assert_uint_eq(get64(f + state + 152), 0); /* no velocity */
-        ck_assert_uint_eq(get64(f + state + 160), variant ? COUNT : 0);
+        uint8_t *f = test_read_file(path, &n);
+        size_t state = OFF_MODEL + (size_t)test_get64(f + OFF_MODEL_LEN);
+        ck_assert_uint_eq(test_get64(f + state + 152), 0); /* no velocity */
+        ck_assert_uint_eq(test_get64(f + state + 160), variant ? COUNT : 0);
         free(f);
         cnn_net_destroy(x);
         cnn_net_destroy(y);
@@ -482,7 +408,7 @@ START_TEST(resume_at_the_end_and_variants)
     cnn_net_destroy(b);
     cnn_net_destroy(c);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -528,7 +454,7 @@ START_TEST(resume_after_sigkill)
     int32_t epoch = 0;
     ck_assert_ok(cnn_checkpoint_info(path, &epoch));
     ck_assert_int_eq(epoch, 2);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(test_dir_entries(dir), 1);
 
     cnn_net *b = make_scrambled_net();
     cnn_optimizer *ob = make_sgd();
@@ -540,7 +466,7 @@ START_TEST(resume_after_sigkill)
     cnn_optimizer_destroy(ob);
     cnn_net_destroy(b);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -566,49 +492,49 @@ START_TEST(layout_matches_the_spec)
     ck_assert_ok(cnn_net_save_buffer(net, &model, &model_len));
 
     size_t n;
-    uint8_t *f = read_file(path, &n);
+    uint8_t *f = test_read_file(path, &n);
     int64_t np = cnn_net_param_count(net);
     ck_assert(memcmp(f, "CNNCKPT\0", 8) == 0);
-    ck_assert_uint_eq(get32(f + OFF_VERSION), 1);
-    ck_assert_uint_eq(get64(f + OFF_SIZE), n);
-    ck_assert_uint_eq(get32(f + OFF_STATE_LEN), STATE_LEN);
-    ck_assert_uint_eq(get64(f + OFF_MODEL_LEN), model_len);
+    ck_assert_uint_eq(test_get32(f + OFF_VERSION), 1);
+    ck_assert_uint_eq(test_get64(f + OFF_SIZE), n);
+    ck_assert_uint_eq(test_get32(f + OFF_STATE_LEN), STATE_LEN);
+    ck_assert_uint_eq(test_get64(f + OFF_MODEL_LEN), model_len);
     ck_assert_uint_eq(n, OFF_MODEL + model_len + STATE_LEN + 4 * (size_t)np + 4 * COUNT + 4);
     ck_assert(memcmp(f + OFF_MODEL, model, model_len) == 0);
     const uint8_t *st = f + OFF_MODEL + model_len;
-    ck_assert_uint_eq(get32(st + 0), 2);       /* epoch */
-    ck_assert_uint_eq(get32(st + 4), BATCH);
-    ck_assert_uint_eq(get32(st + 8), 1);       /* shuffle */
-    ck_assert_uint_eq(get32(st + 12), 1);      /* SGD */
-    ck_assert_uint_eq(get64(st + 16), SEED);
-    ck_assert_uint_eq(get64(st + 24), COUNT);
-    ck_assert_uint_eq(get64(st + 32), (uint64_t)np);
+    ck_assert_uint_eq(test_get32(st + 0), 2);       /* epoch */
+    ck_assert_uint_eq(test_get32(st + 4), BATCH);
+    ck_assert_uint_eq(test_get32(st + 8), 1);       /* shuffle */
+    ck_assert_uint_eq(test_get32(st + 12), 1);      /* SGD */
+    ck_assert_uint_eq(test_get64(st + 16), SEED);
+    ck_assert_uint_eq(test_get64(st + 24), COUNT);
+    ck_assert_uint_eq(test_get64(st + 32), (uint64_t)np);
     float eta;
-    uint32_t bits = get32(st + 40);
+    uint32_t bits = test_get32(st + 40);
     memcpy(&eta, &bits, 4);
     ck_assert(eta == ETA);
-    ck_assert_uint_eq(get32(st + 52), (uint32_t)r.best_epoch);
+    ck_assert_uint_eq(test_get32(st + 52), (uint32_t)r.best_epoch);
     double best;
-    uint64_t b64 = get64(st + 128);
+    uint64_t b64 = test_get64(st + 128);
     memcpy(&best, &b64, 8);
     ck_assert(best == r.best_validation_accuracy);
-    ck_assert_uint_eq(get64(st + 152), (uint64_t)np);
-    ck_assert_uint_eq(get64(st + 160), COUNT);
+    ck_assert_uint_eq(test_get64(st + 152), (uint64_t)np);
+    ck_assert_uint_eq(test_get64(st + 160), COUNT);
     /* The order is a permutation of 0..COUNT-1. */
     int seen[COUNT] = {0};
     const uint8_t *order = st + STATE_LEN + 4 * np;
     for (int i = 0; i < COUNT; i++) {
-        uint32_t x = get32(order + 4 * i);
+        uint32_t x = test_get32(order + 4 * i);
         ck_assert_uint_lt(x, COUNT);
         ck_assert_int_eq(seen[x]++, 0);
     }
-    ck_assert_uint_eq(get32(f + n - 4), (uint32_t)crc32(0L, f, (uInt)(n - 4)));
+    ck_assert_uint_eq(test_get32(f + n - 4), (uint32_t)crc32(0L, f, (uInt)(n - 4)));
     free(f);
     cnn_free(model);
     cnn_optimizer_destroy(opt);
     cnn_net_destroy(net);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -635,7 +561,7 @@ START_TEST(argument_and_file_errors)
     ck_assert_ptr_nonnull(strstr(cnn_net_errmsg(net), "checkpoint_every"));
     p.checkpoint_every = -3;
     ck_assert_status(cnn_train(net, opt, s.train, &p, NULL), CNN_EINVAL);
-    ck_assert_int_eq(count_entries(dir), 0);
+    ck_assert_int_eq(test_dir_entries(dir), 0);
     int32_t epoch = 7;
     ck_assert_status(cnn_checkpoint_info(NULL, &epoch), CNN_EINVAL);
     ck_assert_int_eq(epoch, 0);
@@ -659,7 +585,7 @@ START_TEST(argument_and_file_errors)
     cnn_optimizer_destroy(opt);
     cnn_net_destroy(net);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -674,9 +600,9 @@ START_TEST(truncated_at_every_offset)
     snprintf(cut, sizeof cut, "%s/cut.ckpt", dir);
     write_checkpoint(&s, path, 2);
     size_t n;
-    uint8_t *f = read_file(path, &n);
+    uint8_t *f = test_read_file(path, &n);
     for (size_t len = 0; len < n; len++) {
-        write_file(cut, f, len);
+        test_write_file(cut, f, len);
         expect_refused(&s, cut, CNN_EFORMAT, NULL);
         int32_t epoch = 0;
         ck_assert_status(cnn_checkpoint_info(cut, &epoch), CNN_EFORMAT);
@@ -685,13 +611,13 @@ START_TEST(truncated_at_every_offset)
     uint8_t *longer = malloc(n + 1);
     memcpy(longer, f, n);
     longer[n] = 0;
-    write_file(cut, longer, n + 1);
+    test_write_file(cut, longer, n + 1);
     expect_refused(&s, cut, CNN_EFORMAT, "trailing");
     printf("checkpoint of %zu bytes: all %zu truncations refused with CNN_EFORMAT\n", n, n);
     free(longer);
     free(f);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -707,15 +633,15 @@ START_TEST(byte_flips)
     snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
     write_checkpoint(&s, path, 2);
     size_t n;
-    uint8_t *f = read_file(path, &n);
+    uint8_t *f = test_read_file(path, &n);
     int counts[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         for (int k = 0; k < 2; k++) {
             uint8_t mask = k ? 0xff : (uint8_t)(1u << (i % 8));
             f[i] ^= mask;
-            write_file(bad, f, n);
+            test_write_file(bad, f, n);
             cnn_status want = i < OFF_VERSION ? CNN_EFORMAT
-                            : i < OFF_SIZE ? (get32(f + OFF_VERSION) == 0 ? CNN_EFORMAT : CNN_EVERSION)
+                            : i < OFF_SIZE ? (test_get32(f + OFF_VERSION) == 0 ? CNN_EFORMAT : CNN_EVERSION)
                             : i < OFF_SIZE + 8 ? CNN_EFORMAT
                                                : CNN_ECHECKSUM;
             int32_t epoch = 0;
@@ -731,7 +657,7 @@ START_TEST(byte_flips)
            counts[1], counts[2]);
     free(f);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -746,11 +672,11 @@ START_TEST(crafted_files)
     snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
     write_checkpoint(&s, path, 2);
     size_t n;
-    uint8_t *orig = read_file(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     uint8_t *f = malloc(n);
-    size_t model_len = (size_t)get64(orig + OFF_MODEL_LEN);
+    size_t model_len = (size_t)test_get64(orig + OFF_MODEL_LEN);
     size_t st = OFF_MODEL + model_len;
-    uint64_t np = get64(orig + st + 32);
+    uint64_t np = test_get64(orig + st + 32);
     size_t order_at = st + STATE_LEN + 4 * (size_t)np;
 
     struct edit {
@@ -781,34 +707,34 @@ START_TEST(crafted_files)
         {st + 152, 8, np - 1, CNN_EFORMAT, "momentum count"},
         {st + 152, 8, 0, CNN_EFORMAT, "momentum count"},
         {st + 160, 8, COUNT - 1, CNN_EFORMAT, "order count"},
-        {order_at, 4, get32(orig + order_at + 4), CNN_EFORMAT, "permutation"},
+        {order_at, 4, test_get32(orig + order_at + 4), CNN_EFORMAT, "permutation"},
         {order_at + 8, 4, COUNT, CNN_EFORMAT, "permutation"},
     };
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         memcpy(f, orig, n);
         if (edits[e].width == 4)
-            put32(f + edits[e].at, (uint32_t)edits[e].value);
+            test_put32(f + edits[e].at, (uint32_t)edits[e].value);
         else
-            put64(f + edits[e].at, edits[e].value);
+            test_put64(f + edits[e].at, edits[e].value);
         if (edits[e].at == st + 64) /* the whole shuffling generator zero */
             memset(f + st + 64, 0, 32);
         if (edits[e].at == OFF_MODEL + 8) /* keep the embedded model's CRC right */
-            put32(f + OFF_MODEL + model_len - 4,
+            test_put32(f + OFF_MODEL + model_len - 4,
                   (uint32_t)crc32(0L, f + OFF_MODEL, (uInt)(model_len - 4)));
         fix_crc(f, n);
-        write_file(bad, f, n);
+        test_write_file(bad, f, n);
         expect_refused(&s, bad, edits[e].want, edits[e].word);
     }
     /* The embedded model damaged under a correct outer CRC: its own CRC. */
     memcpy(f, orig, n);
     f[OFF_MODEL + 40] ^= 1;
     fix_crc(f, n);
-    write_file(bad, f, n);
+    test_write_file(bad, f, n);
     expect_refused(&s, bad, CNN_ECHECKSUM, "model");
     free(f);
     free(orig);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -918,7 +844,7 @@ START_TEST(mismatches)
     cnn_optimizer_destroy(opt);
     cnn_net_destroy(net);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -936,7 +862,7 @@ START_TEST(failed_write_keeps_previous_checkpoint)
     snprintf(path, sizeof path, "%s/run.ckpt", dir);
     write_checkpoint(&s, path, 2);
     size_t old_n;
-    uint8_t *old = read_file(path, &old_n);
+    uint8_t *old = test_read_file(path, &old_n);
 
     cnn_net *net = make_scrambled_net();
     cnn_optimizer *opt = make_sgd();
@@ -973,22 +899,22 @@ START_TEST(failed_write_keeps_previous_checkpoint)
         if (st == CNN_OK)
             break;
         size_t cur_n;
-        uint8_t *cur = read_file(path, &cur_n);
+        uint8_t *cur = test_read_file(path, &cur_n);
         ck_assert(cur_n == old_n && memcmp(cur, old, old_n) == 0);
         free(cur);
-        ck_assert_int_eq(count_entries(dir), 1);
+        ck_assert_int_eq(test_dir_entries(dir), 1);
         ck_assert_msg(k < 10000, "no run completed");
     }
     ck_assert_int_gt(k, 5);
     printf("resume + epoch + checkpoint: each of its %lld allocations failed cleanly\n",
            (long long)k);
-    write_file(path, old, old_n); /* the successful run wrote epoch 3 */
+    test_write_file(path, old, old_n); /* the successful run wrote epoch 3 */
 
     size_t now_n;
-    uint8_t *now = read_file(path, &now_n);
+    uint8_t *now = test_read_file(path, &now_n);
     ck_assert_uint_eq(now_n, old_n);
     ck_assert(memcmp(now, old, old_n) == 0);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(test_dir_entries(dir), 1);
 
     cnn_train_result ra, rb;
     float *straight = train_straight(&s, &ra);
@@ -1004,7 +930,7 @@ START_TEST(failed_write_keeps_previous_checkpoint)
     cnn_optimizer_destroy(opt);
     cnn_net_destroy(net);
     free_sets(&s);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -1115,7 +1041,7 @@ START_TEST(figures_w2)
     free(vel);
     free(order);
     cnn_net_destroy(net);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
  * catches them, and with the CRC (and declared size) repaired, so that the
  * parser behind the CRC meets every damaged field too.  The number of
  * cases is printed so it can be quoted. */
+#include "testfs.h"
 #include "testutil.h"
 
 #include <stdbool.h>
@@ -55,20 +56,14 @@ static bool is_error(cnn_status st)
 
 #define MODEL_PATH CNN_TEST_SRCDIR "/data/model-v1.cnnm"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Makes a damaged image self-consistent again: declared size and CRC. */
 static void repair(uint8_t *buf, size_t size)
 {
     if (size < 24)
         return;
-    put32(buf + 12, (uint32_t)size);
-    put32(buf + 16, 0);
-    put32(buf + size - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)(size - 4)));
+    test_put32(buf + 12, (uint32_t)size);
+    test_put32(buf + 16, 0);
+    test_put32(buf + size - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)(size - 4)));
 }
 
 /* Loads one damaged image.  Success is acceptable only if the result is

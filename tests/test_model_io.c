@@ -1,6 +1,7 @@
 /* Model save/load: round trips of every layer kind and option (file and
  * buffer, predictions bit for bit), the golden version-1 file, atomic
  * replacement, failed saves, and the errors a reader must give. */
+#include "testfs.h"
 #include "testutil.h"
 
 #include <dirent.h>
@@ -233,81 +234,9 @@ static void make_dir(char *dir, size_t len)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
-/* Number of entries in dir other than . and .. */
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0)
-            rmdir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static uint8_t *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Format helpers for crafting damaged files. */
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void fix_crc(uint8_t *buf, size_t size)
 {
-    put32(buf + size - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)(size - 4)));
+    test_put32(buf + size - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), buf, (uInt)(size - 4)));
 }
 
 /* Saves net into a malloc'd copy (so tests can edit it). */
@@ -352,16 +281,16 @@ START_TEST(roundtrip_file)
     assert_same_net(net, back);
     /* The file holds exactly what save_buffer gives. */
     size_t fsize, bsize;
-    uint8_t *f = read_file(path, &fsize);
+    uint8_t *f = test_read_file(path, &fsize);
     uint8_t *b = save_copy(net, &bsize);
     ck_assert_uint_eq(fsize, bsize);
     ck_assert(memcmp(f, b, fsize) == 0);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(test_dir_entries(dir), 1);
     free(f);
     free(b);
     cnn_net_destroy(back);
     cnn_net_destroy(net);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -509,7 +438,7 @@ START_TEST(golden_v1)
     }
     /* The writer still produces the very same bytes. */
     size_t fsize, bsize;
-    uint8_t *f = read_file(GOLDEN_PATH, &fsize);
+    uint8_t *f = test_read_file(GOLDEN_PATH, &fsize);
     uint8_t *b = save_copy(net, &bsize);
     ck_assert_uint_eq(fsize, bsize);
     ck_assert(memcmp(f, b, fsize) == 0);
@@ -538,11 +467,11 @@ START_TEST(save_replaces_atomically)
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0640); /* the replaced file's mode is kept */
-    ck_assert_int_eq(count_entries(dir), 1);   /* no temporary file left */
+    ck_assert_int_eq(test_dir_entries(dir), 1);   /* no temporary file left */
     cnn_net_destroy(back);
     cnn_net_destroy(a);
     cnn_net_destroy(b);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -556,7 +485,7 @@ START_TEST(failed_save_keeps_old_file)
     cnn_net *a = make_net(4), *b = make_net(0);
     ck_assert_ok(cnn_net_save(a, path));
     size_t old_size, new_size;
-    uint8_t *old = read_file(path, &old_size);
+    uint8_t *old = test_read_file(path, &old_size);
     free(save_copy(b, &new_size));
     ck_assert_uint_gt(new_size, 600);
 
@@ -579,15 +508,15 @@ START_TEST(failed_save_keeps_old_file)
     ck_assert_int_eq(st, CNN_ENOMEM);
 
     size_t now_size;
-    uint8_t *now = read_file(path, &now_size);
+    uint8_t *now = test_read_file(path, &now_size);
     ck_assert_uint_eq(now_size, old_size);
     ck_assert(memcmp(now, old, old_size) == 0);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(test_dir_entries(dir), 1);
     free(old);
     free(now);
     cnn_net_destroy(a);
     cnn_net_destroy(b);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -610,11 +539,11 @@ START_TEST(save_path_errors)
     snprintf(path, sizeof path, "%s/sub", dir);
     ck_assert_int_eq(mkdir(path, 0700), 0);
     ck_assert_status(cnn_net_save(net, path), CNN_EIO);
-    ck_assert_int_eq(count_entries(path), 0);
+    ck_assert_int_eq(test_dir_entries(path), 0);
     snprintf(path, sizeof path, "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(path, 0600), 0);
     ck_assert_status(cnn_net_save(net, path), CNN_EIO);
-    ck_assert_int_eq(count_entries(dir), 2);
+    ck_assert_int_eq(test_dir_entries(dir), 2);
     /* save_buffer's arguments. */
     void *data = (void *)1;
     size_t size = 1;
@@ -625,7 +554,7 @@ START_TEST(save_path_errors)
     ck_assert_status(cnn_net_save_buffer(net, &data, NULL), CNN_EINVAL);
     cnn_free(NULL);
     cnn_net_destroy(net);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -648,10 +577,10 @@ START_TEST(load_argument_and_path_errors)
     char dir[4096], path[4200];
     make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/empty", dir);
-    write_file(path, "", 0);
+    test_write_file(path, "", 0);
     ck_assert_status(cnn_net_load(path, &net), CNN_EFORMAT);
     ck_assert_ptr_nonnull(strstr(cnn_last_error(), path));
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
@@ -679,11 +608,11 @@ START_TEST(load_format_errors)
     FRESH(); b[0] = 'X';
     expect_load(b, size, 0, CNN_EFORMAT, "magic");
     expect_load(b, 5, 0, CNN_EFORMAT, "magic");
-    FRESH(); put32(b + 8, 2);
+    FRESH(); test_put32(b + 8, 2);
     expect_load(b, size, 0, CNN_EVERSION, "version 2 is newer");
-    FRESH(); put32(b + 8, 0xffffffffu);
+    FRESH(); test_put32(b + 8, 0xffffffffu);
     expect_load(b, 12, 0, CNN_EVERSION, "newer");
-    FRESH(); put32(b + 8, 0);
+    FRESH(); test_put32(b + 8, 0);
     expect_load(b, size, 1, CNN_EFORMAT, "version 0");
     FRESH();
     expect_load(b, 10, 0, CNN_EFORMAT, "truncated");
@@ -697,43 +626,43 @@ START_TEST(load_format_errors)
     expect_load(b, size, 0, CNN_ECHECKSUM, "checksum");
 
     /* Damage with a valid CRC, so the parser itself must catch it. */
-    FRESH(); put32(b + 20, 40);
+    FRESH(); test_put32(b + 20, 40);
     expect_load(b, size, 1, CNN_EFORMAT, "network record length");
-    FRESH(); put32(b + 24, 0);
+    FRESH(); test_put32(b + 24, 0);
     expect_load(b, size, 1, CNN_EFORMAT, "input channels");
-    FRESH(); put32(b + 28, 70000);
+    FRESH(); test_put32(b + 28, 70000);
     expect_load(b, size, 1, CNN_EFORMAT, "input height");
-    FRESH(); put32(b + 36, 1025);
+    FRESH(); test_put32(b + 36, 1025);
     expect_load(b, size, 1, CNN_EFORMAT, "1025 layers");
-    FRESH(); put32(b + 36, 6);
+    FRESH(); test_put32(b + 36, 6);
     expect_load(b, size, 1, CNN_EFORMAT, "truncated at offset");
-    FRESH(); put32(b + 36, 4);
+    FRESH(); test_put32(b + 36, 4);
     expect_load(b, size, 1, CNN_EFORMAT, "unexpected bytes");
-    FRESH(); put64(b + 48, 1ull << 40);
+    FRESH(); test_put64(b + 48, 1ull << 40);
     expect_load(b, size, 1, CNN_EFORMAT, "parameters");
-    FRESH(); put64(b + 48, 110);
+    FRESH(); test_put64(b + 48, 110);
     expect_load(b, size, 1, CNN_EFORMAT, "the layers hold 111");
     /* First layer: conv record at 56 (kind, length, 13 u32 + u64, counts). */
-    ck_assert_uint_eq(get32(b + 56), 1);
-    FRESH(); put32(b + 56, 9);
+    ck_assert_uint_eq(test_get32(b + 56), 1);
+    FRESH(); test_put32(b + 56, 9);
     expect_load(b, size, 1, CNN_EFORMAT, "unknown layer kind code 9");
-    FRESH(); put32(b + 60, 64);
+    FRESH(); test_put32(b + 60, 64);
     expect_load(b, size, 1, CNN_EFORMAT, "descriptor length 64");
-    FRESH(); put32(b + 64, 2); /* in_channels 2, counts no longer match */
+    FRESH(); test_put32(b + 64, 2); /* in_channels 2, counts no longer match */
     expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
-    FRESH(); put32(b + 68, 0); /* out_channels 0 */
+    FRESH(); test_put32(b + 68, 0); /* out_channels 0 */
     expect_load(b, size, 1, CNN_EFORMAT, "out_channels = 0");
-    FRESH(); put32(b + 72, 65536); /* kernel_h */
+    FRESH(); test_put32(b + 72, 65536); /* kernel_h */
     expect_load(b, size, 1, CNN_EFORMAT, "kernel_h = 65536");
-    FRESH(); put32(b + 96, 4); /* activation */
+    FRESH(); test_put32(b + 96, 4); /* activation */
     expect_load(b, size, 1, CNN_EFORMAT, "unknown activation code 4");
-    FRESH(); put32(b + 100, 7); /* pool */
+    FRESH(); test_put32(b + 100, 7); /* pool */
     expect_load(b, size, 1, CNN_EFORMAT, "unknown pool code 7");
-    FRESH(); put32(b + 112, 4); /* init */
+    FRESH(); test_put32(b + 112, 4); /* init */
     expect_load(b, size, 1, CNN_EFORMAT, "unknown init code 4");
-    FRESH(); put32(b + 72, 9); /* kernel 9x3 does not fit 8x8: the library says so */
-    put32(b + 124, 2 * 9 * 3);
-    put64(b + 48, 111 + 2 * 9 * 3 - 18);
+    FRESH(); test_put32(b + 72, 9); /* kernel 9x3 does not fit 8x8: the library says so */
+    test_put32(b + 124, 2 * 9 * 3);
+    test_put64(b + 48, 111 + 2 * 9 * 3 - 18);
     {
         /* Keep the byte count consistent: grow the weights by 36 floats. */
         size_t extra = (2 * 9 * 3 - 18) * 4;
@@ -741,35 +670,35 @@ START_TEST(load_format_errors)
         size_t cut = 140 + 18 * 4;
         memcpy(big, b, cut);
         memcpy(big + cut + extra, b + cut, size - cut);
-        put64(big + 12, size + extra);
+        test_put64(big + 12, size + extra);
         expect_load(big, size + extra, 1, CNN_EFORMAT, "layer 0");
         free(big);
     }
     /* Dense record: after conv (8+60+16+80), pool (8+20+16), activation
      * (8+4+16); its dropout is the 4th u32 of the descriptor. */
     size_t dense = 56 + 164 + 44 + 28;
-    ck_assert_uint_eq(get32(b + dense), 3);
-    FRESH(); put32(b + dense + 8 + 12, 0x3f800000u); /* 1.0 */
+    ck_assert_uint_eq(test_get32(b + dense), 3);
+    FRESH(); test_put32(b + dense + 8 + 12, 0x3f800000u); /* 1.0 */
     expect_load(b, size, 1, CNN_EFORMAT, "dropout");
-    FRESH(); put32(b + dense + 8 + 12, 0x7fc00000u); /* NaN */
+    FRESH(); test_put32(b + dense + 8 + 12, 0x7fc00000u); /* NaN */
     expect_load(b, size, 1, CNN_EFORMAT, "dropout");
-    FRESH(); put32(b + dense + 8, 17); /* in_features 17, counts mismatch */
+    FRESH(); test_put32(b + dense + 8, 17); /* in_features 17, counts mismatch */
     expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
     /* Softmax turned into a second dense layer after which nothing is
      * wrong, and a dense layer turned into a softmax: softmax not last. */
     size_t soft = dense + 8 + 28 + 16 + 76 * 4;
-    ck_assert_uint_eq(get32(b + soft), 4);
-    FRESH(); put32(b + dense, 4); put32(b + dense + 4, 24);
+    ck_assert_uint_eq(test_get32(b + soft), 4);
+    FRESH(); test_put32(b + dense, 4); test_put32(b + dense + 4, 24);
     {
         /* Rewrite the dense record as softmax: same counts, 24-byte
          * descriptor (in, classes, dropout, init, seed), 4 bytes shorter. */
         uint8_t *s = malloc(size);
         size_t at = dense + 8;
         memcpy(s, b, at);
-        put32(s + at, 18); put32(s + at + 4, 4); put32(s + at + 8, 0); put32(s + at + 12, 0);
-        put64(s + at + 16, 0);
+        test_put32(s + at, 18); test_put32(s + at + 4, 4); test_put32(s + at + 8, 0); test_put32(s + at + 12, 0);
+        test_put64(s + at + 16, 0);
         memcpy(s + at + 24, b + at + 28, size - at - 28);
-        put64(s + 12, size - 4);
+        test_put64(s + 12, size - 4);
         expect_load(s, size - 4, 1, CNN_EFORMAT, "softmax");
         free(s);
     }
@@ -789,18 +718,18 @@ START_TEST(load_huge_claims)
     uint8_t *b = save_copy(net, &size);
     /* conv out=in=kh=kw=65535 claims ~2^64 weights */
     for (int f = 0; f < 4; f++)
-        put32(b + 64 + 4 * f, 65535);
-    put64(b + 124, UINT64_MAX - 1000); /* counts that wrap if added */
-    put64(b + 132, 65535);
+        test_put32(b + 64 + 4 * f, 65535);
+    test_put64(b + 124, UINT64_MAX - 1000); /* counts that wrap if added */
+    test_put64(b + 132, 65535);
     expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
     uint64_t nw = 65535ull * 65535 * 65535 * 65535;
-    put64(b + 124, nw);
+    test_put64(b + 124, nw);
     expect_load(b, size, 1, CNN_EFORMAT, "bytes left");
     free(b);
     /* A big input with a padded conv: accepted counts, too large output. */
     b = save_copy(net, &size);
-    put32(b + 28, 65535);
-    put32(b + 32, 65535);
+    test_put32(b + 28, 65535);
+    test_put32(b + 32, 65535);
     expect_load(b, size, 1, CNN_EFORMAT, "input 1x65535x65535");
     free(b);
     cnn_net_destroy(net);
@@ -850,10 +779,10 @@ START_TEST(alloc_failures)
     cnn_net *back = NULL;
     ck_assert_ok(cnn_net_load(path, &back));
     assert_same_net(net, back);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(test_dir_entries(dir), 1);
     cnn_net_destroy(back);
     cnn_net_destroy(net);
-    rm_tree(dir);
+    test_rm_tree(dir);
 }
 END_TEST
 
