@@ -36,29 +36,6 @@ enum { OFF_VERSION = 8, OFF_SIZE = 12, OFF_STATE_LEN = 20, OFF_MODEL_LEN = 24, O
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static cnn_dataset *make_dataset(int64_t count, uint64_t seed)
-{
-    size_t size = (size_t)count * (size_t)(C * H * W);
-    uint8_t *px = malloc(size), *lb = malloc((size_t)count);
-    ck_assert(px && lb);
-    test_rng r;
-    test_rng_seed(&r, seed);
-    for (int64_t i = 0; i < count; i++) {
-        int label = (int)(i % CLASSES);
-        lb[i] = (uint8_t)label;
-        for (int64_t k = 0; k < C * H * W; k++) {
-            int row = (int)((k / W) % H);
-            int hot = row * CLASSES / H == label;
-            px[i * C * H * W + k] = (uint8_t)(test_rng_uniform(&r) * 100.0 + (hot ? 150 : 0));
-        }
-    }
-    cnn_dataset *ds = NULL;
-    ck_assert_ok(cnn_dataset_create(count, C, H, W, px, lb, &ds));
-    free(px);
-    free(lb);
-    return ds;
-}
-
 /* 1x6x6 -> conv 2 3x3 + max pool 2 -> dense `hidden` (dropout) -> softmax 3 (dropout) */
 static cnn_net *make_net_with(uint64_t seed, int hidden, float dropout, int extra_layer)
 {
@@ -126,7 +103,9 @@ typedef struct sets {
 
 static sets make_sets(void)
 {
-    sets s = {make_dataset(COUNT, 1), make_dataset(9, 2), make_dataset(7, 3)};
+    sets s = {test_make_striped_dataset(COUNT, C, H, W, CLASSES, 1),
+              test_make_striped_dataset(9, C, H, W, CLASSES, 2),
+              test_make_striped_dataset(7, C, H, W, CLASSES, 3)};
     return s;
 }
 

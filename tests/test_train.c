@@ -9,32 +9,6 @@
 
 enum { COUNT = 23, BATCH = 5, C = 1, H = 6, W = 6, CLASSES = 3 };
 
-static cnn_dataset *make_dataset(int64_t count, int32_t c, int32_t h, int32_t w, int classes,
-                                 uint64_t seed)
-{
-    size_t size = (size_t)count * (size_t)(c * h * w);
-    uint8_t *px = malloc(size), *lb = malloc((size_t)count);
-    ck_assert(px && lb);
-    test_rng r;
-    test_rng_seed(&r, seed);
-    /* Class k images are brighter in the k-th third of the rows, so there
-     * is something to learn. */
-    for (int64_t i = 0; i < count; i++) {
-        int label = (int)(i % classes);
-        lb[i] = (uint8_t)label;
-        for (int64_t k = 0; k < c * h * w; k++) {
-            int row = (int)((k / w) % h);
-            int hot = row * classes / h == label;
-            px[i * c * h * w + k] = (uint8_t)(test_rng_uniform(&r) * 100.0 + (hot ? 150 : 0));
-        }
-    }
-    cnn_dataset *ds = NULL;
-    ck_assert_ok(cnn_dataset_create(count, c, h, w, px, lb, &ds));
-    free(px);
-    free(lb);
-    return ds;
-}
-
 /* 1x6x6 -> conv 2 3x3 max pool 2 (2x2x2) -> dense 5 sigmoid (dropout) -> softmax 3 */
 static cnn_net *make_net(uint64_t seed, float dropout, int softmax_last)
 {
@@ -104,7 +78,7 @@ START_TEST(validation_errors)
 {
     cnn_net *net = make_net(1, 0.0f, 1);
     cnn_optimizer *opt = make_sgd(0.1f, 0.0f, 0.0f, 0);
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 1);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 1);
     cnn_train_params p, q;
     ck_assert_ok(cnn_train_params_init(&p, 1));
     p.batch_size = BATCH;
@@ -141,7 +115,7 @@ START_TEST(validation_errors)
 
     /* Dataset shapes that differ from the network's input, as training,
      * validation or test set. */
-    cnn_dataset *wrong = make_dataset(COUNT, C, H, W + 1, CLASSES, 2);
+    cnn_dataset *wrong = test_make_striped_dataset(COUNT, C, H, W + 1, CLASSES, 2);
     ck_assert_status(cnn_train(net, opt, wrong, &p, &r), CNN_ESHAPE);
     ck_assert_msg(strstr(cnn_net_errmsg(net), "1x6x7") != NULL, "%s", cnn_net_errmsg(net));
     q = p; q.validation = wrong;
@@ -149,7 +123,7 @@ START_TEST(validation_errors)
     q = p; q.test = wrong;
     ck_assert_status(cnn_train(net, opt, ds, &q, &r), CNN_ESHAPE);
     /* Labels beyond the classes. */
-    cnn_dataset *five = make_dataset(COUNT, C, H, W, 5, 3);
+    cnn_dataset *five = test_make_striped_dataset(COUNT, C, H, W, 5, 3);
     ck_assert_status(cnn_train(net, opt, five, &p, &r), CNN_ESHAPE);
     q = p; q.test = five;
     ck_assert_status(cnn_train(net, opt, ds, &q, &r), CNN_ESHAPE);
@@ -220,7 +194,7 @@ START_TEST(progress_callback)
 {
     cnn_net *net = make_net(2, 0.0f, 1);
     cnn_optimizer *opt = make_sgd(0.1f, 0.0f, 0.0f, 0);
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 4);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 4);
     cnn_train_params p;
     ck_assert_ok(cnn_train_params_init(&p, 3));
     p.batch_size = BATCH;
@@ -325,9 +299,9 @@ START_TEST(epoch_callback_and_best_epoch)
 {
     cnn_net *net = make_net(3, 0.0f, 1);
     cnn_optimizer *opt = make_sgd(0.5f, 0.0f, 0.0f, 0);
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 5);
-    cnn_dataset *val = make_dataset(12, C, H, W, CLASSES, 6);
-    cnn_dataset *test = make_dataset(9, C, H, W, CLASSES, 7);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 5);
+    cnn_dataset *val = test_make_striped_dataset(12, C, H, W, CLASSES, 6);
+    cnn_dataset *test = test_make_striped_dataset(9, C, H, W, CLASSES, 7);
     cnn_train_params p;
     ck_assert_ok(cnn_train_params_init(&p, 6));
     p.batch_size = BATCH;
@@ -397,7 +371,7 @@ START_TEST(best_epoch_ties_go_later)
      * same validation accuracy, and the best epoch is the last one. */
     cnn_net *net = make_net(4, 0.0f, 1);
     cnn_optimizer *opt = make_sgd(1e-30f, 0.0f, 0.0f, 0);
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 8);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 8);
     cnn_train_params p;
     ck_assert_ok(cnn_train_params_init(&p, 4));
     p.batch_size = BATCH;
@@ -429,7 +403,7 @@ static float *train_copy(uint64_t net_seed, uint64_t train_seed, int shuffle, fl
 {
     cnn_net *net = make_net(net_seed, dropout, 1);
     cnn_optimizer *opt = make_sgd(0.3f, 0.5f, 0.1f, 0);
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 9);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 9);
     cnn_train_params p;
     ck_assert_ok(cnn_train_params_init(&p, 2));
     p.batch_size = BATCH;
@@ -505,7 +479,7 @@ static double manual_epochs(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
 
 START_TEST(stored_order_equals_manual_steps)
 {
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 10);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 10);
     cnn_net *a = make_net(11, 0.0f, 1), *b = NULL;
     ck_assert_ok(cnn_net_clone(a, &b));
     /* Explicit B, momentum and L2: the loop must do exactly the steps. */
@@ -533,7 +507,7 @@ END_TEST
 START_TEST(l2_default_batches)
 {
     /* l2_batches 0 in cnn_train means B = floor(23 / 5) = 4. */
-    cnn_dataset *ds = make_dataset(COUNT, C, H, W, CLASSES, 12);
+    cnn_dataset *ds = test_make_striped_dataset(COUNT, C, H, W, CLASSES, 12);
     cnn_net *a = make_net(13, 0.0f, 1), *b = NULL, *c = NULL;
     ck_assert_ok(cnn_net_clone(a, &b));
     ck_assert_ok(cnn_net_clone(a, &c));

@@ -75,3 +75,28 @@ void test_note_grad_error(const char *what, double rel_err)
         snprintf(worst_grad_what, sizeof worst_grad_what, "%s", what);
     }
 }
+
+cnn_dataset *test_make_striped_dataset(int64_t count, int32_t c, int32_t h, int32_t w, int classes,
+                                       uint64_t seed)
+{
+    int64_t per = (int64_t)c * h * w;
+    uint8_t *px = malloc((size_t)(count * per)), *lb = malloc((size_t)count);
+    ck_assert(px && lb);
+    test_rng r;
+    test_rng_seed(&r, seed);
+    for (int64_t i = 0; i < count; i++) {
+        int label = (int)(i % classes);
+        lb[i] = (uint8_t)label;
+        for (int64_t k = 0; k < per; k++) {
+            int row = (int)((k / w) % h);
+            int hot = row * classes / h == label;
+            px[i * per + k] = (uint8_t)(test_rng_uniform(&r) * 100.0 + (hot ? 150 : 0));
+        }
+    }
+    cnn_dataset *ds = NULL;
+    cnn_status st = cnn_dataset_create(count, c, h, w, px, lb, &ds);
+    free(px);
+    free(lb);
+    ck_assert_msg(st == CNN_OK, "cnn_dataset_create: %s", cnn_last_error());
+    return ds;
+}

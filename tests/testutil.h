@@ -32,6 +32,11 @@ double test_max_rel_err(const float *a, const float *b, size_t n, double floor);
 /* Largest |a-b|. */
 double test_max_abs_err(const float *a, const float *b, size_t n);
 
+/* A learnable synthetic dataset: class k images are brighter in the k-th
+ * band of rows (bands = classes), plus uniform noise. */
+cnn_dataset *test_make_striped_dataset(int64_t count, int32_t c, int32_t h, int32_t w, int classes,
+                                       uint64_t seed);
+
 /* Runs a suite and returns the number of failures (for main()). */
 int test_run_suite(Suite *s);
 
