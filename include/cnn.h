@@ -137,6 +137,33 @@ CNN_API const char *cnn_status_name(cnn_status status);
 CNN_API const char *cnn_last_error(void);
 
 /**
+ * Looks up a public constant of this header by name ("CNN_ACT_RELU",
+ * "CNN_EINVAL", "CNN_MAX_RANK", "CNN_VERSION_MAJOR", ...), for FFI callers
+ * that cannot see macros and enums, or that want to check the values they
+ * pinned.
+ * @param name  the constant's name as spelled in this header
+ * @param value receives its value
+ * @return #CNN_OK, #CNN_EINVAL (NULL argument or unknown name)
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_constant(const char *name, int64_t *value);
+
+/**
+ * Number of constants cnn_constant() knows.
+ * @since 0.1
+ */
+CNN_API int32_t cnn_constant_count(void);
+
+/**
+ * Name of constant @p index (0 to cnn_constant_count() - 1), a static string;
+ * NULL if @p index is out of range.  With cnn_constant() this enumerates
+ * every public constant.
+ * @param index position in the library's table
+ * @since 0.1
+ */
+CNN_API const char *cnn_constant_name(int32_t index);
+
+/**
  * Frees memory that the library allocated for the caller (cnn_net_save_buffer()).
  * NULL is fine.
  * @since 0.1

@@ -20,6 +20,7 @@ typedef void (*cnn_any_fn)(void);
 static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_version), CNN_FN(cnn_version_string), CNN_FN(cnn_status_string),
     CNN_FN(cnn_status_name), CNN_FN(cnn_last_error), CNN_FN(cnn_free),
+    CNN_FN(cnn_constant), CNN_FN(cnn_constant_count), CNN_FN(cnn_constant_name),
     CNN_FN(cnn_tensor_create), CNN_FN(cnn_tensor_wrap), CNN_FN(cnn_tensor_destroy),
     CNN_FN(cnn_tensor_ndim), CNN_FN(cnn_tensor_dim), CNN_FN(cnn_tensor_numel),
     CNN_FN(cnn_tensor_data), CNN_FN(cnn_tensor_reshape), CNN_FN(cnn_tensor_copy_in),

@@ -161,6 +161,73 @@ START_TEST(free_null)
 }
 END_TEST
 
+/* Every constant of cnn.h is reachable through cnn_constant() with the
+ * header's value, and the library's table lists nothing else. */
+START_TEST(constants_by_name)
+{
+    static const struct {
+        const char *name;
+        int64_t value;
+    } want[] = {
+        {"CNN_VERSION_MAJOR", CNN_VERSION_MAJOR},
+        {"CNN_VERSION_MINOR", CNN_VERSION_MINOR},
+        {"CNN_VERSION_PATCH", CNN_VERSION_PATCH},
+        {"CNN_MAX_RANK", CNN_MAX_RANK},
+        {"CNN_OK", CNN_OK},
+        {"CNN_EINVAL", CNN_EINVAL},
+        {"CNN_ESHAPE", CNN_ESHAPE},
+        {"CNN_ENOMEM", CNN_ENOMEM},
+        {"CNN_EIO", CNN_EIO},
+        {"CNN_EFORMAT", CNN_EFORMAT},
+        {"CNN_EVERSION", CNN_EVERSION},
+        {"CNN_ECANCELED", CNN_ECANCELED},
+        {"CNN_ESTATE", CNN_ESTATE},
+        {"CNN_ECHECKSUM", CNN_ECHECKSUM},
+        {"CNN_LAYER_CONV2D", CNN_LAYER_CONV2D},
+        {"CNN_LAYER_POOL2D", CNN_LAYER_POOL2D},
+        {"CNN_LAYER_DENSE", CNN_LAYER_DENSE},
+        {"CNN_LAYER_SOFTMAX", CNN_LAYER_SOFTMAX},
+        {"CNN_LAYER_ACTIVATION", CNN_LAYER_ACTIVATION},
+        {"CNN_ACT_IDENTITY", CNN_ACT_IDENTITY},
+        {"CNN_ACT_SIGMOID", CNN_ACT_SIGMOID},
+        {"CNN_ACT_TANH", CNN_ACT_TANH},
+        {"CNN_ACT_RELU", CNN_ACT_RELU},
+        {"CNN_POOL_NONE", CNN_POOL_NONE},
+        {"CNN_POOL_MAX", CNN_POOL_MAX},
+        {"CNN_POOL_AVG", CNN_POOL_AVG},
+        {"CNN_POOL_L2", CNN_POOL_L2},
+        {"CNN_INIT_NETWORK3", CNN_INIT_NETWORK3},
+        {"CNN_INIT_HE", CNN_INIT_HE},
+        {"CNN_INIT_GLOROT", CNN_INIT_GLOROT},
+        {"CNN_INIT_ZERO", CNN_INIT_ZERO},
+        {"CNN_MODE_INFER", CNN_MODE_INFER},
+        {"CNN_MODE_TRAIN", CNN_MODE_TRAIN},
+        {"CNN_PARAM_WEIGHTS", CNN_PARAM_WEIGHTS},
+        {"CNN_PARAM_BIASES", CNN_PARAM_BIASES},
+        {"CNN_PARAM_GRAD_WEIGHTS", CNN_PARAM_GRAD_WEIGHTS},
+        {"CNN_PARAM_GRAD_BIASES", CNN_PARAM_GRAD_BIASES},
+        {"CNN_MNIST_TRAIN", CNN_MNIST_TRAIN},
+        {"CNN_MNIST_TEST", CNN_MNIST_TEST},
+    };
+    size_t n = sizeof want / sizeof want[0];
+    for (size_t i = 0; i < n; i++) {
+        int64_t got = -12345;
+        ck_assert_ok(cnn_constant(want[i].name, &got));
+        ck_assert_msg(got == want[i].value, "%s = %lld, header says %lld", want[i].name,
+                      (long long)got, (long long)want[i].value);
+    }
+    ck_assert_int_eq(cnn_constant_count(), (int32_t)n);
+    for (int32_t i = 0; i < cnn_constant_count(); i++)
+        ck_assert_ptr_nonnull(cnn_constant_name(i));
+    ck_assert_ptr_null(cnn_constant_name(-1));
+    ck_assert_ptr_null(cnn_constant_name(cnn_constant_count()));
+    int64_t v;
+    ck_assert_status(cnn_constant("CNN_NO_SUCH_THING", &v), CNN_EINVAL);
+    ck_assert_status(cnn_constant(NULL, &v), CNN_EINVAL);
+    ck_assert_status(cnn_constant("CNN_OK", NULL), CNN_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("status");
@@ -175,6 +242,7 @@ int main(void)
     tcase_add_test(tc, last_error_set_by_failures);
     tcase_add_test(tc, last_error_is_per_thread);
     tcase_add_test(tc, free_null);
+    tcase_add_test(tc, constants_by_name);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -1,0 +1,80 @@
+/* Every public constant by name, so that FFI callers, which cannot see the
+ * header's macros and enums, can look values up (or check the values they
+ * pinned) at run time.  The list below must name every constant of cnn.h;
+ * tests/test_status.c checks each entry against the header. */
+#include "core.h"
+
+#include <string.h>
+
+typedef struct named_constant {
+    const char *name;
+    int64_t value;
+} named_constant;
+
+#define ENTRY(name) {#name, (int64_t)(name)}
+
+static const named_constant constants[] = {
+    ENTRY(CNN_VERSION_MAJOR),
+    ENTRY(CNN_VERSION_MINOR),
+    ENTRY(CNN_VERSION_PATCH),
+    ENTRY(CNN_MAX_RANK),
+    ENTRY(CNN_OK),
+    ENTRY(CNN_EINVAL),
+    ENTRY(CNN_ESHAPE),
+    ENTRY(CNN_ENOMEM),
+    ENTRY(CNN_EIO),
+    ENTRY(CNN_EFORMAT),
+    ENTRY(CNN_EVERSION),
+    ENTRY(CNN_ECANCELED),
+    ENTRY(CNN_ESTATE),
+    ENTRY(CNN_ECHECKSUM),
+    ENTRY(CNN_LAYER_CONV2D),
+    ENTRY(CNN_LAYER_POOL2D),
+    ENTRY(CNN_LAYER_DENSE),
+    ENTRY(CNN_LAYER_SOFTMAX),
+    ENTRY(CNN_LAYER_ACTIVATION),
+    ENTRY(CNN_ACT_IDENTITY),
+    ENTRY(CNN_ACT_SIGMOID),
+    ENTRY(CNN_ACT_TANH),
+    ENTRY(CNN_ACT_RELU),
+    ENTRY(CNN_POOL_NONE),
+    ENTRY(CNN_POOL_MAX),
+    ENTRY(CNN_POOL_AVG),
+    ENTRY(CNN_POOL_L2),
+    ENTRY(CNN_INIT_NETWORK3),
+    ENTRY(CNN_INIT_HE),
+    ENTRY(CNN_INIT_GLOROT),
+    ENTRY(CNN_INIT_ZERO),
+    ENTRY(CNN_MODE_INFER),
+    ENTRY(CNN_MODE_TRAIN),
+    ENTRY(CNN_PARAM_WEIGHTS),
+    ENTRY(CNN_PARAM_BIASES),
+    ENTRY(CNN_PARAM_GRAD_WEIGHTS),
+    ENTRY(CNN_PARAM_GRAD_BIASES),
+    ENTRY(CNN_MNIST_TRAIN),
+    ENTRY(CNN_MNIST_TEST),
+};
+
+cnn_status cnn_constant(const char *name, int64_t *value)
+{
+    if (!name || !value)
+        return cnn_fail(CNN_EINVAL, "cnn_constant: %s is NULL", name ? "value" : "name");
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
+        if (strcmp(constants[i].name, name) == 0) {
+            *value = constants[i].value;
+            return CNN_OK;
+        }
+    return cnn_fail(CNN_EINVAL, "cnn_constant: no constant named \"%s\"", name);
+}
+
+int32_t cnn_constant_count(void)
+{
+    return (int32_t)(sizeof constants / sizeof constants[0]);
+}
+
+const char *cnn_constant_name(int32_t index)
+{
+    if (index < 0 || index >= cnn_constant_count())
+        return NULL;
+    return constants[index].name;
+}
