@@ -25,6 +25,18 @@
         }                                                                               \
     } while (0)
 
+/* Adds the layer a constructor just made (read through the pointer, after
+ * the call); on failure frees it, since cnn_net_add leaves it with us. */
+static cnn_status add_created(cnn_net *net, cnn_status created, cnn_layer *const *l)
+{
+    if (created != CNN_OK)
+        return created;
+    cnn_status st = cnn_net_add(net, *l);
+    if (st != CNN_OK)
+        cnn_layer_destroy(*l);
+    return st;
+}
+
 static cnn_status add_conv(cnn_net *net, int maps, int pool)
 {
     cnn_conv2d_params p;
@@ -32,13 +44,7 @@ static cnn_status add_conv(cnn_net *net, int maps, int pool)
     p.activation = CNN_ACT_RELU;
     p.pool = pool;
     cnn_layer *l;
-    cnn_status st = cnn_conv2d_create(&p, &l);
-    if (st != CNN_OK)
-        return st;
-    st = cnn_net_add(net, l);
-    if (st != CNN_OK)
-        cnn_layer_destroy(l);
-    return st;
+    return add_created(net, cnn_conv2d_create(&p, &l), &l);
 }
 
 static cnn_status add_dense(cnn_net *net, int n, float dropout)
@@ -47,13 +53,7 @@ static cnn_status add_dense(cnn_net *net, int n, float dropout)
     cnn_dense_params_init(&p, n);
     p.dropout = dropout;
     cnn_layer *l;
-    cnn_status st = cnn_dense_create(&p, &l);
-    if (st != CNN_OK)
-        return st;
-    st = cnn_net_add(net, l);
-    if (st != CNN_OK)
-        cnn_layer_destroy(l);
-    return st;
+    return add_created(net, cnn_dense_create(&p, &l), &l);
 }
 
 static cnn_status add_softmax(cnn_net *net, int classes)
@@ -62,13 +62,7 @@ static cnn_status add_softmax(cnn_net *net, int classes)
     cnn_softmax_params_init(&p, classes);
     p.dropout = 0.25f;
     cnn_layer *l;
-    cnn_status st = cnn_softmax_create(&p, &l);
-    if (st != CNN_OK)
-        return st;
-    st = cnn_net_add(net, l);
-    if (st != CNN_OK)
-        cnn_layer_destroy(l);
-    return st;
+    return add_created(net, cnn_softmax_create(&p, &l), &l);
 }
 
 /* One full pass; returns true if every call succeeded. */
