@@ -1,13 +1,15 @@
 #!/bin/sh
 # Real-data integration test of libcnn through cnn-mnist: the two-conv-layer
 # ReLU network of chapter 6 (row 6's architecture, as cnn-mnist's `quick`
-# experiment: He initialisation, eta 0.05, lambda 0.1, batch 10), trained for
-# one epoch on the first 20,000 training images, must classify at least 96%
-# of the 10,000 test images correctly.
+# experiment: He initialisation, lambda 0.1), trained for one epoch on the
+# first 10,000 training images, must classify at least 96% of the 10,000
+# test images correctly.
 #
-# Why 20,000 and not 10,000 images: one epoch on 10,000 lands at 95.6-96.4%
-# depending on seed and eta (measured), too close to 96% for a test that must
-# not flake; on 20,000 it reaches 97.4-97.6% (seeds 0-2) in about 15 s.
+# Why mini-batches of 4 at eta 0.05 and not the chapter's 10: one epoch of
+# 10,000 images is only 1,000 steps of 10, and the last iterate then lands
+# at 95.6-96.9% depending on seed (measured), too close to 96% for a test
+# that must not flake.  With batches of 4 (2,500 steps) it reached
+# 96.38-97.24% over seeds 0-7 (seed 0, used here: 97.00%), in about 5 s.
 #
 # usage: mnist_integration.sh CNN_MNIST_EXECUTABLE [MNIST_DIR]
 # MNIST_DIR defaults to $CNN_MNIST_DIR, then data/mnist.  Exits 77 (meson's
@@ -26,7 +28,8 @@ done
 
 # --require-accuracy makes cnn-mnist itself exit 3 when the test accuracy at
 # the best validation epoch (here the only epoch) is below 96%.
-"$exe" quick --epochs 1 --train-size 20000 --data "$dir" --require-accuracy 0.96
+"$exe" quick --epochs 1 --train-size 10000 --batch 4 --eta 0.05 --seed 0 \
+    --data "$dir" --require-accuracy 0.96
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "FAIL: cnn-mnist exited with status $rc"

@@ -85,6 +85,7 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     cnn_status st = cnn_sgd_params_init(&sp, o->eta);
     if (st == CNN_OK) {
         sp.l2 = o->lambda; /* l2_batches 0: cnn_train uses floor(N / batch) like network3 */
+        sp.momentum = o->momentum;
         st = cnn_sgd_create(&sp, &opt);
     }
     if (st != CNN_OK) {

@@ -27,6 +27,7 @@ void options_usage(const char *prog)
            "  --epochs N          epochs (with --load: 0 = only evaluate, the default)\n"
            "  --eta X             learning rate (> 0)\n"
            "  --lambda X          L2 regularisation (>= 0), network3 form\n"
+           "  --momentum X        SGD momentum in [0, 1) (default 0, as network3)\n"
            "  --batch N           mini-batch size (default 10)\n"
            "  --seed N            seed of weights, dropout, shuffling, expansion (default 0)\n"
            "  --threads N         threads (default 1; more lets BLAS use them)\n"
@@ -106,7 +107,7 @@ static int parse_f(const char *s, double *v)
 enum {
     O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
-    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM
 };
 
 static const struct option long_opts[] = {
@@ -114,6 +115,7 @@ static const struct option long_opts[] = {
     {"epochs", required_argument, NULL, O_EPOCHS},
     {"eta", required_argument, NULL, O_ETA},
     {"lambda", required_argument, NULL, O_LAMBDA},
+    {"momentum", required_argument, NULL, O_MOMENTUM},
     {"batch", required_argument, NULL, O_BATCH},
     {"seed", required_argument, NULL, O_SEED},
     {"threads", required_argument, NULL, O_THREADS},
@@ -188,6 +190,11 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
                 return fail(err, es, "--lambda wants a number >= 0, not '%s'", optarg);
             lambda = fv;
             lambda_given = 1;
+            break;
+        case O_MOMENTUM:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
+                return fail(err, es, "--momentum wants a number in [0, 1), not '%s'", optarg);
+            o->momentum = (float)fv;
             break;
         case O_BATCH:
             if (parse_i64(optarg, 1, 60000, &iv))

@@ -15,6 +15,7 @@ typedef struct options {
     int epochs_given;        /* --epochs appeared (matters with --load) */
     float eta;
     float lambda;
+    float momentum;          /* SGD momentum, 0 unless --momentum */
     int32_t batch;
     uint64_t seed;
     int32_t threads;
