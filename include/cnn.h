@@ -685,7 +685,8 @@ CNN_API float *cnn_net_params(cnn_net *net);
 
 /**
  * The gradients of the last cnn_net_backward(), laid out like cnn_net_params()
- * (borrowed, same validity).
+ * (borrowed, same validity).  cnn_train_step() and cnn_train() may leave
+ * them unspecified (see cnn_train_step()).
  * @since 0.1
  */
 CNN_API float *cnn_net_grads(cnn_net *net);
@@ -853,6 +854,12 @@ CNN_API cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net);
 
 /**
  * One training step on a batch: forward (training mode), backward, update.
+ * The parameters come out exactly as from cnn_net_forward(),
+ * cnn_net_backward() and cnn_optimizer_step() in turn.  With plain SGD
+ * (momentum 0) dense and softmax layers apply the update while computing
+ * their weight gradient and do not store it, so cnn_net_grads() is left
+ * unspecified for their weights; call the three functions yourself where
+ * the gradients are wanted.
  * @param net    the network
  * @param opt    the optimizer that applies the update
  * @param x      input batch, as for cnn_net_forward()

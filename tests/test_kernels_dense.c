@@ -217,7 +217,7 @@ START_TEST(test_dense_batches)
 END_TEST
 
 /* The fused weight-gradient + SGD kernel: bit-identical to the gradient
- * followed by cnn_k_sgd_update (momentum 0), gradient included, at every
+ * followed by cnn_k_sgd_update (momentum 0), weights and bias gradient, at every
  * batch size.  _i = dims index. */
 START_TEST(test_dense_sgd_fused)
 {
@@ -239,7 +239,6 @@ START_TEST(test_dense_sgd_fused)
         cnn_k_dense_bwd_weights_sgd(n, in, out, x, dz, dw2, w2, db2, eta, decay);
         ck_assert_msg(memcmp(w1, w2, (size_t)out * in * sizeof *w1) == 0,
                       "fused SGD differs from the two-pass update, in=%d out=%d n=%d", in, out, n);
-        ck_assert(memcmp(dw, dw2, (size_t)out * in * sizeof *dw) == 0);
         ck_assert(memcmp(db1, db2, (size_t)out * sizeof *db1) == 0);
         free(x);
         free(dz);
@@ -254,8 +253,9 @@ START_TEST(test_dense_sgd_fused)
 END_TEST
 
 /* cnn_train_step fuses the plain-SGD update into the dense and softmax
- * layers' backward pass: parameters and gradients must come out bit-identical
- * to forward + cnn_net_backward + cnn_optimizer_step.  _i: 0 plain, 1 with
+ * layers' backward pass: parameters must come out bit-identical to forward +
+ * cnn_net_backward + cnn_optimizer_step (the fused layers' weight gradients
+ * are not stored, by design).  _i: 0 plain, 1 with
  * dropout and L2, 2 batch 20 (the BLAS path). */
 static cnn_net *small_net(float dropout)
 {
@@ -305,7 +305,6 @@ START_TEST(test_train_step_fused)
         ck_assert(ca == cb);
         const size_t np = (size_t)cnn_net_param_count(a);
         ck_assert(memcmp(cnn_net_params(a), cnn_net_params(b), np * sizeof(float)) == 0);
-        ck_assert(memcmp(cnn_net_grads(a), cnn_net_grads(b), np * sizeof(float)) == 0);
     }
     cnn_tensor_destroy(t);
     free(x);

@@ -69,11 +69,11 @@ CNN_K_AVX2 static void bwd_data_small_avx2(int n, int in, int out, const float *
 }
 
 /* dW rows o0..o0+RO-1, columns k0..k0+8*NV-1: sum over i ascending of
- * dz[i][o] x[i][k], stored into dw (if not NULL); with SGD == 1 also applied
+ * dz[i][o] x[i][k], stored into dw when STORE == 1; with SGD == 1 also applied
  * to w as w = decay*w - eta*g, the same operations cnn_k_sgd_update does on
  * the stored gradient, so the fused update is bit-identical to the two passes. */
 CNN_K_AVX2 static inline __attribute__((always_inline)) void
-bwd_w_block(int RO, int NV, int MASK, int SGD, __m256i m, int n, int in, int out,
+bwd_w_block(int RO, int NV, int MASK, int SGD, int STORE, __m256i m, int n, int in, int out,
             const float *x, const float *dz, int o0, int k0, float *dw, float *w, float eta,
             float decay)
 {
@@ -99,7 +99,7 @@ bwd_w_block(int RO, int NV, int MASK, int SGD, __m256i m, int n, int in, int out
         for (int v = 0; v < NV; v++) {
             const int masked = MASK && v == NV - 1;
             const __m256 g = acc[r][v];
-            if (dw) {
+            if (STORE) {
                 if (masked)
                     _mm256_maskstore_ps(dw + at + 8 * v, m, g);
                 else
@@ -126,16 +126,16 @@ bwd_w_block(int RO, int NV, int MASK, int SGD, __m256i m, int n, int in, int out
     do {                                                                                 \
         int k0 = 0;                                                                      \
         for (; k0 + 24 <= in; k0 += 24)                                                  \
-            bwd_w_block(RO, 3, 0, SGD, full, n, in, out, x, dz, o0, k0, dw, w, eta, decay); \
+            bwd_w_block(RO, 3, 0, SGD, STORE, full, n, in, out, x, dz, o0, k0, dw, w, eta, decay); \
         for (; k0 < in; k0 += 8) {                                                       \
             const __m256i m = cnn_k_tail_mask(in - k0 < 8 ? in - k0 : 8);               \
-            bwd_w_block(RO, 1, 1, SGD, m, n, in, out, x, dz, o0, k0, dw, w, eta, decay);  \
+            bwd_w_block(RO, 1, 1, SGD, STORE, m, n, in, out, x, dz, o0, k0, dw, w, eta, decay);  \
         }                                                                                \
     } while (0)
 
-/* SGD is a compile-time constant in each of the two instances below. */
+/* SGD and STORE are compile-time constants in each of the instances below. */
 CNN_K_AVX2 static inline __attribute__((always_inline)) void
-bwd_w_small_avx2(int SGD, int n, int in, int out, const float *x, const float *dz, float *dw,
+bwd_w_small_avx2(int SGD, int STORE, int n, int in, int out, const float *x, const float *dz, float *dw,
                  float *w, float eta, float decay)
 {
     const __m256i full = _mm256_set1_epi32(-1);
@@ -153,13 +153,13 @@ bwd_w_small_avx2(int SGD, int n, int in, int out, const float *x, const float *d
 CNN_K_AVX2 static void bwd_w_store_avx2(int n, int in, int out, const float *x, const float *dz,
                                         float *dw)
 {
-    bwd_w_small_avx2(0, n, in, out, x, dz, dw, NULL, 0.0f, 1.0f);
+    bwd_w_small_avx2(0, 1, n, in, out, x, dz, dw, NULL, 0.0f, 1.0f);
 }
 
 CNN_K_AVX2 static void bwd_w_sgd_avx2(int n, int in, int out, const float *x, const float *dz,
-                                      float *dw, float *w, float eta, float decay)
+                                      float *w, float eta, float decay)
 {
-    bwd_w_small_avx2(1, n, in, out, x, dz, dw, w, eta, decay);
+    bwd_w_small_avx2(1, 0, n, in, out, x, dz, NULL, w, eta, decay);
 }
 #endif
 
@@ -237,10 +237,10 @@ void cnn_k_dense_bwd_weights_sgd(int n, int in, int out, const float *x, const f
     if (n >= 1 && n <= CNN_K_DENSE_SMALL_N) {
 #if CNN_K_HAVE_AVX2_PATH
         if (cnn_k_cpu_avx2())
-            bwd_w_sgd_avx2(n, in, out, x, dz, dw, w, eta, decay);
+            bwd_w_sgd_avx2(n, in, out, x, dz, w, eta, decay);
         else
 #endif
-            bwd_w_small_plain(n, in, out, x, dz, dw, w, eta, decay);
+            bwd_w_small_plain(n, in, out, x, dz, NULL, w, eta, decay);
         if (db)
             bias_grad(n, out, dz, db);
         return;

@@ -109,8 +109,8 @@ struct cnn_layer {
     bool trained;
     int last_n;
     /* Plain SGD fused into backward (cnn_net_backward_sgd, used by
-     * cnn_train_step): while fuse_sgd is set, dense and softmax layers apply
-     * w = fuse_decay*w - fuse_eta*dw as they compute dw (still storing dw)
+     * cnn_train_step and cnn_train): while fuse_sgd is set, dense and softmax layers apply
+     * w = fuse_decay*w - fuse_eta*dw as they compute dw (not storing dw)
      * and set sgd_applied, so cnn_optimizer_step skips those weights. */
     bool fuse_sgd, sgd_applied;
     float fuse_eta, fuse_decay;

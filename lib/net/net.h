@@ -75,8 +75,9 @@ cnn_status cnn_net_reserve(cnn_net *net, int n);
 int64_t cnn_net_input_size(const cnn_net *net);
 /* cnn_net_backward, then (fused into the same pass where a layer can: dense
  * and softmax) the plain-SGD weight update w = decay*w - eta*dw; those
- * layers are marked sgd_applied for cnn_optimizer_step.  The result is
- * bit-identical to cnn_net_backward + cnn_optimizer_step (momentum 0). */
+ * layers are marked sgd_applied for cnn_optimizer_step.  The parameters come
+ * out bit-identical to cnn_net_backward + cnn_optimizer_step (momentum 0);
+ * the weight gradients of the fused layers are not stored. */
 cnn_status cnn_net_backward_sgd(cnn_net *net, const int32_t *labels, double *cost, float eta,
                                 float decay);
 /* Runs forward on n examples already copied into net->input. */

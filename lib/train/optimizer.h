@@ -11,4 +11,10 @@ struct cnn_optimizer {
     int64_t batches_override; /* cnn_train's B while l2_batches is 0; 0 = none */
 };
 
+/* After a training-mode forward of net: backward, then the update; with
+ * plain SGD the two fused where a layer can (cnn_net_backward_sgd).  Shared
+ * by cnn_train_step and cnn_train's loop so both take the fast path. */
+cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
+                                       const int32_t *labels, double *cost);
+
 #endif

@@ -96,20 +96,29 @@ cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
     return CNN_OK;
 }
 
+cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
+                                       const int32_t *labels, double *cost)
+{
+    cnn_status st;
+    /* Plain SGD: dense and softmax layers apply the update to their weights
+     * while computing the gradient (one pass over W instead of three, and no
+     * store of dW); the parameters are bit-identical to the separate passes. */
+    if (opt->p.momentum == 0.0f)
+        st = cnn_net_backward_sgd(net, labels, cost, opt->p.learning_rate, weight_decay_of(opt));
+    else
+        st = cnn_net_backward(net, labels, cost);
+    if (st == CNN_OK)
+        st = cnn_optimizer_step(opt, net);
+    return st;
+}
+
 cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,
                           const int32_t *labels, double *cost)
 {
     if (!net || !opt)
         return cnn_fail(CNN_EINVAL, "cnn_train_step: %s is NULL", net ? "optimizer" : "network");
     cnn_status st = cnn_net_forward(net, x, CNN_MODE_TRAIN, NULL);
-    /* Plain SGD: dense and softmax layers apply the update to their weights
-     * while computing the gradient (one pass over W instead of three); the
-     * result, gradients included, is bit-identical to the separate passes. */
-    if (st == CNN_OK && opt->p.momentum == 0.0f)
-        st = cnn_net_backward_sgd(net, labels, cost, opt->p.learning_rate, weight_decay_of(opt));
-    else if (st == CNN_OK)
-        st = cnn_net_backward(net, labels, cost);
     if (st == CNN_OK)
-        st = cnn_optimizer_step(opt, net);
+        st = cnn_optimizer_backward_step(opt, net, labels, cost);
     return st;
 }

@@ -144,9 +144,7 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
         cnn_dataset_gather(train, s->order, start, n, net->input, s->labels);
         cnn_net_forward_input(net, n, CNN_MODE_TRAIN);
         double cost = 0.0;
-        cnn_status st = cnn_net_backward(net, s->labels, &cost);
-        if (st == CNN_OK)
-            st = cnn_optimizer_step(opt, net);
+        cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);
         if (st != CNN_OK)
             return st;
         cost_sum += cost;
