@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define THREADS 4
@@ -160,6 +161,93 @@ START_TEST(clones_predict_concurrently)
 }
 END_TEST
 
+/* A network's own workers split large dense layers by output rows (and
+ * input columns for dx) at small batch sizes: every element is computed as
+ * on one thread, so training with 1, 2 or 3 threads must give bit-identical
+ * parameters.  784 -> 100 -> 10 at batch 10 is large enough to split.
+ * _i: 0 plain SGD (the fused update), 1 momentum (gradient, then update),
+ * 2 dropout on both layers with L2. */
+static float *train_dense(int threads, int variant, int64_t *count)
+{
+    cnn_net *net;
+    ck_assert_ok(cnn_net_create(1, 28, 28, 11, &net));
+    cnn_dense_params dp;
+    cnn_dense_params_init(&dp, 100);
+    dp.dropout = variant == 2 ? 0.5f : 0.0f;
+    cnn_layer *l;
+    ck_assert_ok(cnn_dense_create(&dp, &l));
+    ck_assert_ok(cnn_net_add(net, l));
+    cnn_softmax_params sp;
+    cnn_softmax_params_init(&sp, 10);
+    sp.dropout = dp.dropout;
+    ck_assert_ok(cnn_softmax_create(&sp, &l));
+    ck_assert_ok(cnn_net_add(net, l));
+    ck_assert_ok(cnn_net_set_threads(net, threads));
+    cnn_sgd_params op;
+    cnn_sgd_params_init(&op, 0.1f);
+    op.momentum = variant == 1 ? 0.9f : 0.0f;
+    op.l2 = variant == 2 ? 5.0f : 0.0f;
+    op.l2_batches = 100;
+    cnn_optimizer *opt;
+    ck_assert_ok(cnn_sgd_create(&op, &opt));
+    int64_t shape[4] = {10, 1, 28, 28};
+    cnn_tensor *x;
+    ck_assert_ok(cnn_tensor_create(4, shape, &x));
+    float *xd = cnn_tensor_data(x);
+    int32_t labels[10];
+    for (int step = 0; step < 4; step++) {
+        for (int64_t k = 0; k < 10 * 784; k++)
+            xd[k] = (float)((k * 37 + step * 11) % 101) / 101.0f;
+        for (int i = 0; i < 10; i++)
+            labels[i] = (i * 3 + step) % 10;
+        ck_assert_ok(cnn_train_step(net, opt, x, labels, NULL));
+    }
+    *count = cnn_net_param_count(net);
+    float *params = malloc((size_t)*count * sizeof *params);
+    ck_assert_ptr_nonnull(params);
+    memcpy(params, cnn_net_params(net), (size_t)*count * sizeof *params);
+    cnn_tensor_destroy(x);
+    cnn_optimizer_destroy(opt);
+    cnn_net_destroy(net);
+    return params;
+}
+
+START_TEST(dense_split_matches_one_thread)
+{
+    int64_t n1, n;
+    float *one = train_dense(1, _i, &n1);
+    for (int threads = 2; threads <= 3; threads++) {
+        float *p = train_dense(threads, _i, &n);
+        ck_assert_int_eq(n, n1);
+        for (int64_t k = 0; k < n; k++)
+            ck_assert_msg(p[k] == one[k], "%d threads: parameter %lld = %.9g, 1 thread %.9g",
+                          threads, (long long)k, (double)p[k], (double)one[k]);
+        free(p);
+    }
+    /* Training moved the weights: the comparison is not of two inits. */
+    int64_t moved = 0;
+    float *init = NULL;
+    {
+        cnn_net *net;
+        ck_assert_ok(cnn_net_create(1, 28, 28, 11, &net));
+        cnn_dense_params dp;
+        cnn_dense_params_init(&dp, 100);
+        cnn_layer *l;
+        ck_assert_ok(cnn_dense_create(&dp, &l));
+        ck_assert_ok(cnn_net_add(net, l));
+        init = malloc(784 * 100 * sizeof *init);
+        ck_assert_ptr_nonnull(init);
+        memcpy(init, cnn_net_params(net), 784 * 100 * sizeof *init);
+        cnn_net_destroy(net);
+    }
+    for (int64_t k = 0; k < 784 * 100; k++)
+        moved += init[k] != one[k];
+    ck_assert_msg(moved > 784 * 50, "only %lld weights changed", (long long)moved);
+    free(init);
+    free(one);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("threads");
@@ -167,6 +255,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, concurrent_training_matches_sequential);
     tcase_add_test(tc, clones_predict_concurrently);
+    tcase_add_loop_test(tc, dense_split_matches_one_thread, 0, 3);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

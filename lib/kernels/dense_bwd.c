@@ -42,11 +42,11 @@ bwd_data_block(int RI, int NV, int MASK, __m256i m, int in, int out, const float
 }
 
 CNN_K_AVX2 static void bwd_data_small_avx2(int n, int in, int out, const float *dz,
-                                           const float *w, float *dx)
+                                           const float *w, float *dx, int k_begin, int k_end)
 {
     const __m256i full = _mm256_set1_epi32(-1);
-    int k0 = 0;
-    for (; k0 + 24 <= in; k0 += 24)
+    int k0 = k_begin;
+    for (; k0 + 24 <= k_end; k0 += 24)
         for (int i0 = 0; i0 < n; i0 += 4) {
             switch (n - i0 < 4 ? n - i0 : 4) {
             case 4: bwd_data_block(4, 3, 0, full, in, out, dz, w, i0, k0, dx); break;
@@ -55,8 +55,8 @@ CNN_K_AVX2 static void bwd_data_small_avx2(int n, int in, int out, const float *
             default: bwd_data_block(1, 3, 0, full, in, out, dz, w, i0, k0, dx); break;
             }
         }
-    for (; k0 < in; k0 += 8) {
-        const __m256i m = cnn_k_tail_mask(in - k0 < 8 ? in - k0 : 8);
+    for (; k0 < k_end; k0 += 8) {
+        const __m256i m = cnn_k_tail_mask(k_end - k0 < 8 ? k_end - k0 : 8);
         for (int i0 = 0; i0 < n; i0 += 4) {
             switch (n - i0 < 4 ? n - i0 : 4) {
             case 4: bwd_data_block(4, 1, 1, m, in, out, dz, w, i0, k0, dx); break;
@@ -135,14 +135,14 @@ bwd_w_block(int RO, int NV, int MASK, int SGD, int STORE, __m256i m, int n, int 
 
 /* SGD and STORE are compile-time constants in each of the instances below. */
 CNN_K_AVX2 static inline __attribute__((always_inline)) void
-bwd_w_small_avx2(int SGD, int STORE, int n, int in, int out, const float *x, const float *dz, float *dw,
-                 float *w, float eta, float decay)
+bwd_w_small_avx2(int SGD, int STORE, int n, int in, int out, const float *x, const float *dz,
+                 float *dw, float *w, float eta, float decay, int o_begin, int o_end)
 {
     const __m256i full = _mm256_set1_epi32(-1);
-    int o0 = 0;
-    for (; o0 + 4 <= out; o0 += 4)
+    int o0 = o_begin;
+    for (; o0 + 4 <= o_end; o0 += 4)
         BWD_W_ROWS(4);
-    switch (out - o0) {
+    switch (o_end - o0) {
     case 3: BWD_W_ROWS(3); break;
     case 2: BWD_W_ROWS(2); break;
     case 1: BWD_W_ROWS(1); break;
@@ -151,38 +151,41 @@ bwd_w_small_avx2(int SGD, int STORE, int n, int in, int out, const float *x, con
 }
 
 CNN_K_AVX2 static void bwd_w_store_avx2(int n, int in, int out, const float *x, const float *dz,
-                                        float *dw)
+                                        float *dw, int o_begin, int o_end)
 {
-    bwd_w_small_avx2(0, 1, n, in, out, x, dz, dw, NULL, 0.0f, 1.0f);
+    bwd_w_small_avx2(0, 1, n, in, out, x, dz, dw, NULL, 0.0f, 1.0f, o_begin, o_end);
 }
 
 CNN_K_AVX2 static void bwd_w_sgd_avx2(int n, int in, int out, const float *x, const float *dz,
-                                      float *w, float eta, float decay)
+                                      float *w, float eta, float decay, int o_begin, int o_end)
 {
-    bwd_w_small_avx2(1, 0, n, in, out, x, dz, NULL, w, eta, decay);
+    bwd_w_small_avx2(1, 0, n, in, out, x, dz, NULL, w, eta, decay, o_begin, o_end);
 }
 #endif
 
 /* Plain loops for CPUs without AVX2/FMA, same summation order. */
 static void bwd_data_small_plain(int n, int in, int out, const float *dz, const float *w,
-                                 float *dx)
+                                 float *dx, int k_begin, int k_end)
 {
-    memset(dx, 0, (size_t)n * (size_t)in * sizeof *dx);
+    for (int i = 0; i < n; i++)
+        memset(dx + (size_t)i * (size_t)in + (size_t)k_begin, 0,
+               (size_t)(k_end - k_begin) * sizeof *dx);
     for (int o = 0; o < out; o++) {
         const float *wo = w + (size_t)o * (size_t)in;
         for (int i = 0; i < n; i++) {
             const float d = dz[(size_t)i * (size_t)out + (size_t)o];
             float *dxi = dx + (size_t)i * (size_t)in;
-            for (int k = 0; k < in; k++)
+            for (int k = k_begin; k < k_end; k++)
                 dxi[k] += d * wo[k];
         }
     }
 }
 
 static void bwd_w_small_plain(int n, int in, int out, const float *x, const float *dz,
-                              float *dw, float *w, float eta, float decay)
+                              float *dw, float *w, float eta, float decay, int o_begin,
+                              int o_end)
 {
-    for (int o = 0; o < out; o++) {
+    for (int o = o_begin; o < o_end; o++) {
         const size_t row = (size_t)o * (size_t)in;
         for (int k = 0; k < in; k++) {
             float g = 0.0f;
@@ -196,20 +199,26 @@ static void bwd_w_small_plain(int n, int in, int out, const float *x, const floa
     }
 }
 
-void cnn_k_dense_bwd_data_small(int n, int in, int out, const float *dz, const float *w,
-                                float *dx)
+void cnn_k_dense_bwd_data_cols(int n, int in, int out, const float *dz, const float *w,
+                               float *dx, int k_begin, int k_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
     if (cnn_k_cpu_avx2()) {
-        bwd_data_small_avx2(n, in, out, dz, w, dx);
+        bwd_data_small_avx2(n, in, out, dz, w, dx, k_begin, k_end);
         return;
     }
 #endif
-    bwd_data_small_plain(n, in, out, dz, w, dx);
+    bwd_data_small_plain(n, in, out, dz, w, dx, k_begin, k_end);
+}
+
+void cnn_k_dense_bwd_data_small(int n, int in, int out, const float *dz, const float *w,
+                                float *dx)
+{
+    cnn_k_dense_bwd_data_cols(n, in, out, dz, w, dx, 0, in);
 }
 
 /* db[o] = sum_i dz[i][o], rows in order (deterministic), vectorised along o. */
-static void bias_grad(int n, int out, const float *dz, float *db)
+void cnn_k_dense_bias_grad(int n, int out, const float *dz, float *db)
 {
     memset(db, 0, (size_t)out * sizeof *db);
     for (int i = 0; i < n; i++) {
@@ -219,30 +228,43 @@ static void bias_grad(int n, int out, const float *dz, float *db)
     }
 }
 
-void cnn_k_dense_bwd_weights_small(int n, int in, int out, const float *x, const float *dz,
-                                   float *dw)
+void cnn_k_dense_bwd_weights_rows(int n, int in, int out, const float *x, const float *dz,
+                                  float *dw, int o_begin, int o_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
     if (cnn_k_cpu_avx2()) {
-        bwd_w_store_avx2(n, in, out, x, dz, dw);
+        bwd_w_store_avx2(n, in, out, x, dz, dw, o_begin, o_end);
         return;
     }
 #endif
-    bwd_w_small_plain(n, in, out, x, dz, dw, NULL, 0.0f, 1.0f);
+    bwd_w_small_plain(n, in, out, x, dz, dw, NULL, 0.0f, 1.0f, o_begin, o_end);
+}
+
+void cnn_k_dense_bwd_weights_small(int n, int in, int out, const float *x, const float *dz,
+                                   float *dw)
+{
+    cnn_k_dense_bwd_weights_rows(n, in, out, x, dz, dw, 0, out);
+}
+
+void cnn_k_dense_sgd_rows(int n, int in, int out, const float *x, const float *dz, float *w,
+                          float eta, float decay, int o_begin, int o_end)
+{
+#if CNN_K_HAVE_AVX2_PATH
+    if (cnn_k_cpu_avx2()) {
+        bwd_w_sgd_avx2(n, in, out, x, dz, w, eta, decay, o_begin, o_end);
+        return;
+    }
+#endif
+    bwd_w_small_plain(n, in, out, x, dz, NULL, w, eta, decay, o_begin, o_end);
 }
 
 void cnn_k_dense_bwd_weights_sgd(int n, int in, int out, const float *x, const float *dz,
                                  float *dw, float *w, float *db, float eta, float decay)
 {
     if (n >= 1 && n <= CNN_K_DENSE_SMALL_N) {
-#if CNN_K_HAVE_AVX2_PATH
-        if (cnn_k_cpu_avx2())
-            bwd_w_sgd_avx2(n, in, out, x, dz, w, eta, decay);
-        else
-#endif
-            bwd_w_small_plain(n, in, out, x, dz, NULL, w, eta, decay);
+        cnn_k_dense_sgd_rows(n, in, out, x, dz, w, eta, decay, 0, out);
         if (db)
-            bias_grad(n, out, dz, db);
+            cnn_k_dense_bias_grad(n, out, dz, db);
         return;
     }
     /* Other batch sizes: the two passes (BLAS gradient, then the update). */
@@ -269,5 +291,5 @@ void cnn_k_dense_bwd_weights(int n, int in, int out, const float *x, const float
     else
         cnn_k_gemm(1, 0, out, in, n, 1.0f, dz, out, x, in, 0.0f, dw, in);
     if (db)
-        bias_grad(n, out, dz, db);
+        cnn_k_dense_bias_grad(n, out, dz, db);
 }

@@ -54,15 +54,16 @@ fwd_block(int RO, int RI, int in, int out, const float *x, const float *w, int i
 #define FWD_CASE(RO, RI) fwd_block(RO, RI, in, out, x, w, i0, o0, b, alpha, y)
 
 CNN_K_AVX2 static void fwd_small_avx2(int n, int in, int out, const float *x, const float *w,
-                                      const float *b, float alpha, float *y)
+                                      const float *b, float alpha, float *y, int o_begin,
+                                      int o_end)
 {
     /* Outputs in blocks of 3 (3 W rows, 12 KiB at in = 1000, stay in L1
      * while every x row passes over them); rows in ceil(n/4) blocks of
      * near-equal size (10 = 4+3+3), so no block is a lone row that would
      * spend a W load per FMA. */
     const int nblk = (n + 3) / 4;
-    for (int o0 = 0; o0 < out; o0 += 3) {
-        const int ro = out - o0 < 3 ? out - o0 : 3;
+    for (int o0 = o_begin; o0 < o_end; o0 += 3) {
+        const int ro = o_end - o0 < 3 ? o_end - o0 : 3;
         for (int bi = 0, i0 = 0; bi < nblk; bi++) {
             const int ri = (n - i0) / (nblk - bi) + ((n - i0) % (nblk - bi) != 0);
             switch (ro * 8 + ri) {
@@ -87,9 +88,9 @@ CNN_K_AVX2 static void fwd_small_avx2(int n, int in, int out, const float *x, co
 
 /* Plain loops with the same pass structure, for CPUs without AVX2/FMA. */
 static void fwd_small_plain(int n, int in, int out, const float *x, const float *w,
-                            const float *b, float alpha, float *y)
+                            const float *b, float alpha, float *y, int o_begin, int o_end)
 {
-    for (int o = 0; o < out; o++) {
+    for (int o = o_begin; o < o_end; o++) {
         const float *wo = w + (size_t)o * (size_t)in;
         for (int i = 0; i < n; i++) {
             const float *xi = x + (size_t)i * (size_t)in;
@@ -101,16 +102,22 @@ static void fwd_small_plain(int n, int in, int out, const float *x, const float 
     }
 }
 
-void cnn_k_dense_fwd_small(int n, int in, int out, const float *x, const float *w,
-                           const float *b, float alpha, float *y)
+void cnn_k_dense_fwd_rows(int n, int in, int out, const float *x, const float *w,
+                          const float *b, float alpha, float *y, int o_begin, int o_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
     if (cnn_k_cpu_avx2()) {
-        fwd_small_avx2(n, in, out, x, w, b, alpha, y);
+        fwd_small_avx2(n, in, out, x, w, b, alpha, y, o_begin, o_end);
         return;
     }
 #endif
-    fwd_small_plain(n, in, out, x, w, b, alpha, y);
+    fwd_small_plain(n, in, out, x, w, b, alpha, y, o_begin, o_end);
+}
+
+void cnn_k_dense_fwd_small(int n, int in, int out, const float *x, const float *w,
+                           const float *b, float alpha, float *y)
+{
+    cnn_k_dense_fwd_rows(n, in, out, x, w, b, alpha, y, 0, out);
 }
 
 /* y = alpha * x * W^T + b   (x: n x in, W: out x in, y: n x out). */

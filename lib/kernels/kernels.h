@@ -138,6 +138,22 @@ void cnn_k_dense_bwd_weights_small(int n, int in, int out, const float *x, const
 void cnn_k_dense_bwd_weights_sgd(int n, int in, int out, const float *x, const float *dz,
                                  float *dw, float *w, float *db, float eta, float decay);
 
+/* The small-batch kernels on a slice, for splitting one layer over threads:
+ * output features [o_begin, o_end) of y, of dW or of the update of W, or
+ * input features [k_begin, k_end) of dx.  Every element is computed exactly
+ * as by the whole-matrix call, so any split gives bit-identical results. */
+void cnn_k_dense_fwd_rows(int n, int in, int out, const float *x, const float *w,
+                          const float *b, float alpha, float *y, int o_begin, int o_end);
+void cnn_k_dense_bwd_data_cols(int n, int in, int out, const float *dz, const float *w,
+                               float *dx, int k_begin, int k_end);
+void cnn_k_dense_bwd_weights_rows(int n, int in, int out, const float *x, const float *dz,
+                                  float *dw, int o_begin, int o_end);
+/* w = decay*w - eta*(dz^T x) on rows [o_begin, o_end); nothing else written. */
+void cnn_k_dense_sgd_rows(int n, int in, int out, const float *x, const float *dz, float *w,
+                          float eta, float decay, int o_begin, int o_end);
+/* db (write) = column sums of dz (n x out), rows in order. */
+void cnn_k_dense_bias_grad(int n, int out, const float *dz, float *db);
+
 /* ---- activation.c ------------------------------------------------------
  * Activation modes (same values as enum cnn_activation). */
 enum { CNN_K_ACT_IDENTITY = 0, CNN_K_ACT_SIGMOID = 1, CNN_K_ACT_TANH = 2, CNN_K_ACT_RELU = 3 };

@@ -10,6 +10,7 @@
 #define CNN_LAYER_H
 
 #include "core.h"
+#include "pool.h"
 
 typedef struct cnn_layer_ops {
     int32_t kind;          /* enum cnn_layer_kind */
@@ -114,6 +115,10 @@ struct cnn_layer {
      * and set sgd_applied, so cnn_optimizer_step skips those weights. */
     bool fuse_sgd, sgd_applied;
     float fuse_eta, fuse_decay;
+    /* Workers a dense or softmax layer may split one call over (by output
+     * rows or input columns): set by the network around each forward and
+     * backward when it has them; NULL for standalone calls. */
+    cnn_pool *pool;
     int32_t last_in[3];            /* input shape of the last forward */
 };
 

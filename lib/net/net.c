@@ -293,10 +293,15 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
     if (n < net->capacity)
         n = net->capacity; /* a thread-count change keeps the capacity */
     free_workspace(net);
-    /* Worker threads only where some layer can use them (conv layers). */
+    /* Worker threads only where some layer can use them: conv layers (split
+     * by images) and dense/softmax layers of 16k weights or more (split by
+     * rows at small batch sizes, see dense.c). */
     bool splits = false;
-    for (int32_t i = 0; i < net->n_layers; i++)
-        splits = splits || net->layers[i]->ops->forward_part != NULL;
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        const cnn_layer *l = net->layers[i];
+        const bool affine = l->ops->kind == CNN_LAYER_DENSE || l->ops->kind == CNN_LAYER_SOFTMAX;
+        splits = splits || l->ops->forward_part != NULL || (affine && l->n_weights >= 16384);
+    }
     const int pool_threads = splits ? threads : 1;
     if (net->pool && cnn_pool_threads(net->pool) != pool_threads) {
         cnn_pool_destroy(net->pool);

@@ -21,15 +21,6 @@
 #include "core.h"
 #include "layers/layer.h"
 
-/* A small persistent thread pool (net_run.c): threads - 1 workers plus the
- * calling thread, which takes part 0 of every job. */
-typedef struct cnn_pool cnn_pool;
-cnn_status cnn_pool_create(int threads, cnn_pool **out);
-void cnn_pool_destroy(cnn_pool *pool);
-int cnn_pool_threads(const cnn_pool *pool);
-/* Runs fn(ctx, t) for t = 0 .. threads-1 concurrently and waits for all. */
-void cnn_pool_run(cnn_pool *pool, void (*fn)(void *ctx, int t), void *ctx);
-
 struct cnn_net {
     int32_t in[3];
     uint64_t seed;

@@ -5,121 +5,7 @@
 #include "data/dataset.h"
 #include "kernels/kernels.h"
 
-#include <pthread.h>
 #include <string.h>
-
-/* ---- the thread pool ------------------------------------------------------
- * threads - 1 workers wait on a condition variable for a new generation of
- * work; the caller runs part 0 itself and then waits for the others.  One
- * job at a time (a network is used by one thread at a time). */
-typedef struct pool_worker {
-    struct cnn_pool *pool;
-    int index;
-    pthread_t tid;
-} pool_worker;
-
-struct cnn_pool {
-    int threads;
-    int started;               /* workers running */
-    pool_worker *workers;      /* threads - 1 */
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    uint64_t generation;       /* bumped per job */
-    int pending;               /* workers still on the current job */
-    bool quit;
-    void (*fn)(void *ctx, int t);
-    void *ctx;
-};
-
-static void *pool_main(void *arg)
-{
-    pool_worker *w = arg;
-    cnn_pool *p = w->pool;
-    uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->generation == seen && !p->quit)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit)
-            break;
-        seen = p->generation;
-        void (*fn)(void *, int) = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->mu);
-        fn(ctx, w->index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-void cnn_pool_destroy(cnn_pool *p)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = true;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->started; i++)
-        pthread_join(p->workers[i].tid, NULL);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
-    cnn_dealloc(p->workers);
-    cnn_dealloc(p);
-}
-
-cnn_status cnn_pool_create(int threads, cnn_pool **out)
-{
-    *out = NULL;
-    cnn_pool *p = cnn_alloc_zeroed(1, sizeof *p);
-    pool_worker *w = p ? cnn_alloc_zeroed((size_t)threads, sizeof *w) : NULL;
-    if (!p || !w) {
-        cnn_dealloc(p);
-        return cnn_fail(CNN_ENOMEM, "network: out of memory for %d threads", threads);
-    }
-    p->threads = threads;
-    p->workers = w;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    for (int i = 0; i < threads - 1; i++) {
-        w[i].pool = p;
-        w[i].index = i + 1;
-        if (pthread_create(&w[i].tid, NULL, pool_main, &w[i]) != 0) {
-            cnn_pool_destroy(p);
-            return cnn_fail(CNN_ENOMEM, "network: cannot start worker thread %d of %d", i + 1,
-                            threads);
-        }
-        p->started++;
-    }
-    *out = p;
-    return CNN_OK;
-}
-
-int cnn_pool_threads(const cnn_pool *p)
-{
-    return p->threads;
-}
-
-void cnn_pool_run(cnn_pool *p, void (*fn)(void *ctx, int t), void *ctx)
-{
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->pending = p->threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
 
 /* ---- splitting a layer's batch over the pool ------------------------------ */
 
@@ -186,7 +72,9 @@ void cnn_net_forward_input(cnn_net *net, int n, int32_t mode)
             part_job j = {.net = net, .l = l, .n = n, .x = x, .out = net->acts[i], .mode = mode};
             cnn_pool_run(net->pool, forward_part_job, &j);
         } else {
+            l->pool = net->pool; /* dense layers may split themselves */
             l->ops->forward(l, n, x, net->acts[i], mode, net->scratch, &net->rng);
+            l->pool = NULL;
         }
         x = net->acts[i];
     }
@@ -294,7 +182,9 @@ static cnn_status backward(cnn_net *net, const int32_t *labels, double *cost)
         const float *x = i ? net->acts[i - 1] : net->input;
         float *dx = i ? spare : NULL;
         if (i == net->n_layers - 1) {
+            l->pool = net->pool;
             cnn_softmax_backward_dz(l, n, x, grad, dx);
+            l->pool = NULL;
         } else if (split(net, l, n) && l->ops->backward_part) {
             part_job j = {.net = net, .l = l, .n = n, .x = x, .y = net->acts[i], .out = grad,
                           .dx = dx};
@@ -304,7 +194,9 @@ static cnn_status backward(cnn_net *net, const int32_t *labels, double *cost)
                 parts[t] = net->tgrads + (size_t)t * net->tgrad_stride;
             l->ops->backward_finish(l, n, grad, parts, net->ws_threads);
         } else {
+            l->pool = net->pool;
             l->ops->backward(l, n, x, net->acts[i], grad, dx, net->scratch);
+            l->pool = NULL;
         }
         float *t = grad;
         grad = spare;
