@@ -693,17 +693,20 @@ CNN_API float *cnn_net_grads(cnn_net *net);
 
 /**
  * Sets how many threads the network may use (default 1).  With n > 1 a
- * network with convolution layers starts n - 1 worker threads of its own (at
- * its next forward pass; they live until the thread count changes or the
- * network is destroyed) and splits each batch's images over them and the
- * calling thread in the convolution layers, forward and backward; the other
- * layers run on the calling thread.  Weight gradients are summed over the threads in a fixed
- * order, so results are deterministic for a given thread count (and differ
- * from other counts only by rounding).  Every forward pass sets the BLAS
- * library to one thread: that setting is process-wide in OpenBLAS and BLIS
- * and so also applies to other BLAS users in the process (see
- * docs/design.md, Threads).  The gain is largest for large inference
- * batches; at training batches of 10 a second thread gains little.
+ * network with convolution layers, or with dense/softmax layers of 16,384
+ * weights or more, starts n - 1 worker threads of its own (at its next
+ * forward pass; they live until the thread count changes or the network is
+ * destroyed).  Convolution layers split each batch's images over them and
+ * the calling thread, forward and backward, and sum the weight gradients
+ * over the parts in a fixed order, so results are deterministic for a given
+ * thread count (and differ from other counts only by rounding).  Large
+ * dense and softmax layers split batches of up to 16 by output (and input)
+ * features, which gives the same bits at every thread count; the other
+ * layers run on the calling thread.  Workers spin for about 0.1 ms before
+ * sleeping, so more threads than free cores wastes CPU.  Every forward pass
+ * sets the BLAS library to one thread: that setting is process-wide in
+ * OpenBLAS and BLIS and so also applies to other BLAS users in the process
+ * (see docs/design.md, Threads).
  * @param net     the network
  * @param threads 1 to 256
  * @return #CNN_OK, #CNN_EINVAL (threads < 1 or > 256)
