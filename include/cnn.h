@@ -107,7 +107,10 @@ enum cnn_status_code {
     CNN_EVERSION = -6,   /**< a file of a format version this library does not know */
     CNN_ECANCELED = -7,  /**< a callback returned non-zero and stopped the work */
     CNN_ESTATE = -8,     /**< the call is not valid in the handle's current state */
-    CNN_ECHECKSUM = -9   /**< stored checksum does not match the contents */
+    CNN_ECHECKSUM = -9,  /**< stored checksum does not match the contents */
+    /** training produced a non-finite cost or parameter (learning rate too
+     *  high, or bad data); the message names the epoch and step.  @since 0.2 */
+    CNN_EDIVERGED = -10
 };
 
 /**
@@ -254,6 +257,23 @@ CNN_API cnn_status cnn_tensor_copy_out(const cnn_tensor *t, float *dst, int64_t 
 /** @} */
 
 /* ------------------------------------------------------------------------ */
+/** @name Limits
+ * One set of bounds, shared by the network builder, the model writer and the
+ * model reader: whatever cnn_net_create() and cnn_net_add() accept can be
+ * saved, and whatever is saved loads again.  A builder call that would cross
+ * one returns #CNN_EINVAL or #CNN_ESHAPE with a message naming the limit. */
+/** @{ */
+#define CNN_MAX_DIM 65535          /**< channels, rows, columns, kernel, stride, padding, window */
+#define CNN_MAX_LAYERS 1024        /**< layers in one network */
+#define CNN_MAX_THREADS 256        /**< cnn_net_set_threads() */
+#define CNN_MAX_FEATURES 16777216  /**< dense and softmax inputs and outputs (2^24) */
+#define CNN_MAX_EXAMPLE 16777216   /**< elements per example of the input and of every layer's
+                                        output, a convolution's before fused pooling (2^24) */
+#define CNN_MAX_PARAMS 2147483648LL /**< trainable parameters plus state in a network (2^31) */
+#define CNN_MAX_UNFOLD 2147483647LL /**< a convolution's unfolded input (C*kh*kw*oh*ow) per example */
+/** @} */
+
+/* ------------------------------------------------------------------------ */
 /** @name Layers */
 /** @{ */
 
@@ -328,7 +348,16 @@ typedef struct cnn_conv2d_params {
     int32_t init;          /**< ::cnn_init; default #CNN_INIT_NETWORK3 */
     uint64_t seed;         /**< seed for a standalone layer's initial weights; default 0.
                                 cnn_net_add() redraws weights from the network's seed. */
+    int32_t padding;       /**< ::cnn_padding; #CNN_PAD_SAME ignores pad_h/pad_w. @since 0.2 */
 } cnn_conv2d_params;
+
+/** How a convolution pads its input. Values are pinned. */
+enum cnn_padding {
+    CNN_PAD_EXPLICIT = 0, /**< pad_h and pad_w as given (default) */
+    /** "same": pad (kernel-1)/2 on each side, so the output has ceil(in/stride)
+     *  rows and columns; the kernel's sides must be odd. */
+    CNN_PAD_SAME = 1
+};
 
 /**
  * Fills @p p with defaults and the required fields.
@@ -496,6 +525,14 @@ CNN_API cnn_status cnn_layer_forward(cnn_layer *layer, const cnn_tensor *x, cnn_
 CNN_API cnn_status cnn_layer_backward(cnn_layer *layer, const cnn_tensor *x,
                                       const cnn_tensor *y, const cnn_tensor *dy,
                                       cnn_tensor *dx);
+
+/**
+ * Writes the layer's one-line summary ("conv2d 20 maps 5x5, stride 1x1, pad
+ * 0x0, relu, max pool 2x2") into @p buf, NUL-terminated and cut to @p size.
+ * @return #CNN_OK, #CNN_EINVAL (NULL argument or size 0)
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_layer_summary(const cnn_layer *layer, char *buf, size_t size);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -809,6 +846,77 @@ CNN_API cnn_status cnn_net_save_buffer(const cnn_net *net, void **data, size_t *
  * @since 0.1
  */
 CNN_API cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out);
+
+/**
+ * Bounds on what a network may cost, checked by the model reader before it
+ * allocates or runs anything, and by cnn_net_add() as a network grows (so a
+ * network built within a set of limits saves and loads within them).
+ * Fill with cnn_load_limits_init(); raise a field to accept larger models.
+ * The figures are per example and estimates of the same arithmetic on both
+ * sides: workspace counts each layer's output three times (activation and
+ * two gradient buffers) plus its scratch, in bytes; operations count
+ * multiply-adds and element operations.
+ * @since 0.2
+ */
+typedef struct cnn_load_limits {
+    uint32_t struct_size;        /**< set by cnn_load_limits_init() */
+    int64_t max_param_bytes;     /**< parameters and state, 4 bytes each; default 2 GiB */
+    int64_t max_workspace_bytes; /**< per example; default 1 GiB */
+    int64_t max_flops;           /**< operations per example; default 1e11 */
+} cnn_load_limits;
+
+/**
+ * Fills @p limits with the defaults above, writing at most @p struct_size
+ * bytes (pass sizeof *limits: a caller compiled against an older, smaller
+ * struct is safe).
+ * @return #CNN_OK, #CNN_EINVAL (NULL, or struct_size smaller than the first
+ *         published struct)
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_load_limits_init(cnn_load_limits *limits, size_t struct_size);
+
+/**
+ * cnn_net_load() with caller-chosen limits (NULL: the defaults).  The
+ * network returned keeps them (see cnn_net_set_limits()).
+ * @return as cnn_net_load(); #CNN_EINVAL also when the model crosses a limit
+ *         (the message names it) or a limit is < 1
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_net_load_limited(const char *path, const cnn_load_limits *limits,
+                                        cnn_net **out);
+
+/** cnn_net_load_buffer() with caller-chosen limits (NULL: the defaults). @since 0.2 */
+CNN_API cnn_status cnn_net_load_buffer_limited(const void *data, size_t size,
+                                               const cnn_load_limits *limits, cnn_net **out);
+
+/**
+ * Sets the limits cnn_net_add() enforces on this network (NULL: the
+ * defaults).  Layers already added stay.  A network built past the defaults
+ * loads again only through cnn_net_load_limited() with limits as high.
+ * @return #CNN_OK, #CNN_EINVAL (NULL network, struct_size too small, a limit < 1)
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_net_set_limits(cnn_net *net, const cnn_load_limits *limits);
+
+/**
+ * Copies the network's limits into @p limits (up to its struct_size, which
+ * the caller sets, e.g. with cnn_load_limits_init()).
+ * @return #CNN_OK, #CNN_EINVAL
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_net_get_limits(const cnn_net *net, cnn_load_limits *limits);
+
+/**
+ * Writes a human-readable summary of the network into @p buf: one line for
+ * the input, then one line per layer with what it computes, its output shape
+ * and its parameter count, each ending in a newline, the whole
+ * NUL-terminated.  @p buf may be NULL with @p size 0 to ask for the size.
+ * @param needed if not NULL, receives the bytes needed including the NUL
+ * @return #CNN_OK, #CNN_EINVAL (NULL network; NULL buf with size > 0; buf too
+ *         small: it then holds as much as fits, NUL-terminated)
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_net_summary(const cnn_net *net, char *buf, size_t size, size_t *needed);
 /** @} */
 
 /* ------------------------------------------------------------------------ */

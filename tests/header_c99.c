@@ -56,7 +56,7 @@ struct layout {
 static int check_layouts(void)
 {
     const struct layout layouts[] = {
-        {"cnn_conv2d_params", sizeof(cnn_conv2d_params), 64},
+        {"cnn_conv2d_params", sizeof(cnn_conv2d_params), 72},
         {"cnn_pool2d_params", sizeof(cnn_pool2d_params), 24},
         {"cnn_dense_params", sizeof(cnn_dense_params), 32},
         {"cnn_softmax_params", sizeof(cnn_softmax_params), 32},

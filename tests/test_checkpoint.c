@@ -732,7 +732,7 @@ START_TEST(mismatches)
 
     /* Architecture: CNN_ESHAPE. */
     struct { int hidden; float dropout; int extra; const char *word; } archs[] = {
-        {6, DROPOUT, 0, "out_features 5 there, 6 here"},
+        {6, DROPOUT, 0, "'dense 5, sigmoid, dropout 0.3' there, 'dense 6, sigmoid, dropout 0.3' here"},
         {5, 0.5f, 0, "dropout"},
         {5, DROPOUT, 1, "layers"},
     };

@@ -625,15 +625,17 @@ START_TEST(output_shapes)
     expect_shape_error(l, 2, 10, 11, "2x10x11", "3");
     cnn_layer_destroy(l);
 
-    /* Sizes near INT32_MAX: no overflow (UBSan would see one), ESHAPE when
-     * the padded output cannot be represented. */
+    /* Sizes near INT32_MAX: no overflow (UBSan would see one), and ESHAPE
+     * past the shared per-example limit (cnn.h, CNN_MAX_EXAMPLE) rather than
+     * a shape no network could hold. */
     ck_assert_ok(cnn_conv2d_params_init(&cp, 1, 3, 3));
     ck_assert_ok(cnn_conv2d_create(&cp, &l));
-    expect_shape(l, 1, INT32_MAX, 3, 1, INT32_MAX - 2, 1);
+    expect_shape(l, 1, CNN_MAX_EXAMPLE + 2, 3, 1, CNN_MAX_EXAMPLE, 1);
+    expect_shape_error(l, 1, INT32_MAX, 3, "more than", "16777216");
     cnn_layer_destroy(l);
     cp.pad_h = cp.pad_w = 2;
     ck_assert_ok(cnn_conv2d_create(&cp, &l));
-    expect_shape_error(l, 1, INT32_MAX, 3, "too large", "2147483647");
+    expect_shape_error(l, 1, INT32_MAX, 3, "more than", "2147483649x5");
     cnn_layer_destroy(l);
 
     cnn_pool2d_params pp;

@@ -608,8 +608,8 @@ START_TEST(load_format_errors)
     FRESH(); b[0] = 'X';
     expect_load(b, size, 0, CNN_EFORMAT, "magic");
     expect_load(b, 5, 0, CNN_EFORMAT, "magic");
-    FRESH(); test_put32(b + 8, 2);
-    expect_load(b, size, 0, CNN_EVERSION, "version 2 is newer");
+    FRESH(); test_put32(b + 8, 3);
+    expect_load(b, size, 0, CNN_EVERSION, "version 3 is newer");
     FRESH(); test_put32(b + 8, 0xffffffffu);
     expect_load(b, 12, 0, CNN_EVERSION, "newer");
     FRESH(); test_put32(b + 8, 0);
@@ -648,7 +648,9 @@ START_TEST(load_format_errors)
     expect_load(b, size, 1, CNN_EFORMAT, "unknown layer kind code 9");
     FRESH(); test_put32(b + 60, 64);
     expect_load(b, size, 1, CNN_EFORMAT, "descriptor length 64");
-    FRESH(); test_put32(b + 64, 2); /* in_channels 2, counts no longer match */
+    FRESH(); test_put32(b + 64, 2); /* in_channels 2: does not fit the 1-channel input */
+    expect_load(b, size, 1, CNN_EFORMAT, "expects 2 input maps");
+    FRESH(); test_put64(b + 124, 17); /* weight count unlike what the descriptor implies */
     expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
     FRESH(); test_put32(b + 68, 0); /* out_channels 0 */
     expect_load(b, size, 1, CNN_EFORMAT, "out_channels = 0");
@@ -682,8 +684,8 @@ START_TEST(load_format_errors)
     expect_load(b, size, 1, CNN_EFORMAT, "dropout");
     FRESH(); test_put32(b + dense + 8 + 12, 0x7fc00000u); /* NaN */
     expect_load(b, size, 1, CNN_EFORMAT, "dropout");
-    FRESH(); test_put32(b + dense + 8, 17); /* in_features 17, counts mismatch */
-    expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
+    FRESH(); test_put32(b + dense + 8, 17); /* in_features 17: the input has 18 */
+    expect_load(b, size, 1, CNN_EFORMAT, "layer expects 17");
     /* Softmax turned into a second dense layer after which nothing is
      * wrong, and a dense layer turned into a softmax: softmax not last. */
     size_t soft = dense + 8 + 28 + 16 + 76 * 4;
@@ -716,15 +718,19 @@ START_TEST(load_huge_claims)
     cnn_net *net = make_net(4);
     size_t size;
     uint8_t *b = save_copy(net, &size);
-    /* conv out=in=kh=kw=65535 claims ~2^64 weights */
-    for (int f = 0; f < 4; f++)
-        test_put32(b + 64 + 4 * f, 65535);
+    /* conv with 65535 maps: legal, but its weights are not in the file */
+    test_put32(b + 68, 65535);
     test_put64(b + 124, UINT64_MAX - 1000); /* counts that wrap if added */
     test_put64(b + 132, 65535);
     expect_load(b, size, 1, CNN_EFORMAT, "parameter counts");
-    uint64_t nw = 65535ull * 65535 * 65535 * 65535;
+    uint64_t nw = 65535ull * test_get32(b + 64) * test_get32(b + 72) * test_get32(b + 76);
     test_put64(b + 124, nw);
     expect_load(b, size, 1, CNN_EFORMAT, "bytes left");
+    /* 65535 x 65535 kernels on the 8x8 input: refused by the layer's own
+     * shape check, before any count is believed. */
+    test_put32(b + 72, 65535);
+    test_put32(b + 76, 65535);
+    expect_load(b, size, 1, CNN_EFORMAT, "kernel 65535x65535");
     free(b);
     /* A big input with a padded conv: accepted counts, too large output. */
     b = save_copy(net, &size);

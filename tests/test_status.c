@@ -22,6 +22,7 @@ static const struct {
     {CNN_ECANCELED, -7, "CNN_ECANCELED", "canceled by callback"},
     {CNN_ESTATE, -8, "CNN_ESTATE", "operation not valid in the current state"},
     {CNN_ECHECKSUM, -9, "CNN_ECHECKSUM", "checksum mismatch"},
+    {CNN_EDIVERGED, -10, "CNN_EDIVERGED", "training diverged"},
 };
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
 
@@ -65,7 +66,7 @@ END_TEST
 
 START_TEST(unknown_codes)
 {
-    const cnn_status unknown[] = {1, -10, -11, 42, -1000, INT32_MIN, INT32_MAX};
+    const cnn_status unknown[] = {1, -11, -12, 42, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         ck_assert_str_eq(cnn_status_string(unknown[i]), "unknown status");
         ck_assert_str_eq(cnn_status_name(unknown[i]), "CNN_E?");
@@ -183,6 +184,16 @@ START_TEST(constants_by_name)
         {"CNN_ECANCELED", CNN_ECANCELED},
         {"CNN_ESTATE", CNN_ESTATE},
         {"CNN_ECHECKSUM", CNN_ECHECKSUM},
+        {"CNN_EDIVERGED", CNN_EDIVERGED},
+        {"CNN_MAX_DIM", CNN_MAX_DIM},
+        {"CNN_MAX_LAYERS", CNN_MAX_LAYERS},
+        {"CNN_MAX_THREADS", CNN_MAX_THREADS},
+        {"CNN_MAX_FEATURES", CNN_MAX_FEATURES},
+        {"CNN_MAX_EXAMPLE", CNN_MAX_EXAMPLE},
+        {"CNN_MAX_PARAMS", CNN_MAX_PARAMS},
+        {"CNN_MAX_UNFOLD", CNN_MAX_UNFOLD},
+        {"CNN_PAD_EXPLICIT", CNN_PAD_EXPLICIT},
+        {"CNN_PAD_SAME", CNN_PAD_SAME},
         {"CNN_LAYER_CONV2D", CNN_LAYER_CONV2D},
         {"CNN_LAYER_POOL2D", CNN_LAYER_POOL2D},
         {"CNN_LAYER_DENSE", CNN_LAYER_DENSE},

@@ -3,6 +3,7 @@
  * pinned) at run time.  The list below must name every constant of cnn.h;
  * tests/test_status.c checks each entry against the header. */
 #include "core.h"
+#include "layers/layer.h"
 
 #include <string.h>
 
@@ -28,11 +29,16 @@ static const named_constant constants[] = {
     ENTRY(CNN_ECANCELED),
     ENTRY(CNN_ESTATE),
     ENTRY(CNN_ECHECKSUM),
-    ENTRY(CNN_LAYER_CONV2D),
-    ENTRY(CNN_LAYER_POOL2D),
-    ENTRY(CNN_LAYER_DENSE),
-    ENTRY(CNN_LAYER_SOFTMAX),
-    ENTRY(CNN_LAYER_ACTIVATION),
+    ENTRY(CNN_EDIVERGED),
+    ENTRY(CNN_MAX_DIM),
+    ENTRY(CNN_MAX_LAYERS),
+    ENTRY(CNN_MAX_THREADS),
+    ENTRY(CNN_MAX_FEATURES),
+    ENTRY(CNN_MAX_EXAMPLE),
+    ENTRY(CNN_MAX_PARAMS),
+    ENTRY(CNN_MAX_UNFOLD),
+    ENTRY(CNN_PAD_EXPLICIT),
+    ENTRY(CNN_PAD_SAME),
     ENTRY(CNN_ACT_IDENTITY),
     ENTRY(CNN_ACT_SIGMOID),
     ENTRY(CNN_ACT_TANH),
@@ -55,13 +61,34 @@ static const named_constant constants[] = {
     ENTRY(CNN_MNIST_TEST),
 };
 
+#define N_FIXED ((int32_t)(sizeof constants / sizeof constants[0]))
+
+/* Entry `index`: the fixed table first, then one CNN_LAYER_* per
+ * registered layer kind (so a new kind needs no line here). */
+static bool entry(int32_t index, const char **name, int64_t *value)
+{
+    if (index < 0 || index >= cnn_constant_count())
+        return false;
+    if (index < N_FIXED) {
+        *name = constants[index].name;
+        *value = constants[index].value;
+    } else {
+        const cnn_layer_ops *ops = cnn_layer_kinds[index - N_FIXED];
+        *name = ops->const_name;
+        *value = ops->kind;
+    }
+    return true;
+}
+
 cnn_status cnn_constant(const char *name, int64_t *value)
 {
     if (!name || !value)
         return cnn_fail(CNN_EINVAL, "cnn_constant: %s is NULL", name ? "value" : "name");
-    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
-        if (strcmp(constants[i].name, name) == 0) {
-            *value = constants[i].value;
+    const char *n;
+    int64_t v;
+    for (int32_t i = 0; entry(i, &n, &v); i++)
+        if (strcmp(n, name) == 0) {
+            *value = v;
             return CNN_OK;
         }
     return cnn_fail(CNN_EINVAL, "cnn_constant: no constant named \"%s\"", name);
@@ -69,12 +96,12 @@ cnn_status cnn_constant(const char *name, int64_t *value)
 
 int32_t cnn_constant_count(void)
 {
-    return (int32_t)(sizeof constants / sizeof constants[0]);
+    return N_FIXED + cnn_layer_kind_count;
 }
 
 const char *cnn_constant_name(int32_t index)
 {
-    if (index < 0 || index >= cnn_constant_count())
-        return NULL;
-    return constants[index].name;
+    const char *n;
+    int64_t v;
+    return entry(index, &n, &v) ? n : NULL;
 }

@@ -16,7 +16,7 @@
 
 #define CNNM_MAGIC "CNNMODEL"
 #define CNNM_MAGIC_LEN 8
-#define CNNM_VERSION 1u
+#define CNNM_VERSION 2u                 /* newest written and read; version 1 is read too */
 
 /* Fixed offsets of the header.  Magic and version stay where they are in
  * every future version, so any reader can tell "not a model" from "newer". */
@@ -27,37 +27,27 @@
 #define CNNM_NET_LEN_V1 32u             /* in_c, in_h, in_w, layers, seed, n_params */
 #define CNNM_HEADER_LEN (CNNM_OFF_NET + CNNM_NET_LEN_V1)
 #define CNNM_LAYER_HEAD_LEN 8u          /* kind code, descriptor length */
-#define CNNM_LAYER_COUNTS_LEN 16u       /* n_weights, n_biases */
+/* n_weights, n_biases; version 2 adds n_state (non-trainable values such as
+ * batch norm's running statistics, stored after the biases). */
+#define CNNM_LAYER_COUNTS_LEN(version) ((version) >= 2 ? 24u : 16u)
 #define CNNM_CRC_LEN 4u
 #define CNNM_MIN_SIZE (CNNM_HEADER_LEN + CNNM_CRC_LEN)
 
-/* Documented limits (docs/format.md, "Limits").  They are checked before
- * anything is allocated, so a hostile file cannot make the reader ask for
- * more memory than its own size in parameters plus bounded bookkeeping. */
-#define CNNM_MAX_LAYERS 1024u
-#define CNNM_MAX_DIM 65535u               /* channels, rows, columns, kernel, stride, ... */
-#define CNNM_MAX_FEATURES (1u << 24)      /* dense/softmax inputs and outputs */
-#define CNNM_MAX_EXAMPLE ((uint64_t)1 << 24) /* elements per example of any activation */
-#define CNNM_MAX_PARAMS ((uint64_t)1 << 31)  /* parameters in the whole network */
+/* Documented limits (docs/format.md, "Limits"): the library's own (cnn.h),
+ * so that what can be built can be saved and loaded.  They are checked
+ * before anything is allocated, so a hostile file cannot make the reader ask
+ * for more memory than its own size in parameters plus bounded bookkeeping. */
+#define CNNM_MAX_LAYERS ((uint32_t)CNN_MAX_LAYERS)
+#define CNNM_MAX_DIM ((uint32_t)CNN_MAX_DIM)
+#define CNNM_MAX_FEATURES ((uint32_t)CNN_MAX_FEATURES)
+#define CNNM_MAX_EXAMPLE ((uint64_t)CNN_MAX_EXAMPLE)
+#define CNNM_MAX_PARAMS ((uint64_t)CNN_MAX_PARAMS)
 /* Largest file cnn_net_load() reads: every parameter plus generous room for
  * the records of the maximum layer count. */
 #define CNNM_MAX_FILE_SIZE (CNNM_MAX_PARAMS * 4u + ((uint64_t)1 << 20))
 
-/* Layer kind codes of the format. */
-enum {
-    CNNM_KIND_CONV2D = 1,
-    CNNM_KIND_POOL2D = 2,
-    CNNM_KIND_DENSE = 3,
-    CNNM_KIND_SOFTMAX = 4,
-    CNNM_KIND_ACTIVATION = 5
-};
-
-/* Descriptor lengths of version 1, per kind. */
-#define CNNM_DESC_CONV2D 60u     /* 13 x u32 + u64 seed */
-#define CNNM_DESC_POOL2D 20u     /* 5 x u32 */
-#define CNNM_DESC_DENSE 28u      /* 5 x u32 + u64 seed */
-#define CNNM_DESC_SOFTMAX 24u    /* 4 x u32 + u64 seed */
-#define CNNM_DESC_ACTIVATION 4u  /* 1 x u32 */
+/* Layer kind codes live in each kind's ops (file_code); lib/layers/registry.c
+ * maps them back. */
 
 /* One table per enumeration: {library value, file code}.  The reader and
  * writer both go through cnnm_map(), so a value missing from a table is an
@@ -67,11 +57,6 @@ typedef struct cnnm_code {
     uint32_t file;
 } cnnm_code;
 
-static const cnnm_code cnnm_kind_codes[] = {
-    {CNN_LAYER_CONV2D, CNNM_KIND_CONV2D},   {CNN_LAYER_POOL2D, CNNM_KIND_POOL2D},
-    {CNN_LAYER_DENSE, CNNM_KIND_DENSE},     {CNN_LAYER_SOFTMAX, CNNM_KIND_SOFTMAX},
-    {CNN_LAYER_ACTIVATION, CNNM_KIND_ACTIVATION},
-};
 static const cnnm_code cnnm_act_codes[] = {
     {CNN_ACT_IDENTITY, 0}, {CNN_ACT_SIGMOID, 1}, {CNN_ACT_TANH, 2}, {CNN_ACT_RELU, 3},
 };

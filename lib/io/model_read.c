@@ -5,18 +5,24 @@
  *      apart from "damaged";
  *   2. CRC over everything before the trailer: nothing beyond the header
  *      is trusted before it matches;
- *   3. a validation pass over every record that allocates nothing: each
- *      length, count and dimension is checked against the bytes left and
- *      the documented limits, and each parameter count against what the
- *      descriptor implies, so what step 4 allocates is bounded by the
- *      file's own size;
- *   4. a build pass through the public constructors and cnn_net_add(), so
- *      the library's own validation runs on what the file describes, then
- *      the parameters are copied in bit for bit. */
+ *   3. a decoding pass: each record's kind is looked up in the registry of
+ *      layer kinds, which decodes its own descriptor and validates it as
+ *      its public constructor would; the layer is made and bound to the
+ *      shape before it (which allocates no parameters), and its parameter
+ *      counts are compared with the file's and with the bytes left, so
+ *      what step 5 allocates is bounded by the file's own size;
+ *   4. the resource limits (cnn_load_limits): parameter bytes, workspace
+ *      and work per example, computed from the decoded layers before any
+ *      of it is allocated or run;
+ *   5. a build pass through cnn_net_add(), so the library's own checks run
+ *      on what the file describes, then the parameters and state are
+ *      copied in bit for bit.
+ * Nothing here knows one layer kind from another. */
 #include "io/file_io.h"
 #include "io/model_format.h"
 #include "net/net.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,197 +57,9 @@ static uint64_t g64(rbuf *r)
     return v;
 }
 
-/* What one layer record says, decoded and range-checked. */
-typedef struct layer_rec {
-    size_t offset;     /* of the record, for messages */
-    uint32_t kind;     /* format code */
-    int32_t lib_kind;  /* enum cnn_layer_kind */
-    union {
-        cnn_conv2d_params conv;
-        cnn_pool2d_params pool;
-        cnn_dense_params dense;
-        cnn_softmax_params softmax;
-        int32_t activation;
-    } p;
-    uint64_t n_weights, n_biases;
-    size_t params_at;  /* offset of the first parameter */
-} layer_rec;
-
-/* Decodes fields of one descriptor, remembering the first problem. */
-typedef struct dec {
-    rbuf *r;
-    uint32_t layer;
-    cnn_status st;
-} dec;
-
-static int32_t num(dec *d, const char *name, uint32_t lo, uint32_t hi)
-{
-    size_t at = d->r->pos;
-    uint32_t v = g32(d->r);
-    if (d->st == CNN_OK && (v < lo || v > hi))
-        d->st = cnn_fail(CNN_EFORMAT, WHO ": layer %u: %s = %u at offset %zu is outside %u..%u",
-                         d->layer, name, v, at, lo, hi);
-    return (int32_t)(v <= hi ? v : 0);
-}
-
-static int32_t enum_code(dec *d, const char *name, const cnnm_code *t, size_t n)
-{
-    size_t at = d->r->pos;
-    uint32_t v = g32(d->r);
-    int32_t lib = 0;
-    if (!cnnm_to_lib(t, n, v, &lib) && d->st == CNN_OK)
-        d->st = cnn_fail(CNN_EFORMAT, WHO ": layer %u: unknown %s code %u at offset %zu", d->layer,
-                         name, v, at);
-    return lib;
-}
-
-static float dropout(dec *d)
-{
-    size_t at = d->r->pos;
-    float p = cnnm_bits_float(g32(d->r));
-    /* Written as a negated range test so that NaN is refused too. */
-    if (!(p >= 0.0f && p < 1.0f) && d->st == CNN_OK)
-        d->st = cnn_fail(CNN_EFORMAT, WHO ": layer %u: dropout %g at offset %zu is outside [0, 1)",
-                         d->layer, (double)p, at);
-    return p;
-}
-
-#define DIM(name, lo) num(&d, name, (lo), CNNM_MAX_DIM)
-#define FEAT(name) num(&d, name, 1, CNNM_MAX_FEATURES)
-
-static uint32_t desc_len(uint32_t kind)
-{
-    switch (kind) {
-    case CNNM_KIND_CONV2D: return CNNM_DESC_CONV2D;
-    case CNNM_KIND_POOL2D: return CNNM_DESC_POOL2D;
-    case CNNM_KIND_DENSE: return CNNM_DESC_DENSE;
-    case CNNM_KIND_SOFTMAX: return CNNM_DESC_SOFTMAX;
-    case CNNM_KIND_ACTIVATION: return CNNM_DESC_ACTIVATION;
-    }
-    return 0;
-}
-
-/* Decodes a descriptor whose bytes are known to be present, and the
- * parameter counts it implies.  Products of at most four values below 2^16
- * (or two below 2^24) plus one more fit in 64 bits, so nothing overflows. */
-static cnn_status read_desc(rbuf *r, uint32_t index, layer_rec *rec, uint64_t *nw, uint64_t *nb)
-{
-    dec d = {r, index, CNN_OK};
-    *nw = *nb = 0;
-    switch (rec->kind) {
-    case CNNM_KIND_CONV2D: {
-        cnn_conv2d_params *p = &rec->p.conv;
-        cnn_conv2d_params_init(p, 1, 1, 1);
-        p->in_channels = DIM("in_channels", 1);
-        p->out_channels = DIM("out_channels", 1);
-        p->kernel_h = DIM("kernel_h", 1);
-        p->kernel_w = DIM("kernel_w", 1);
-        p->stride_h = DIM("stride_h", 1);
-        p->stride_w = DIM("stride_w", 1);
-        p->pad_h = DIM("pad_h", 0);
-        p->pad_w = DIM("pad_w", 0);
-        p->activation = enum_code(&d, "activation", CNNM_TABLE(cnnm_act_codes));
-        p->pool = enum_code(&d, "pool", CNNM_TABLE(cnnm_pool_codes));
-        p->pool_h = DIM("pool_h", 0);
-        p->pool_w = DIM("pool_w", 0);
-        p->init = enum_code(&d, "init", CNNM_TABLE(cnnm_init_codes));
-        p->seed = g64(r);
-        *nw = (uint64_t)p->out_channels * (uint64_t)p->in_channels * (uint64_t)p->kernel_h *
-              (uint64_t)p->kernel_w;
-        *nb = (uint64_t)p->out_channels;
-        break;
-    }
-    case CNNM_KIND_POOL2D: {
-        cnn_pool2d_params *p = &rec->p.pool;
-        cnn_pool2d_params_init(p, CNN_POOL_MAX, 1, 1);
-        p->mode = enum_code(&d, "mode", CNNM_TABLE(cnnm_pool_codes));
-        p->window_h = DIM("window_h", 1);
-        p->window_w = DIM("window_w", 1);
-        p->stride_h = DIM("stride_h", 1);
-        p->stride_w = DIM("stride_w", 1);
-        break;
-    }
-    case CNNM_KIND_DENSE: {
-        cnn_dense_params *p = &rec->p.dense;
-        cnn_dense_params_init(p, 1);
-        p->in_features = FEAT("in_features");
-        p->out_features = FEAT("out_features");
-        p->activation = enum_code(&d, "activation", CNNM_TABLE(cnnm_act_codes));
-        p->dropout = dropout(&d);
-        p->init = enum_code(&d, "init", CNNM_TABLE(cnnm_init_codes));
-        p->seed = g64(r);
-        *nw = (uint64_t)p->out_features * (uint64_t)p->in_features;
-        *nb = (uint64_t)p->out_features;
-        break;
-    }
-    case CNNM_KIND_SOFTMAX: {
-        cnn_softmax_params *p = &rec->p.softmax;
-        cnn_softmax_params_init(p, 2);
-        p->in_features = FEAT("in_features");
-        p->classes = FEAT("classes");
-        p->dropout = dropout(&d);
-        p->init = enum_code(&d, "init", CNNM_TABLE(cnnm_init_codes));
-        p->seed = g64(r);
-        *nw = (uint64_t)p->classes * (uint64_t)p->in_features;
-        *nb = (uint64_t)p->classes;
-        break;
-    }
-    case CNNM_KIND_ACTIVATION:
-        rec->p.activation = enum_code(&d, "function", CNNM_TABLE(cnnm_act_codes));
-        break;
-    }
-    return d.st;
-}
-
-/* Decodes and checks one layer record at r->pos and skips its parameters.
- * Allocates nothing. */
-static cnn_status read_layer(rbuf *r, uint32_t index, layer_rec *rec)
-{
-    memset(rec, 0, sizeof *rec);
-    rec->offset = r->pos;
-    cnn_status st = need(r, CNNM_LAYER_HEAD_LEN, "layer header");
-    if (st != CNN_OK)
-        return st;
-    rec->kind = g32(r);
-    if (!cnnm_to_lib(CNNM_TABLE(cnnm_kind_codes), rec->kind, &rec->lib_kind))
-        return cnn_fail(CNN_EFORMAT, WHO ": layer %u at offset %zu: unknown layer kind code %u",
-                        index, rec->offset, rec->kind);
-    uint32_t len = g32(r);
-    /* Version 1 fixes each kind's descriptor length; a later version that
-     * appends fields will also raise the version number. */
-    if (len != desc_len(rec->kind))
-        return cnn_fail(CNN_EFORMAT,
-                        WHO ": layer %u at offset %zu: descriptor length %u, kind %u needs %u",
-                        index, rec->offset, len, rec->kind, desc_len(rec->kind));
-    if ((st = need(r, (size_t)len + CNNM_LAYER_COUNTS_LEN, "layer descriptor")) != CNN_OK)
-        return st;
-    uint64_t nw, nb;
-    if ((st = read_desc(r, index, rec, &nw, &nb)) != CNN_OK)
-        return st;
-    size_t counts_at = r->pos;
-    rec->n_weights = g64(r);
-    rec->n_biases = g64(r);
-    if (rec->n_weights != nw || rec->n_biases != nb)
-        return cnn_fail(CNN_EFORMAT,
-                        WHO ": layer %u: parameter counts %llu + %llu at offset %zu, the "
-                        "descriptor implies %llu + %llu",
-                        index, (unsigned long long)rec->n_weights,
-                        (unsigned long long)rec->n_biases, counts_at, (unsigned long long)nw,
-                        (unsigned long long)nb);
-    /* The counts come from products that can reach 2^64 - 2^50: compare
-     * each against the bytes left without adding them first. */
-    size_t left = (r->size - r->pos) / 4;
-    if (nw > left || nb > left - nw)
-        return cnn_fail(CNN_EFORMAT,
-                        WHO ": layer %u: %llu parameters at offset %zu but only %zu bytes left",
-                        index, (unsigned long long)(nw + nb), r->pos, r->size - r->pos);
-    rec->params_at = r->pos;
-    r->pos += (size_t)(nw + nb) * 4u;
-    return CNN_OK;
-}
-
 /* The network record (after magic, version, size and its length). */
 typedef struct net_rec {
+    uint32_t version;
     int32_t in[3];
     uint32_t n_layers;
     uint64_t seed;
@@ -282,10 +100,11 @@ static cnn_status read_header(const uint8_t *data, size_t size, rbuf *r, net_rec
     r->base = data;
     r->size = size - CNNM_CRC_LEN;
     r->pos = CNNM_OFF_NET_LEN;
+    nr->version = version;
     uint32_t net_len = g32(r);
     if (net_len != CNNM_NET_LEN_V1)
-        return cnn_fail(CNN_EFORMAT, WHO ": network record length %u at offset %d, version 1 has %u",
-                        net_len, CNNM_OFF_NET_LEN, CNNM_NET_LEN_V1);
+        return cnn_fail(CNN_EFORMAT, WHO ": network record length %u at offset %d, version %u "
+                        "has %u", net_len, CNNM_OFF_NET_LEN, version, CNNM_NET_LEN_V1);
     static const char *const dim_names[3] = {"input channels", "input height", "input width"};
     for (int k = 0; k < 3; k++) {
         size_t at = r->pos;
@@ -314,16 +133,126 @@ static cnn_status read_header(const uint8_t *data, size_t size, rbuf *r, net_rec
     return CNN_OK;
 }
 
-/* Pass 3: every record checked, nothing allocated. */
-static cnn_status validate_layers(rbuf r, const net_rec *nr)
+/* One decoded layer record. */
+typedef struct layer_rec {
+    size_t offset;             /* of the record, for messages */
+    cnn_layer *layer;          /* made and bound, not yet in a network */
+    int32_t out[3];            /* its output shape */
+    uint64_t n_weights, n_biases, n_state;
+    size_t params_at;          /* offset of the first parameter */
+} layer_rec;
+
+/* Re-reports the library's message for a layer the file describes, as a
+ * format error (the file asked for something the library refuses), except
+ * for running out of memory, which is not the file's fault. */
+static cnn_status layer_refused(cnn_status st, uint32_t index, size_t offset)
+{
+    char msg[CNN_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", cnn_errmsg_current());
+    return cnn_fail(st == CNN_ENOMEM ? CNN_ENOMEM : CNN_EFORMAT,
+                    WHO ": layer %u (record at offset %zu) is invalid: %s", index, offset, msg);
+}
+
+/* Params structs of every kind fit here (checked against ops->params_size). */
+typedef union params_buf {
+    max_align_t align;
+    unsigned char bytes[512];
+} params_buf;
+
+/* Decodes the record at r->pos for input shape `in` into rec (its layer
+ * made and bound), and skips its parameters. */
+static cnn_status read_layer(rbuf *r, uint32_t version, uint32_t index, const int32_t in[3],
+                             layer_rec *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->offset = r->pos;
+    cnn_status st = need(r, CNNM_LAYER_HEAD_LEN, "layer header");
+    if (st != CNN_OK)
+        return st;
+    uint32_t code = g32(r);
+    const cnn_layer_ops *ops = cnn_layer_kind_by_code(code);
+    if (!ops)
+        return cnn_fail(CNN_EFORMAT, WHO ": layer %u at offset %zu: unknown layer kind code %u",
+                        index, rec->offset, code);
+    uint32_t len = g32(r);
+    if ((st = need(r, (size_t)len + CNNM_LAYER_COUNTS_LEN(version), "layer descriptor")) != CNN_OK)
+        return st;
+    params_buf params;
+    if (ops->params_size > sizeof params)
+        return cnn_fail(CNN_EFORMAT, WHO ": layer %u: kind %s is too large to decode", index,
+                        ops->name);
+    cnn_dec d = {.p = r->base + r->pos, .len = len, .offset = r->pos, .layer = index,
+                 .version = version, .st = CNN_OK};
+    ops->decode(&d, &params);
+    if (d.st != CNN_OK)
+        return d.st;
+    if (d.pos != len)
+        return cnn_fail(CNN_EFORMAT, WHO ": layer %u at offset %zu: descriptor length %u, kind "
+                        "%s needs %zu", index, rec->offset, len, ops->name, d.pos);
+    r->pos += len;
+    if ((st = ops->validate(&params)) != CNN_OK)
+        return layer_refused(st, index, rec->offset);
+    cnn_layer *l;
+    if ((st = cnn_layer_make(ops, &params, &l)) != CNN_OK)
+        return st;
+    rec->layer = l;
+    st = ops->out_shape(l, in, rec->out);
+    if (st == CNN_OK && cnn_shape_numel3(rec->out) > CNN_MAX_EXAMPLE)
+        st = cnn_fail(CNN_ESHAPE, "output %dx%dx%d has more than %d elements per example",
+                      rec->out[0], rec->out[1], rec->out[2], CNN_MAX_EXAMPLE);
+    if (st == CNN_OK)
+        st = ops->bind(l, in); /* sizes only: allocates nothing */
+    if (st != CNN_OK)
+        return layer_refused(st, index, rec->offset);
+    memcpy(l->in, in, sizeof l->in);
+
+    size_t counts_at = r->pos;
+    rec->n_weights = g64(r);
+    rec->n_biases = g64(r);
+    rec->n_state = version >= 2 ? g64(r) : 0;
+    if (rec->n_weights != (uint64_t)l->n_weights || rec->n_biases != (uint64_t)l->n_biases ||
+        rec->n_state != (uint64_t)l->n_state)
+        return cnn_fail(CNN_EFORMAT,
+                        WHO ": layer %u: parameter counts %llu + %llu + %llu at offset %zu, the "
+                        "descriptor implies %lld + %lld + %lld",
+                        index, (unsigned long long)rec->n_weights,
+                        (unsigned long long)rec->n_biases, (unsigned long long)rec->n_state,
+                        counts_at, (long long)l->n_weights, (long long)l->n_biases,
+                        (long long)l->n_state);
+    /* The counts fit in int32 each (bind refuses more); compare each against
+     * the bytes left without adding them first. */
+    size_t left = (r->size - r->pos) / 4;
+    uint64_t nw = rec->n_weights, nb = rec->n_biases, ns = rec->n_state;
+    if (nw > left || nb > left - nw || ns > left - nw - nb)
+        return cnn_fail(CNN_EFORMAT,
+                        WHO ": layer %u: %llu parameters at offset %zu but only %zu bytes left",
+                        index, (unsigned long long)(nw + nb + ns), r->pos, r->size - r->pos);
+    rec->params_at = r->pos;
+    r->pos += (size_t)(nw + nb + ns) * 4u;
+    return CNN_OK;
+}
+
+static void free_recs(layer_rec *recs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        cnn_layer_free(recs[i].layer);
+    cnn_dealloc(recs);
+}
+
+/* Pass 3: every record decoded and checked; recs[i].layer made, unattached. */
+static cnn_status decode_layers(rbuf r, const net_rec *nr, layer_rec *recs)
 {
     uint64_t total = 0;
+    const int32_t *in = nr->in;
     for (uint32_t i = 0; i < nr->n_layers; i++) {
-        layer_rec rec;
-        cnn_status st = read_layer(&r, i, &rec);
+        cnn_status st = read_layer(&r, nr->version, i, in, &recs[i]);
         if (st != CNN_OK)
             return st;
-        total += rec.n_weights + rec.n_biases; /* both bounded by the file size */
+        if (i > 0 && recs[i - 1].layer->ops->is_output)
+            return cnn_fail(CNN_EFORMAT, WHO ": layer %u (record at offset %zu) follows the "
+                            "%s output layer", i, recs[i].offset, recs[i - 1].layer->ops->name);
+        total += recs[i].n_weights + recs[i].n_biases + recs[i].n_state; /* bounded by the file */
+        in = recs[i].out;
     }
     if (r.pos != r.size)
         return cnn_fail(CNN_EFORMAT, WHO ": %zu unexpected bytes at offset %zu after the last layer",
@@ -335,127 +264,80 @@ static cnn_status validate_layers(rbuf r, const net_rec *nr)
     return CNN_OK;
 }
 
-/* Re-reports the library's message for a layer the file describes, as a
- * format error (the file asked for something the library refuses), except
- * for running out of memory, which is not the file's fault. */
-static cnn_status layer_refused(cnn_status st, uint32_t index, const layer_rec *rec)
+/* Pass 4: what running the network would cost, against the caller's limits. */
+static cnn_status check_costs(const net_rec *nr, const layer_rec *recs,
+                              const cnn_load_limits *lim)
 {
-    char msg[CNN_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", cnn_errmsg_current());
-    return cnn_fail(st == CNN_ENOMEM ? CNN_ENOMEM : CNN_EFORMAT,
-                    WHO ": layer %u (record at offset %zu) is invalid: %s", index, rec->offset, msg);
-}
-
-static cnn_status create_layer(const layer_rec *rec, cnn_layer **out)
-{
-    switch (rec->kind) {
-    case CNNM_KIND_CONV2D: return cnn_conv2d_create(&rec->p.conv, out);
-    case CNNM_KIND_POOL2D: return cnn_pool2d_create(&rec->p.pool, out);
-    case CNNM_KIND_DENSE: return cnn_dense_create(&rec->p.dense, out);
-    case CNNM_KIND_SOFTMAX: return cnn_softmax_create(&rec->p.softmax, out);
-    case CNNM_KIND_ACTIVATION: return cnn_activation_create(rec->p.activation, out);
-    }
-    return cnn_fail(CNN_EFORMAT, WHO ": unknown layer kind code %u", rec->kind);
-}
-
-/* The unfolded input of one example (im2col) is indexed with 32-bit ints
- * by the kernels; refuse geometry that would overflow them. */
-static cnn_status check_output(const layer_rec *rec, uint32_t index, const int32_t in[3],
-                               const int32_t out[3])
-{
-    uint64_t n = (uint64_t)out[0] * (uint64_t)out[1] * (uint64_t)out[2];
-    if (out[0] < 1 || out[1] < 1 || out[2] < 1 || n > CNNM_MAX_EXAMPLE)
-        return cnn_fail(CNN_EFORMAT,
-                        WHO ": layer %u (record at offset %zu): output %dx%dx%d is outside the "
-                        "limit of %llu elements",
-                        index, rec->offset, out[0], out[1], out[2],
-                        (unsigned long long)CNNM_MAX_EXAMPLE);
-    if (rec->kind == CNNM_KIND_CONV2D) {
-        const cnn_conv2d_params *p = &rec->p.conv;
-        /* Rows and columns of the convolution before any fused pooling;
-         * the layer accepted the shape, so the numerators are >= 0.  Each
-         * product is checked before it feeds a larger one, so none of them
-         * can overflow 64 bits. */
-        uint64_t oh = (uint64_t)(in[1] + 2 * p->pad_h - p->kernel_h) / (uint64_t)p->stride_h + 1;
-        uint64_t ow = (uint64_t)(in[2] + 2 * p->pad_w - p->kernel_w) / (uint64_t)p->stride_w + 1;
-        uint64_t patch = (uint64_t)in[0] * (uint64_t)p->kernel_h * (uint64_t)p->kernel_w;
-        bool ok = oh * ow <= CNNM_MAX_EXAMPLE &&
-                  oh * ow * (uint64_t)p->out_channels <= CNNM_MAX_EXAMPLE &&
-                  patch <= INT32_MAX && patch * oh * ow <= INT32_MAX;
-        if (!ok)
-            return cnn_fail(CNN_EFORMAT,
-                            WHO ": layer %u (record at offset %zu): convolution of %dx%dx%d by "
-                            "%dx%d is too large",
-                            index, rec->offset, in[0], in[1], in[2], p->kernel_h, p->kernel_w);
+    cnn_net_costs c = {0};
+    cnn_net_costs_add_input(&c, nr->in);
+    for (uint32_t i = 0; i < nr->n_layers; i++)
+        cnn_net_costs_add(&c, recs[i].layer, recs[i].out);
+    cnn_status st = cnn_net_costs_check(&c, lim);
+    if (st != CNN_OK) {
+        char msg[CNN_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", cnn_errmsg_current());
+        return cnn_fail(st, WHO ": %s", msg);
     }
     return CNN_OK;
 }
 
-/* Pass 4: builds the network through the public API and copies the
- * parameters in. */
-static cnn_status build(rbuf r, const net_rec *nr, cnn_net **out)
+/* Pass 5: builds the network through cnn_net_add() and copies the
+ * parameters and state in.  Takes the layers out of recs. */
+static cnn_status build(rbuf r, const net_rec *nr, layer_rec *recs, const cnn_load_limits *lim,
+                        cnn_net **out)
 {
     cnn_net *net = NULL;
     cnn_status st = cnn_net_create(nr->in[0], nr->in[1], nr->in[2], nr->seed, &net);
     if (st != CNN_OK)
         return st == CNN_ENOMEM ? st : cnn_fail(CNN_EFORMAT, WHO ": %s", cnn_errmsg_current());
-    for (uint32_t i = 0; i < nr->n_layers && st == CNN_OK; i++) {
-        layer_rec rec;
-        read_layer(&r, i, &rec); /* validated in pass 3 */
-        int32_t shape[3], next[3];
-        cnn_layer *layer = NULL;
-        st = cnn_net_output_shape(net, shape);
-        if (st == CNN_OK)
-            st = create_layer(&rec, &layer);
-        if (st == CNN_OK)
-            st = cnn_layer_output_shape(layer, shape, next);
-        if (st != CNN_OK) {
-            st = layer_refused(st, i, &rec);
-        } else if ((st = check_output(&rec, i, shape, next)) == CNN_OK) {
-            st = cnn_net_add(net, layer);
-            if (st != CNN_OK)
-                st = layer_refused(st, i, &rec);
-            else
-                layer = NULL; /* the network owns it now */
-        }
-        cnn_layer_destroy(layer);
-        if (st != CNN_OK)
-            break;
-        /* The library's own count must agree with the one checked against
-         * the file, or the copy below would run past either buffer. */
-        const cnn_layer *l = net->layers[i];
-        if ((uint64_t)l->n_weights != rec.n_weights || (uint64_t)l->n_biases != rec.n_biases)
-            st = cnn_fail(CNN_EFORMAT,
-                          WHO ": layer %u (record at offset %zu): the file holds %llu + %llu "
-                          "parameters, the layer has %lld + %lld",
-                          i, rec.offset, (unsigned long long)rec.n_weights,
-                          (unsigned long long)rec.n_biases, (long long)l->n_weights,
-                          (long long)l->n_biases);
+    if ((st = cnn_net_set_limits(net, lim)) != CNN_OK) {
+        cnn_net_destroy(net);
+        return st;
     }
-    if (st == CNN_OK && (uint64_t)cnn_net_param_count(net) != nr->n_params)
-        st = cnn_fail(CNN_EFORMAT, WHO ": the network has %lld parameters, the file %llu",
-                      (long long)cnn_net_param_count(net), (unsigned long long)nr->n_params);
+    for (uint32_t i = 0; i < nr->n_layers && st == CNN_OK; i++) {
+        st = cnn_net_add(net, recs[i].layer);
+        if (st == CNN_OK)
+            recs[i].layer = NULL; /* the network owns it now */
+        else
+            st = layer_refused(st, i, recs[i].offset);
+    }
     if (st != CNN_OK) {
         cnn_net_destroy(net);
         return st;
     }
-    /* Weights then biases of each layer, wherever the network keeps them. */
-    r.pos = CNNM_HEADER_LEN;
+    /* Weights, biases, then state of each layer, wherever the network keeps them. */
     for (uint32_t i = 0; i < nr->n_layers; i++) {
-        layer_rec rec;
-        read_layer(&r, i, &rec);
         cnn_layer *l = net->layers[i];
-        const uint8_t *src = r.base + rec.params_at;
-        for (uint64_t j = 0; j < rec.n_weights; j++, src += 4)
+        const uint8_t *src = r.base + recs[i].params_at;
+        for (int64_t j = 0; j < l->n_weights; j++, src += 4)
             l->w[j] = cnnm_bits_float(cnnm_get_u32(src));
-        for (uint64_t j = 0; j < rec.n_biases; j++, src += 4)
+        for (int64_t j = 0; j < l->n_biases; j++, src += 4)
             l->b[j] = cnnm_bits_float(cnnm_get_u32(src));
+        for (int64_t j = 0; j < l->n_state; j++, src += 4)
+            l->state[j] = cnnm_bits_float(cnnm_get_u32(src));
     }
     *out = net;
     return CNN_OK;
 }
 
-cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out)
+/* Limits from the caller's struct: the fields its struct_size covers,
+ * defaults for the rest. */
+static cnn_status read_limits(const cnn_load_limits *given, cnn_load_limits *lim)
+{
+    cnn_load_limits_init(lim, sizeof *lim);
+    if (!given)
+        return CNN_OK;
+    if (given->struct_size < offsetof(cnn_load_limits, max_param_bytes) + sizeof(int64_t))
+        return cnn_fail(CNN_EINVAL, WHO ": limits struct_size %u is too small (use "
+                        "cnn_load_limits_init)", (unsigned)given->struct_size);
+    size_t n = given->struct_size < sizeof *lim ? given->struct_size : sizeof *lim;
+    memcpy(lim, given, n);
+    lim->struct_size = sizeof *lim;
+    return cnn_load_limits_check(lim, WHO);
+}
+
+cnn_status cnn_net_load_buffer_limited(const void *data, size_t size,
+                                       const cnn_load_limits *limits, cnn_net **out)
 {
     if (out)
         *out = NULL;
@@ -463,19 +345,39 @@ cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out)
         return cnn_fail(CNN_EINVAL, WHO "_buffer: out is NULL");
     if (!data)
         return cnn_fail(CNN_EINVAL, WHO "_buffer: data is NULL");
+    cnn_load_limits lim;
+    cnn_status st = read_limits(limits, &lim);
+    if (st != CNN_OK)
+        return st;
     rbuf r = {0};
     net_rec nr = {0};
-    cnn_status st = read_header(data, size, &r, &nr);
+    if ((st = read_header(data, size, &r, &nr)) != CNN_OK)
+        return st;
+    layer_rec *recs = cnn_alloc_zeroed(nr.n_layers ? nr.n_layers : 1, sizeof *recs);
+    if (!recs)
+        return cnn_fail(CNN_ENOMEM, WHO ": out of memory for %u layer records", nr.n_layers);
+    st = decode_layers(r, &nr, recs);
     if (st == CNN_OK)
-        st = validate_layers(r, &nr);
+        st = check_costs(&nr, recs, &lim);
     if (st == CNN_OK)
-        st = build(r, &nr, out);
+        st = build(r, &nr, recs, &lim, out);
+    free_recs(recs, nr.n_layers);
     return st;
+}
+
+cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **out)
+{
+    return cnn_net_load_buffer_limited(data, size, NULL, out);
 }
 
 /* ---- from a file -------------------------------------------------------- */
 
 cnn_status cnn_net_load(const char *path, cnn_net **out)
+{
+    return cnn_net_load_limited(path, NULL, out);
+}
+
+cnn_status cnn_net_load_limited(const char *path, const cnn_load_limits *limits, cnn_net **out)
 {
     if (out)
         *out = NULL;
@@ -488,7 +390,7 @@ cnn_status cnn_net_load(const char *path, cnn_net **out)
     cnn_status st = cnn_io_read_file(WHO, "model", path, CNNM_MAX_FILE_SIZE, &buf, &size);
     if (st != CNN_OK)
         return st;
-    st = cnn_net_load_buffer(buf, size, out);
+    st = cnn_net_load_buffer_limited(buf, size, limits, out);
     cnn_dealloc(buf);
     if (st != CNN_OK) {
         /* Name the file: the buffer loader's message knows only offsets. */

@@ -9,6 +9,7 @@
 #include "io/file_io.h"
 #include "io/model_format.h"
 #include "net/net.h"
+#include "layers/layer.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,151 +64,48 @@ static cnn_status save_fail(const cnn_net *net, cnn_status st, const char *fmt, 
     return cnn_net_keep_error((cnn_net *)net, st);
 }
 
-/* Descriptor length of a layer kind (format code), 0 for unknown kinds. */
-static uint32_t desc_len(uint32_t kind)
+/* The version a network needs: 1 (read by every libcnn) unless some layer
+ * keeps state, which only version 2 records. */
+static uint32_t version_for(const cnn_net *net)
 {
-    switch (kind) {
-    case CNNM_KIND_CONV2D: return CNNM_DESC_CONV2D;
-    case CNNM_KIND_POOL2D: return CNNM_DESC_POOL2D;
-    case CNNM_KIND_DENSE: return CNNM_DESC_DENSE;
-    case CNNM_KIND_SOFTMAX: return CNNM_DESC_SOFTMAX;
-    case CNNM_KIND_ACTIVATION: return CNNM_DESC_ACTIVATION;
-    }
-    return 0;
+    return net->n_state > 0 ? 2u : 1u;
 }
 
-/* Checks a creation parameter against the format's range before writing
- * it, so the writer never produces a file the reader would refuse. */
-typedef struct field_check {
-    const cnn_net *net;
-    int32_t layer;
-    const char *kind;
-    cnn_status st;
-} field_check;
-
-static uint32_t field(field_check *fc, const char *name, int64_t v, int64_t lo, int64_t hi)
+/* A layer's descriptor, through its kind's encoder; with e->p NULL only
+ * measured and checked. */
+static cnn_status encode_desc(const cnn_net *net, int32_t i, uint8_t *p, size_t *len)
 {
-    if (fc->st == CNN_OK && (v < lo || v > hi))
-        fc->st = save_fail(fc->net, CNN_EINVAL,
-                           "cnn_net_save: layer %d (%s): %s = %lld is outside the format's "
-                           "range %lld..%lld",
-                           (int)fc->layer, fc->kind, name, (long long)v, (long long)lo,
-                           (long long)hi);
-    return (uint32_t)v;
+    const cnn_layer *l = net->layers[i];
+    cnn_enc e = {.p = p, .kind = l->ops->name, .layer = i, .st = CNN_OK};
+    l->ops->encode(l, &e);
+    *len = e.len;
+    return e.st == CNN_OK ? CNN_OK : cnn_net_keep_error((cnn_net *)net, e.st);
 }
 
-static uint32_t code(field_check *fc, const char *name, const cnnm_code *t, size_t n, int32_t v)
-{
-    uint32_t c = 0;
-    if (fc->st == CNN_OK && !cnnm_to_file(t, n, v, &c))
-        fc->st = save_fail(fc->net, CNN_EINVAL,
-                           "cnn_net_save: layer %d (%s): %s = %d has no code in the format",
-                           (int)fc->layer, fc->kind, name, (int)v);
-    return c;
-}
-
-static uint32_t dropout_bits(field_check *fc, float d)
-{
-    if (fc->st == CNN_OK && !(d >= 0.0f && d < 1.0f))
-        fc->st = save_fail(fc->net, CNN_EINVAL,
-                           "cnn_net_save: layer %d (%s): dropout %g is outside [0, 1)",
-                           (int)fc->layer, fc->kind, (double)d);
-    return cnnm_float_bits(d);
-}
-
-#define DIM(name, v, lo) field(&fc, name, (v), (lo), CNNM_MAX_DIM)
-#define FEAT(name, v) field(&fc, name, (v), 1, CNNM_MAX_FEATURES)
-
-/* Writes one layer's descriptor (the bytes after kind and length). */
-static cnn_status write_desc(const cnn_net *net, int32_t i, const cnn_layer *l, wbuf *w)
-{
-    field_check fc = {net, i, l->ops->name, CNN_OK};
-    switch (l->ops->kind) {
-    case CNN_LAYER_CONV2D: {
-        const cnn_conv2d_params *p = &l->p.conv;
-        w32(w, DIM("in_channels", p->in_channels, 1));
-        w32(w, DIM("out_channels", p->out_channels, 1));
-        w32(w, DIM("kernel_h", p->kernel_h, 1));
-        w32(w, DIM("kernel_w", p->kernel_w, 1));
-        w32(w, DIM("stride_h", p->stride_h, 1));
-        w32(w, DIM("stride_w", p->stride_w, 1));
-        w32(w, DIM("pad_h", p->pad_h, 0));
-        w32(w, DIM("pad_w", p->pad_w, 0));
-        w32(w, code(&fc, "activation", CNNM_TABLE(cnnm_act_codes), p->activation));
-        w32(w, code(&fc, "pool", CNNM_TABLE(cnnm_pool_codes), p->pool));
-        w32(w, DIM("pool_h", p->pool_h, 0));
-        w32(w, DIM("pool_w", p->pool_w, 0));
-        w32(w, code(&fc, "init", CNNM_TABLE(cnnm_init_codes), p->init));
-        w64(w, p->seed);
-        break;
-    }
-    case CNN_LAYER_POOL2D: {
-        const cnn_pool2d_params *p = &l->p.pool;
-        w32(w, code(&fc, "mode", CNNM_TABLE(cnnm_pool_codes), p->mode));
-        w32(w, DIM("window_h", p->window_h, 1));
-        w32(w, DIM("window_w", p->window_w, 1));
-        w32(w, DIM("stride_h", p->stride_h, 1));
-        w32(w, DIM("stride_w", p->stride_w, 1));
-        break;
-    }
-    case CNN_LAYER_DENSE: {
-        const cnn_dense_params *p = &l->p.dense;
-        w32(w, FEAT("in_features", p->in_features));
-        w32(w, FEAT("out_features", p->out_features));
-        w32(w, code(&fc, "activation", CNNM_TABLE(cnnm_act_codes), p->activation));
-        w32(w, dropout_bits(&fc, p->dropout));
-        w32(w, code(&fc, "init", CNNM_TABLE(cnnm_init_codes), p->init));
-        w64(w, p->seed);
-        break;
-    }
-    case CNN_LAYER_SOFTMAX: {
-        const cnn_softmax_params *p = &l->p.softmax;
-        w32(w, FEAT("in_features", p->in_features));
-        w32(w, FEAT("classes", p->classes));
-        w32(w, dropout_bits(&fc, p->dropout));
-        w32(w, code(&fc, "init", CNNM_TABLE(cnnm_init_codes), p->init));
-        w64(w, p->seed);
-        break;
-    }
-    case CNN_LAYER_ACTIVATION:
-        w32(w, code(&fc, "function", CNNM_TABLE(cnnm_act_codes), l->p.activation));
-        break;
-    }
-    return fc.st;
-}
-
-/* Bytes of the whole file, with every limit checked; 0 after a failure. */
+/* Bytes of the whole file, with every limit checked. */
 static cnn_status file_size(const cnn_net *net, size_t *size)
 {
     if (net->n_layers < 0 || (uint32_t)net->n_layers > CNNM_MAX_LAYERS)
         return save_fail(net, CNN_EINVAL, "cnn_net_save: %d layers, the format allows at most %u",
                          (int)net->n_layers, CNNM_MAX_LAYERS);
+    const uint32_t version = version_for(net);
     uint64_t total = CNNM_HEADER_LEN + CNNM_CRC_LEN;
-    uint64_t params = 0;
+    uint64_t values = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {
         const cnn_layer *l = net->layers[i];
-        uint32_t kind = 0;
-        if (!cnnm_to_file(CNNM_TABLE(cnnm_kind_codes), l->ops->kind, &kind))
-            return save_fail(net, CNN_EINVAL, "cnn_net_save: layer %d has kind %d, unknown to the format",
-                             (int)i, (int)l->ops->kind);
-        if (l->n_weights < 0 || l->n_biases < 0)
-            return save_fail(net, CNN_EINVAL, "cnn_net_save: layer %d has a negative parameter count",
-                             (int)i);
-        /* Each count is below 2^63; checking after every addition keeps
-         * the running sum below 2^32 * 2 and far from overflow. */
-        params += (uint64_t)l->n_weights;
-        if (params > CNNM_MAX_PARAMS)
-            break;
-        params += (uint64_t)l->n_biases;
-        if (params > CNNM_MAX_PARAMS)
-            break;
-        total += CNNM_LAYER_HEAD_LEN + desc_len(kind) + CNNM_LAYER_COUNTS_LEN;
+        size_t desc = 0;
+        cnn_status st = encode_desc(net, i, NULL, &desc);
+        if (st != CNN_OK)
+            return st;
+        /* Each count is below 2^31 (the builder's limit): no overflow. */
+        values += (uint64_t)l->n_weights + (uint64_t)l->n_biases + (uint64_t)l->n_state;
+        total += CNNM_LAYER_HEAD_LEN + desc + CNNM_LAYER_COUNTS_LEN(version);
     }
-    if (params > CNNM_MAX_PARAMS)
+    if (values > CNNM_MAX_PARAMS)
         return save_fail(net, CNN_EINVAL,
                          "cnn_net_save: more than %llu parameters, the format's limit",
                          (unsigned long long)CNNM_MAX_PARAMS);
-    total += params * 4u;
+    total += values * 4u;
     if (total > SIZE_MAX)
         return save_fail(net, CNN_ENOMEM, "cnn_net_save: %llu bytes do not fit in memory",
                          (unsigned long long)total);
@@ -231,10 +129,11 @@ static cnn_status encode(const cnn_net *net, uint8_t **out, size_t *out_size)
     if (!buf)
         return save_fail(net, CNN_ENOMEM, "cnn_net_save: cannot allocate %zu bytes", size);
 
+    const uint32_t version = version_for(net);
     wbuf w = {buf};
     memcpy(w.p, CNNM_MAGIC, CNNM_MAGIC_LEN);
     w.p += CNNM_MAGIC_LEN;
-    w32(&w, CNNM_VERSION);
+    w32(&w, version);
     w64(&w, (uint64_t)size);
     w32(&w, CNNM_NET_LEN_V1);
     w32(&w, (uint32_t)net->in[0]);
@@ -242,30 +141,27 @@ static cnn_status encode(const cnn_net *net, uint8_t **out, size_t *out_size)
     w32(&w, (uint32_t)net->in[2]);
     w32(&w, (uint32_t)net->n_layers);
     w64(&w, net->seed);
-    uint8_t *n_params_at = w.p; /* filled in once the layers are counted */
-    w64(&w, 0);
+    w64(&w, (uint64_t)(net->n_params + net->n_state));
 
-    uint64_t n_params = 0;
-    for (int32_t i = 0; i < net->n_layers && st == CNN_OK; i++) {
+    for (int32_t i = 0; i < net->n_layers; i++) {
         const cnn_layer *l = net->layers[i];
-        uint32_t kind = 0;
-        cnnm_to_file(CNNM_TABLE(cnnm_kind_codes), l->ops->kind, &kind); /* checked above */
-        w32(&w, kind);
-        w32(&w, desc_len(kind));
-        st = write_desc(net, i, l, &w);
+        size_t desc = 0;
+        encode_desc(net, i, NULL, &desc); /* checked by file_size */
+        w32(&w, l->ops->file_code);
+        w32(&w, (uint32_t)desc);
+        encode_desc(net, i, w.p, &desc);
+        w.p += desc;
         w64(&w, (uint64_t)l->n_weights);
         w64(&w, (uint64_t)l->n_biases);
+        if (version >= 2)
+            w64(&w, (uint64_t)l->n_state);
         for (int64_t j = 0; j < l->n_weights; j++)
             w32(&w, cnnm_float_bits(l->w[j]));
         for (int64_t j = 0; j < l->n_biases; j++)
             w32(&w, cnnm_float_bits(l->b[j]));
-        n_params += (uint64_t)(l->n_weights + l->n_biases);
+        for (int64_t j = 0; j < l->n_state; j++)
+            w32(&w, cnnm_float_bits(l->state[j]));
     }
-    if (st != CNN_OK) {
-        cnn_dealloc(buf);
-        return st;
-    }
-    cnnm_put_u64(n_params_at, n_params);
     w32(&w, cnnm_crc32(buf, size - CNNM_CRC_LEN));
     *out = buf;
     *out_size = size;

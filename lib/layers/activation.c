@@ -3,7 +3,20 @@
 #include "layer.h"
 #include "kernels/kernels.h"
 
+#include <stdio.h>
+
 #define NAME "activation"
+
+/* The kind's params: the public constructor takes the function alone. */
+typedef struct act_params {
+    uint32_t struct_size;
+    int32_t function; /* enum cnn_activation */
+} act_params;
+
+static int32_t fn_of(const cnn_layer *l)
+{
+    return ((const act_params *)l->params)->function;
+}
 
 static cnn_status act_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
 {
@@ -21,62 +34,72 @@ static cnn_status act_bind(cnn_layer *l, const int32_t in[3])
     return CNN_OK;
 }
 
-static void act_init(cnn_layer *l, cnn_rng *rng)
+static void act_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
 {
-    (void)l;
-    (void)rng;
-}
-
-static cnn_status act_reserve(cnn_layer *l, int n)
-{
-    (void)l;
-    (void)n;
-    return CNN_OK;
-}
-
-static void act_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
-                        float *scratch, cnn_rng *rng)
-{
-    (void)mode;
-    (void)scratch;
-    (void)rng;
-    cnn_k_act_fwd(l->p.activation, (size_t)n * (size_t)cnn_shape_numel3(l->in), x, y);
+    (void)ctx;
+    cnn_k_act_fwd(fn_of(l), (size_t)n * (size_t)cnn_shape_numel3(l->in), x, y);
 }
 
 static void act_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
-                         float *dx, float *scratch)
+                         float *dx, const cnn_layer_ctx *ctx)
 {
     (void)x;
-    (void)scratch;
+    (void)ctx;
     if (dx)
-        cnn_k_act_bwd(l->p.activation, (size_t)n * (size_t)cnn_shape_numel3(l->in), y, dy, dx);
+        cnn_k_act_bwd(fn_of(l), (size_t)n * (size_t)cnn_shape_numel3(l->in), y, dy, dx);
+}
+
+static int64_t act_flops(const cnn_layer *l)
+{
+    return cnn_shape_numel3(l->in);
+}
+
+static void act_describe(const cnn_layer *l, char *buf, size_t size)
+{
+    snprintf(buf, size, NAME " %s", cnn_act_name(fn_of(l)));
+}
+
+/* Descriptor: the function (1 x u32). */
+static void act_encode(const cnn_layer *l, cnn_enc *e)
+{
+    cnn_enc_act(e, "function", fn_of(l));
+}
+
+static void act_decode(cnn_dec *d, void *params)
+{
+    act_params *p = params;
+    p->struct_size = sizeof *p;
+    p->function = cnn_dec_act(d, "function");
+}
+
+static cnn_status act_validate(const void *params)
+{
+    const act_params *p = params;
+    if (p->function < CNN_ACT_IDENTITY || p->function > CNN_ACT_RELU)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", p->function);
+    return CNN_OK;
 }
 
 const cnn_layer_ops cnn_activation_ops = {
     .kind = CNN_LAYER_ACTIVATION,
     .name = NAME,
+    .const_name = "CNN_LAYER_ACTIVATION",
+    .file_code = 5,
+    .params_size = sizeof(act_params),
+    .input_form = CNN_INPUT_ANY,
+    .validate = act_validate,
     .out_shape = act_out_shape,
     .bind = act_bind,
-    .init_params = act_init,
-    .scratch_floats = NULL,
-    .reserve = act_reserve,
     .forward = act_forward,
     .backward = act_backward,
-    .free_aux = NULL,
+    .flops = act_flops,
+    .describe = act_describe,
+    .encode = act_encode,
+    .decode = act_decode,
 };
 
 cnn_status cnn_activation_create(int32_t activation, cnn_layer **out)
 {
-    if (out)
-        *out = NULL;
-    if (!out)
-        return cnn_fail(CNN_EINVAL, "cnn_activation_create: out is NULL");
-    if (activation < CNN_ACT_IDENTITY || activation > CNN_ACT_RELU)
-        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", activation);
-    cnn_layer *l;
-    cnn_status st = cnn_layer_alloc(&cnn_activation_ops, &l);
-    if (st != CNN_OK)
-        return st;
-    l->p.activation = activation;
-    return cnn_layer_finish_create(l, 0, 0, out);
+    act_params p = {sizeof p, activation};
+    return cnn_layer_create(&cnn_activation_ops, "cnn_activation_create", &p, 0, out);
 }

@@ -5,9 +5,26 @@
 #include "layer.h"
 #include "kernels/kernels.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NAME "conv2d"
+
+/* Per-batch buffers (l->aux slots). */
+enum { AUX_CONV_OUT, AUX_DCONV, AUX_ARGMAX, AUX_PRE };
+
+static const cnn_conv2d_params *P(const cnn_layer *l)
+{
+    return l->params;
+}
+
+/* Padding actually applied: "same" resolves from the kernel size. */
+static int pad_of(const cnn_conv2d_params *p, bool rows)
+{
+    if (p->padding == CNN_PAD_SAME)
+        return ((rows ? p->kernel_h : p->kernel_w) - 1) / 2;
+    return rows ? p->pad_h : p->pad_w;
+}
 
 static int conv_dim(int in, int pad, int k, int stride)
 {
@@ -16,7 +33,7 @@ static int conv_dim(int in, int pad, int k, int stride)
 
 static void geometry(const cnn_layer *l, cnn_conv_geom *g)
 {
-    const cnn_conv2d_params *p = &l->p.conv;
+    const cnn_conv2d_params *p = P(l);
     g->in_c = l->in[0];
     g->in_h = l->in[1];
     g->in_w = l->in[2];
@@ -25,15 +42,15 @@ static void geometry(const cnn_layer *l, cnn_conv_geom *g)
     g->k_w = p->kernel_w;
     g->stride_h = p->stride_h;
     g->stride_w = p->stride_w;
-    g->pad_h = p->pad_h;
-    g->pad_w = p->pad_w;
+    g->pad_h = pad_of(p, true);
+    g->pad_w = pad_of(p, false);
     g->out_h = conv_dim(g->in_h, g->pad_h, g->k_h, g->stride_h);
     g->out_w = conv_dim(g->in_w, g->pad_w, g->k_w, g->stride_w);
 }
 
 static void pool_geometry(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_geom *pg)
 {
-    const cnn_conv2d_params *p = &l->p.conv;
+    const cnn_conv2d_params *p = P(l);
     pg->c = g->out_c;
     pg->in_h = g->out_h;
     pg->in_w = g->out_w;
@@ -45,29 +62,40 @@ static void pool_geometry(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_g
 
 static bool fused_pool(const cnn_layer *l)
 {
-    return l->p.conv.pool != CNN_POOL_NONE;
+    return P(l)->pool != CNN_POOL_NONE;
 }
 
 static cnn_status conv_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
 {
-    const cnn_conv2d_params *p = &l->p.conv;
+    const cnn_conv2d_params *p = P(l);
     if (p->in_channels && in[0] != p->in_channels)
         return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d but the layer expects %d input maps",
                         in[0], in[1], in[2], p->in_channels);
     /* 64-bit: cnn_layer_output_shape() accepts any int32 input size, and
      * in + 2*pad would overflow int near INT32_MAX. */
-    int64_t padded_h = (int64_t)in[1] + 2 * (int64_t)p->pad_h;
-    int64_t padded_w = (int64_t)in[2] + 2 * (int64_t)p->pad_w;
+    const int pad_h = pad_of(p, true), pad_w = pad_of(p, false);
+    int64_t padded_h = (int64_t)in[1] + 2 * (int64_t)pad_h;
+    int64_t padded_w = (int64_t)in[2] + 2 * (int64_t)pad_w;
     if (padded_h < p->kernel_h || padded_w < p->kernel_w)
         return cnn_fail(CNN_ESHAPE,
                         NAME ": input %dx%dx%d (padding %dx%d) but kernel %dx%d needs at least %dx%d",
-                        in[0], in[1], in[2], p->pad_h, p->pad_w, p->kernel_h, p->kernel_w,
+                        in[0], in[1], in[2], pad_h, pad_w, p->kernel_h, p->kernel_w,
                         p->kernel_h, p->kernel_w);
     int64_t oh64 = (padded_h - p->kernel_h) / p->stride_h + 1;
     int64_t ow64 = (padded_w - p->kernel_w) / p->stride_w + 1;
-    if (oh64 > INT32_MAX || ow64 > INT32_MAX)
-        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d (padding %dx%d) gives maps too large",
-                        in[0], in[1], in[2], p->pad_h, p->pad_w);
+    /* The limits every network shares (cnn.h): the maps before pooling
+     * count as an example's elements, and the unfolded input (im2col) is
+     * indexed with 32-bit ints by the kernels.  Each product is checked
+     * before it feeds a larger one, so none overflows 64 bits. */
+    const int64_t patch = (int64_t)in[0] * p->kernel_h * p->kernel_w;
+    if (oh64 * ow64 > CNN_MAX_EXAMPLE || oh64 * ow64 * p->out_channels > CNN_MAX_EXAMPLE)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d gives %d maps of %lldx%lld, more than "
+                        "%d elements per example", in[0], in[1], in[2], p->out_channels,
+                        (long long)oh64, (long long)ow64, CNN_MAX_EXAMPLE);
+    if (patch > CNN_MAX_UNFOLD || patch * oh64 * ow64 > CNN_MAX_UNFOLD)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d by kernel %dx%d unfolds to more than "
+                        "%lld values per example", in[0], in[1], in[2], p->kernel_h, p->kernel_w,
+                        (long long)CNN_MAX_UNFOLD);
     int oh = (int)oh64;
     int ow = (int)ow64;
     if (p->pool != CNN_POOL_NONE) {
@@ -86,7 +114,7 @@ static cnn_status conv_out_shape(const cnn_layer *l, const int32_t in[3], int32_
 
 static cnn_status conv_bind(cnn_layer *l, const int32_t in[3])
 {
-    cnn_conv2d_params *p = &l->p.conv;
+    cnn_conv2d_params *p = l->params;
     if (p->in_channels && in[0] != p->in_channels)
         return cnn_fail(CNN_ESHAPE, NAME ": input has %d maps, layer expects %d", in[0],
                         p->in_channels);
@@ -108,7 +136,7 @@ static cnn_status conv_bind(cnn_layer *l, const int32_t in[3])
 
 static void conv_init(cnn_layer *l, cnn_rng *rng)
 {
-    const cnn_conv2d_params *p = &l->p.conv;
+    const cnn_conv2d_params *p = P(l);
     int64_t k = (int64_t)p->kernel_h * p->kernel_w;
     int64_t pool_area = fused_pool(l) ? (int64_t)p->pool_h * p->pool_w : 1;
     int64_t fan_out = p->out_channels * k;
@@ -135,25 +163,26 @@ static cnn_status conv_reserve(cnn_layer *l, int n)
     pool_geometry(l, &g, &pg);
     size_t conv_elems = (size_t)n * g.out_c * g.out_h * g.out_w;
     size_t pooled = (size_t)n * pg.c * pg.out_h * pg.out_w;
-    cnn_layer_aux *a = &l->aux;
-    cnn_status st = cnn_aux_grow((void **)&a->conv_out, &a->conv_out_len, conv_elems,
-                                 sizeof(float), NAME);
+    cnn_status st = cnn_aux_reserve(l, AUX_CONV_OUT, conv_elems, sizeof(float));
     if (st == CNN_OK)
-        st = cnn_aux_grow((void **)&a->dconv, &a->dconv_len, conv_elems, sizeof(float), NAME);
-    if (st == CNN_OK && l->p.conv.pool == CNN_POOL_MAX)
-        st = cnn_aux_grow((void **)&a->argmax, &a->argmax_len, pooled, sizeof(int32_t), NAME);
-    if (st == CNN_OK && l->p.conv.pool == CNN_POOL_L2)
-        st = cnn_aux_grow((void **)&a->pre, &a->pre_len, pooled, sizeof(float), NAME);
+        st = cnn_aux_reserve(l, AUX_DCONV, conv_elems, sizeof(float));
+    if (st == CNN_OK && P(l)->pool == CNN_POOL_MAX)
+        st = cnn_aux_reserve(l, AUX_ARGMAX, pooled, sizeof(int32_t));
+    if (st == CNN_OK && P(l)->pool == CNN_POOL_L2)
+        st = cnn_aux_reserve(l, AUX_PRE, pooled, sizeof(float));
     return st;
 }
 
 /* Forward for images [a, b) of a batch of n: every buffer is offset to
  * image a, so parts run concurrently on disjoint memory. */
 static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x, float *y,
-                              int32_t mode, float *scratch)
+                              const cnn_layer_ctx *ctx)
 {
     (void)n;
-    const cnn_conv2d_params *p = &l->p.conv;
+    float *scratch = ctx->scratch;
+    float *const aux_conv = l->aux.buf[AUX_CONV_OUT], *const aux_pre = l->aux.buf[AUX_PRE];
+    int32_t *const aux_argmax = l->aux.buf[AUX_ARGMAX];
+    const cnn_conv2d_params *p = P(l);
     cnn_conv_geom g;
     geometry(l, &g);
     const int nb = b - a;
@@ -169,31 +198,34 @@ static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x,
     cnn_pool_geom pg;
     pool_geometry(l, &g, &pg);
     const size_t plane = (size_t)pg.out_h * pg.out_w, p_img = (size_t)pg.c * plane;
-    float *conv_out = l->aux.conv_out + (size_t)a * c_img;
-    int32_t *argmax = l->aux.argmax ? l->aux.argmax + (size_t)a * p_img : NULL;
+    float *conv_out = aux_conv + (size_t)a * c_img;
+    int32_t *argmax = aux_argmax ? aux_argmax + (size_t)a * p_img : NULL;
     y += (size_t)a * p_img;
     cnn_k_conv2d_fwd(&g, nb, x, l->w, NULL, conv_out, scratch);
     cnn_k_pool2d_fwd(&pg, p->pool, nb, conv_out, y, argmax);
-    if (mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2)
-        memcpy(l->aux.pre + (size_t)a * p_img, y, (size_t)nb * p_img * sizeof(float));
+    if (ctx->mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2)
+        memcpy(aux_pre + (size_t)a * p_img, y, (size_t)nb * p_img * sizeof(float));
     cnn_k_bias_add(nb, pg.c, plane, l->b, y);
     cnn_k_act_fwd(p->activation, (size_t)nb * p_img, y, y);
 }
 
-static void conv_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
-                         float *scratch, cnn_rng *rng)
+static void conv_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
 {
-    (void)rng;
-    conv_forward_part(l, n, 0, n, x, y, mode, scratch);
+    conv_forward_part(l, n, 0, n, x, y, ctx);
 }
 
 /* Backward for images [a, b): activation and pooling backward and dx for
  * those images, and their weight gradient into dw (write). */
 static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x,
-                               const float *y, float *dy, float *dx, float *scratch, float *dw)
+                               const float *y, float *dy, float *dx, const cnn_layer_ctx *ctx,
+                               float *dw)
 {
     (void)n;
-    const cnn_conv2d_params *p = &l->p.conv;
+    float *scratch = ctx->scratch;
+    float *const aux_conv = l->aux.buf[AUX_CONV_OUT], *const aux_pre = l->aux.buf[AUX_PRE];
+    float *const aux_dconv = l->aux.buf[AUX_DCONV];
+    int32_t *const aux_argmax = l->aux.buf[AUX_ARGMAX];
+    const cnn_conv2d_params *p = P(l);
     cnn_conv_geom g;
     geometry(l, &g);
     const int nb = b - a;
@@ -216,11 +248,11 @@ static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x
     const size_t plane = (size_t)pg.out_h * pg.out_w, p_img = (size_t)pg.c * plane;
     y += (size_t)a * p_img;
     dy += (size_t)a * p_img;
-    float *dconv = l->aux.dconv + (size_t)a * c_img;
+    float *dconv = aux_dconv + (size_t)a * c_img;
     cnn_k_act_bwd(p->activation, (size_t)nb * p_img, y, dy, dy);
-    cnn_k_pool2d_bwd(&pg, p->pool, nb, l->aux.conv_out + (size_t)a * c_img,
-                     l->aux.pre ? l->aux.pre + (size_t)a * p_img : NULL, dy,
-                     l->aux.argmax ? l->aux.argmax + (size_t)a * p_img : NULL, dconv);
+    cnn_k_pool2d_bwd(&pg, p->pool, nb, aux_conv + (size_t)a * c_img,
+                     aux_pre ? aux_pre + (size_t)a * p_img : NULL, dy,
+                     aux_argmax ? aux_argmax + (size_t)a * p_img : NULL, dconv);
     cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
     if (dx)
         cnn_k_conv2d_bwd_data(&g, nb, dconv, l->w, dx, scratch);
@@ -251,16 +283,126 @@ static void conv_backward_finish(cnn_layer *l, int n, const float *dy,
 }
 
 static void conv_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
-                          float *dx, float *scratch)
+                          float *dx, const cnn_layer_ctx *ctx)
 {
-    conv_backward_part(l, n, 0, n, x, y, dy, dx, scratch, l->dw);
+    conv_backward_part(l, n, 0, n, x, y, dy, dx, ctx, l->dw);
     const float *parts[1] = {l->dw};
     conv_backward_finish(l, n, dy, parts, 1);
+}
+
+static int64_t conv_flops(const cnn_layer *l)
+{
+    cnn_conv_geom g;
+    geometry(l, &g);
+    return (int64_t)g.out_c * g.out_h * g.out_w * g.in_c * g.k_h * g.k_w +
+           (int64_t)g.out_c * g.out_h * g.out_w; /* pooling, bias, activation */
+}
+
+static void conv_describe(const cnn_layer *l, char *buf, size_t size)
+{
+    const cnn_conv2d_params *p = P(l);
+    int at = snprintf(buf, size, NAME " %d maps %dx%d, stride %dx%d, pad %dx%d, %s",
+                      p->out_channels, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+                      pad_of(p, true), pad_of(p, false), cnn_act_name(p->activation));
+    if (p->pool != CNN_POOL_NONE && at > 0 && (size_t)at < size)
+        snprintf(buf + at, size - (size_t)at, ", %s pool %dx%d", cnn_pool_name(p->pool), p->pool_h,
+                 p->pool_w);
+}
+
+/* Descriptor (format v1 and later): 13 x u32 then the u64 seed; "same"
+ * padding is stored as the padding it resolves to. */
+static void conv_encode(const cnn_layer *l, cnn_enc *e)
+{
+    const cnn_conv2d_params *p = P(l);
+    cnn_enc_u32(e, "in_channels", p->in_channels, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "out_channels", p->out_channels, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "kernel_h", p->kernel_h, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "kernel_w", p->kernel_w, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "stride_h", p->stride_h, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "stride_w", p->stride_w, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "pad_h", pad_of(p, true), 0, CNN_MAX_DIM);
+    cnn_enc_u32(e, "pad_w", pad_of(p, false), 0, CNN_MAX_DIM);
+    cnn_enc_act(e, "activation", p->activation);
+    cnn_enc_pool(e, "pool", p->pool);
+    cnn_enc_u32(e, "pool_h", p->pool_h, 0, CNN_MAX_DIM);
+    cnn_enc_u32(e, "pool_w", p->pool_w, 0, CNN_MAX_DIM);
+    cnn_enc_init(e, "init", p->init);
+    cnn_enc_u64(e, p->seed);
+}
+
+static void conv_decode(cnn_dec *d, void *params)
+{
+    cnn_conv2d_params *p = params;
+    cnn_conv2d_params_init(p, 1, 1, 1);
+    p->in_channels = cnn_dec_u32(d, "in_channels", 1, CNN_MAX_DIM);
+    p->out_channels = cnn_dec_u32(d, "out_channels", 1, CNN_MAX_DIM);
+    p->kernel_h = cnn_dec_u32(d, "kernel_h", 1, CNN_MAX_DIM);
+    p->kernel_w = cnn_dec_u32(d, "kernel_w", 1, CNN_MAX_DIM);
+    p->stride_h = cnn_dec_u32(d, "stride_h", 1, CNN_MAX_DIM);
+    p->stride_w = cnn_dec_u32(d, "stride_w", 1, CNN_MAX_DIM);
+    p->pad_h = cnn_dec_u32(d, "pad_h", 0, CNN_MAX_DIM);
+    p->pad_w = cnn_dec_u32(d, "pad_w", 0, CNN_MAX_DIM);
+    p->activation = cnn_dec_act(d, "activation");
+    p->pool = cnn_dec_pool(d, "pool");
+    p->pool_h = cnn_dec_u32(d, "pool_h", 0, CNN_MAX_DIM);
+    p->pool_w = cnn_dec_u32(d, "pool_w", 0, CNN_MAX_DIM);
+    p->init = cnn_dec_init(d, "init");
+    p->seed = cnn_dec_u64(d, "seed");
+}
+
+static cnn_status conv_validate(const void *params)
+{
+    const cnn_conv2d_params *p = params;
+    if (p->in_channels < 0 || p->in_channels > CNN_MAX_DIM || p->out_channels < 1 ||
+        p->out_channels > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, NAME ": channels in %d / out %d outside 1..%d (in 0 = inferred)",
+                        p->in_channels, p->out_channels, CNN_MAX_DIM);
+    if (p->kernel_h < 1 || p->kernel_w < 1 || p->kernel_h > CNN_MAX_DIM || p->kernel_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, NAME ": kernel %dx%d, each side must be 1..%d", p->kernel_h,
+                        p->kernel_w, CNN_MAX_DIM);
+    if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > CNN_MAX_DIM || p->stride_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, NAME ": stride %dx%d, each must be 1..%d", p->stride_h,
+                        p->stride_w, CNN_MAX_DIM);
+    if (p->padding != CNN_PAD_EXPLICIT && p->padding != CNN_PAD_SAME)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown padding mode %d", p->padding);
+    if (p->padding == CNN_PAD_SAME && (p->kernel_h % 2 == 0 || p->kernel_w % 2 == 0))
+        return cnn_fail(CNN_EINVAL, NAME ": \"same\" padding needs odd kernel sides, not %dx%d",
+                        p->kernel_h, p->kernel_w);
+    if (p->padding == CNN_PAD_EXPLICIT &&
+        (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > CNN_MAX_DIM || p->pad_w > CNN_MAX_DIM))
+        return cnn_fail(CNN_EINVAL, NAME ": padding %dx%d, each must be 0..%d", p->pad_h,
+                        p->pad_w, CNN_MAX_DIM);
+    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", p->activation);
+    if (p->pool < CNN_POOL_NONE || p->pool > CNN_POOL_L2)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown pooling mode %d", p->pool);
+    if (p->pool != CNN_POOL_NONE &&
+        (p->pool_h < 1 || p->pool_w < 1 || p->pool_h > CNN_MAX_DIM || p->pool_w > CNN_MAX_DIM))
+        return cnn_fail(CNN_EINVAL, NAME ": pooling window %dx%d, each side must be 1..%d",
+                        p->pool_h, p->pool_w, CNN_MAX_DIM);
+    if (p->pool == CNN_POOL_NONE && (p->pool_h < 0 || p->pool_w < 0 ||
+                                     p->pool_h > CNN_MAX_DIM || p->pool_w > CNN_MAX_DIM))
+        return cnn_fail(CNN_EINVAL, NAME ": pooling window %dx%d, each side must be 0..%d",
+                        p->pool_h, p->pool_w, CNN_MAX_DIM);
+    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown init scheme %d", p->init);
+    return CNN_OK;
+}
+
+static int32_t conv_preset_input(const void *params)
+{
+    return ((const cnn_conv2d_params *)params)->in_channels;
 }
 
 const cnn_layer_ops cnn_conv2d_ops = {
     .kind = CNN_LAYER_CONV2D,
     .name = NAME,
+    .const_name = "CNN_LAYER_CONV2D",
+    .file_code = 1,
+    .params_size = sizeof(cnn_conv2d_params),
+    .input_form = CNN_INPUT_SPATIAL,
+    .validate = conv_validate,
+    .preset_input = conv_preset_input,
     .out_shape = conv_out_shape,
     .bind = conv_bind,
     .init_params = conv_init,
@@ -268,10 +410,13 @@ const cnn_layer_ops cnn_conv2d_ops = {
     .reserve = conv_reserve,
     .forward = conv_forward,
     .backward = conv_backward,
-    .free_aux = NULL,
     .forward_part = conv_forward_part,
     .backward_part = conv_backward_part,
     .backward_finish = conv_backward_finish,
+    .flops = conv_flops,
+    .describe = conv_describe,
+    .encode = conv_encode,
+    .decode = conv_decode,
 };
 
 cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h,
@@ -292,46 +437,7 @@ cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, in
     return CNN_OK;
 }
 
-/* Sizes are capped so every derived product fits comfortably in int. */
-#define CNN_MAX_DIM 65535
-
 cnn_status cnn_conv2d_create(const cnn_conv2d_params *p, cnn_layer **out)
 {
-    if (out)
-        *out = NULL;
-    if (!p || !out)
-        return cnn_fail(CNN_EINVAL, "cnn_conv2d_create: NULL argument");
-    if (p->struct_size < sizeof *p)
-        return cnn_fail(CNN_EINVAL, "cnn_conv2d_create: struct_size %u, expected %zu (use "
-                        "cnn_conv2d_params_init)", (unsigned)p->struct_size, sizeof *p);
-    if (p->in_channels < 0 || p->in_channels > CNN_MAX_DIM || p->out_channels < 1 ||
-        p->out_channels > CNN_MAX_DIM)
-        return cnn_fail(CNN_EINVAL, "conv2d: channels in %d / out %d outside 1..%d (in 0 = inferred)",
-                        p->in_channels, p->out_channels, CNN_MAX_DIM);
-    if (p->kernel_h < 1 || p->kernel_w < 1 || p->kernel_h > CNN_MAX_DIM || p->kernel_w > CNN_MAX_DIM)
-        return cnn_fail(CNN_EINVAL, "conv2d: kernel %dx%d, each side must be 1..%d", p->kernel_h,
-                        p->kernel_w, CNN_MAX_DIM);
-    if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > CNN_MAX_DIM || p->stride_w > CNN_MAX_DIM)
-        return cnn_fail(CNN_EINVAL, "conv2d: stride %dx%d, each must be 1..%d", p->stride_h,
-                        p->stride_w, CNN_MAX_DIM);
-    if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > CNN_MAX_DIM || p->pad_w > CNN_MAX_DIM)
-        return cnn_fail(CNN_EINVAL, "conv2d: padding %dx%d, each must be 0..%d", p->pad_h,
-                        p->pad_w, CNN_MAX_DIM);
-    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
-        return cnn_fail(CNN_EINVAL, "conv2d: unknown activation %d", p->activation);
-    if (p->pool < CNN_POOL_NONE || p->pool > CNN_POOL_L2)
-        return cnn_fail(CNN_EINVAL, "conv2d: unknown pooling mode %d", p->pool);
-    if (p->pool != CNN_POOL_NONE &&
-        (p->pool_h < 1 || p->pool_w < 1 || p->pool_h > CNN_MAX_DIM || p->pool_w > CNN_MAX_DIM))
-        return cnn_fail(CNN_EINVAL, "conv2d: pooling window %dx%d, each side must be 1..%d",
-                        p->pool_h, p->pool_w, CNN_MAX_DIM);
-    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
-        return cnn_fail(CNN_EINVAL, "conv2d: unknown init scheme %d", p->init);
-    cnn_layer *l;
-    cnn_status st = cnn_layer_alloc(&cnn_conv2d_ops, &l);
-    if (st != CNN_OK)
-        return st;
-    l->p.conv = *p;
-    l->p.conv.struct_size = sizeof *p;
-    return cnn_layer_finish_create(l, p->seed, p->in_channels, out);
+    return cnn_layer_create(&cnn_conv2d_ops, "cnn_conv2d_create", p, p ? p->seed : 0, out);
 }

@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define NAME "dense"
@@ -66,30 +67,39 @@ static void affine_part(void *ctx, int t)
     }
 }
 
-/* Whether this call is split over l->pool. */
-static bool affine_splits(const cnn_layer *l, int n, int in, int out)
+/* Aux slots of dense and softmax layers. */
+enum { AUX_MASK, AUX_PRE };
+
+/* Whether this call is split over ctx->pool. */
+static bool affine_splits(const cnn_layer_ctx *ctx, int n, int in, int out)
 {
-    return l->pool && n <= CNN_K_DENSE_SMALL_N &&
+    return ctx->pool && n <= CNN_K_DENSE_SMALL_N &&
            (int64_t)n * in * out >= AFFINE_SPLIT_MIN_MACS;
 }
 
-static void affine_run(const cnn_layer *l, affine_job *j)
+bool cnn_affine_uses_workers(const cnn_layer *l)
 {
-    j->threads = cnn_pool_threads(l->pool);
-    cnn_pool_run(l->pool, affine_part, j);
+    /* Small layers never pay for a job hand-off at any batch size. */
+    return l->n_weights >= 16384;
+}
+
+static void affine_run(const cnn_layer_ctx *ctx, affine_job *j)
+{
+    j->threads = cnn_pool_threads(ctx->pool);
+    cnn_pool_run(ctx->pool, affine_part, j);
 }
 
 /* y = alpha * x W^T + b, split over the workers where that pays. */
 static void affine_fwd(cnn_layer *l, int n, int in, int out, const float *x, float alpha,
-                       float *y)
+                       float *y, const cnn_layer_ctx *ctx)
 {
-    if (!affine_splits(l, n, in, out)) {
+    if (!affine_splits(ctx, n, in, out)) {
         cnn_k_dense_fwd(n, in, out, x, l->w, l->b, alpha, y);
         return;
     }
     affine_job j = {.kind = JOB_FWD, .n = n, .in = in, .out = out, .x = x, .w = l->w,
                     .b = l->b, .alpha = alpha, .y = y};
-    affine_run(l, &j);
+    affine_run(ctx, &j);
 }
 
 cnn_status cnn_affine_reserve(cnn_layer *l, int n, int in, float dropout)
@@ -97,9 +107,9 @@ cnn_status cnn_affine_reserve(cnn_layer *l, int n, int in, float dropout)
     if (dropout <= 0.0f)
         return CNN_OK;
     size_t count = (size_t)n * (size_t)in;
-    cnn_status st = cnn_aux_grow((void **)&l->aux.mask, &l->aux.mask_len, count, 1, l->ops->name);
+    cnn_status st = cnn_aux_reserve(l, AUX_MASK, count, 1);
     if (st == CNN_OK)
-        st = cnn_aux_grow((void **)&l->aux.pre, &l->aux.pre_len, count, sizeof(float), l->ops->name);
+        st = cnn_aux_reserve(l, AUX_PRE, count, sizeof(float));
     return st;
 }
 
@@ -107,18 +117,20 @@ cnn_status cnn_affine_reserve(cnn_layer *l, int n, int in, float dropout)
  * example) and not rescaled; inference: the weighted input is scaled by 1-p,
  * which matches the training expectation.  This is network3's form. */
 void cnn_affine_forward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
-                        float *y, int32_t mode, cnn_rng *rng)
+                        float *y, const cnn_layer_ctx *ctx)
 {
     if (dropout <= 0.0f) {
-        affine_fwd(l, n, in, out, x, 1.0f, y);
+        affine_fwd(l, n, in, out, x, 1.0f, y, ctx);
         return;
     }
-    if (mode != CNN_MODE_TRAIN) {
-        affine_fwd(l, n, in, out, x, 1.0f - dropout, y);
+    if (ctx->mode != CNN_MODE_TRAIN) {
+        affine_fwd(l, n, in, out, x, 1.0f - dropout, y, ctx);
         return;
     }
+    cnn_rng *rng = ctx->rng;
     size_t count = (size_t)n * (size_t)in;
-    uint8_t *mask = l->aux.mask;
+    uint8_t *mask = l->aux.buf[AUX_MASK];
+    float *pre = l->aux.buf[AUX_PRE];
     /* Keep when a uniform 24-bit draw u satisfies u / 2^24 >= p, the same
      * test and probability as cnn_rng_uniform(rng) >= p, but each 64-bit
      * draw serves two elements (its top and next 24 bits): half the
@@ -133,41 +145,42 @@ void cnn_affine_forward(cnn_layer *l, int n, int in, int out, float dropout, con
     }
     if (i < count)
         mask[i] = (uint32_t)(cnn_rng_next(rng) >> 40) >= keep_from;
-    cnn_k_dropout_apply(count, x, mask, l->aux.pre);
-    affine_fwd(l, n, in, out, l->aux.pre, 1.0f, y);
+    cnn_k_dropout_apply(count, x, mask, pre);
+    affine_fwd(l, n, in, out, pre, 1.0f, y, ctx);
 }
 
 void cnn_affine_backward(cnn_layer *l, int n, int in, int out, float dropout, const float *x,
-                         const float *dz, float *dx)
+                         const float *dz, float *dx, const cnn_layer_ctx *ctx)
 {
-    const float *seen = dropout > 0.0f ? l->aux.pre : x; /* the input the weights saw */
-    if (affine_splits(l, n, in, out)) {
+    const uint8_t *mask = l->aux.buf[AUX_MASK];
+    const float *seen = dropout > 0.0f ? l->aux.buf[AUX_PRE] : x; /* the input the weights saw */
+    const cnn_sgd_fused *sgd = ctx->sgd;
+    if (affine_splits(ctx, n, in, out)) {
         affine_job j = {.n = n, .in = in, .out = out, .x = seen, .dz = dz, .w = l->w,
-                        .dx = dx, .dw = l->dw, .eta = l->fuse_eta, .decay = l->fuse_decay};
+                        .dx = dx, .dw = l->dw, .eta = sgd ? sgd->eta : 0.0f,
+                        .decay = sgd ? sgd->decay : 1.0f};
         /* dx first: it needs the weights from before this step's update. */
         if (dx) {
             j.kind = JOB_DX;
-            affine_run(l, &j);
+            affine_run(ctx, &j);
             if (dropout > 0.0f)
-                cnn_k_dropout_apply((size_t)n * (size_t)in, dx, l->aux.mask, dx);
+                cnn_k_dropout_apply((size_t)n * (size_t)in, dx, mask, dx);
         }
-        j.kind = l->fuse_sgd ? JOB_SGD : JOB_DW;
-        affine_run(l, &j);
+        j.kind = sgd ? JOB_SGD : JOB_DW;
+        affine_run(ctx, &j);
         if (l->db)
             cnn_k_dense_bias_grad(n, out, dz, l->db);
-        l->sgd_applied = l->fuse_sgd;
         return;
     }
-    if (l->fuse_sgd) {
+    if (sgd) {
         /* dx first: it needs the weights from before this step's update. */
         if (dx) {
             cnn_k_dense_bwd_data(n, in, out, dz, l->w, dx);
             if (dropout > 0.0f)
-                cnn_k_dropout_apply((size_t)n * (size_t)in, dx, l->aux.mask, dx);
+                cnn_k_dropout_apply((size_t)n * (size_t)in, dx, mask, dx);
         }
-        cnn_k_dense_bwd_weights_sgd(n, in, out, seen, dz, l->dw, l->w, l->db, l->fuse_eta,
-                                    l->fuse_decay);
-        l->sgd_applied = true;
+        cnn_k_dense_bwd_weights_sgd(n, in, out, seen, dz, l->dw, l->w, l->db, sgd->eta,
+                                    sgd->decay);
         return;
     }
     cnn_k_dense_bwd_weights(n, in, out, seen, dz, l->dw, l->db);
@@ -175,28 +188,36 @@ void cnn_affine_backward(cnn_layer *l, int n, int in, int out, float dropout, co
         return;
     cnn_k_dense_bwd_data(n, in, out, dz, l->w, dx);
     if (dropout > 0.0f)
-        cnn_k_dropout_apply((size_t)n * (size_t)in, dx, l->aux.mask, dx);
+        cnn_k_dropout_apply((size_t)n * (size_t)in, dx, mask, dx);
 }
 
 /* ---- the dense layer ------------------------------------------------------ */
 
+static const cnn_dense_params *P(const cnn_layer *l)
+{
+    return l->params;
+}
+
 static cnn_status dense_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
 {
     int64_t features = cnn_shape_numel3(in);
-    if (l->p.dense.in_features && features != l->p.dense.in_features)
+    if (P(l)->in_features && features != P(l)->in_features)
         return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d has %lld features, layer expects %d",
-                        in[0], in[1], in[2], (long long)features, l->p.dense.in_features);
-    out[0] = l->p.dense.out_features;
+                        in[0], in[1], in[2], (long long)features, P(l)->in_features);
+    if (features > CNN_MAX_FEATURES)
+        return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d has %lld features, more than %d",
+                        in[0], in[1], in[2], (long long)features, CNN_MAX_FEATURES);
+    out[0] = P(l)->out_features;
     out[1] = out[2] = 1;
     return CNN_OK;
 }
 
 static cnn_status dense_bind(cnn_layer *l, const int32_t in[3])
 {
-    cnn_dense_params *p = &l->p.dense;
+    cnn_dense_params *p = l->params;
     int64_t features = cnn_shape_numel3(in);
     int64_t nw = features * p->out_features;
-    if (features > INT32_MAX || nw > INT32_MAX)
+    if (features > CNN_MAX_FEATURES || nw > INT32_MAX)
         return cnn_fail(CNN_EINVAL, NAME ": %lld x %d weights is too many", (long long)features,
                         p->out_features);
     p->in_features = (int32_t)features;
@@ -211,45 +232,110 @@ static cnn_status dense_bind(cnn_layer *l, const int32_t in[3])
 
 static void dense_init(cnn_layer *l, cnn_rng *rng)
 {
-    const cnn_dense_params *p = &l->p.dense;
+    const cnn_dense_params *p = P(l);
     cnn_init_fill(rng, p->init, l->w, l->n_weights, l->b, l->n_biases, p->in_features,
                   p->out_features, p->out_features);
 }
 
 static cnn_status dense_reserve(cnn_layer *l, int n)
 {
-    return cnn_affine_reserve(l, n, l->p.dense.in_features, l->p.dense.dropout);
+    return cnn_affine_reserve(l, n, P(l)->in_features, P(l)->dropout);
 }
 
-static void dense_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
-                          float *scratch, cnn_rng *rng)
+static void dense_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
 {
-    (void)scratch;
-    const cnn_dense_params *p = &l->p.dense;
-    cnn_affine_forward(l, n, p->in_features, p->out_features, p->dropout, x, y, mode, rng);
+    const cnn_dense_params *p = P(l);
+    cnn_affine_forward(l, n, p->in_features, p->out_features, p->dropout, x, y, ctx);
     cnn_k_act_fwd(p->activation, (size_t)n * p->out_features, y, y);
 }
 
 static void dense_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
-                           float *dx, float *scratch)
+                           float *dx, const cnn_layer_ctx *ctx)
 {
-    (void)scratch;
-    const cnn_dense_params *p = &l->p.dense;
+    const cnn_dense_params *p = P(l);
     cnn_k_act_bwd(p->activation, (size_t)n * p->out_features, y, dy, dy);
-    cnn_affine_backward(l, n, p->in_features, p->out_features, p->dropout, x, dy, dx);
+    cnn_affine_backward(l, n, p->in_features, p->out_features, p->dropout, x, dy, dx, ctx);
+}
+
+static int64_t dense_flops(const cnn_layer *l)
+{
+    return l->n_weights + 2 * l->n_biases;
+}
+
+static void dense_describe(const cnn_layer *l, char *buf, size_t size)
+{
+    const cnn_dense_params *p = P(l);
+    snprintf(buf, size, NAME " %d, %s, dropout %g", p->out_features, cnn_act_name(p->activation),
+             (double)p->dropout);
+}
+
+/* Descriptor: in_features, out_features, activation, dropout (f32), init,
+ * then the u64 seed. */
+static void dense_encode(const cnn_layer *l, cnn_enc *e)
+{
+    const cnn_dense_params *p = P(l);
+    cnn_enc_u32(e, "in_features", p->in_features, 1, CNN_MAX_FEATURES);
+    cnn_enc_u32(e, "out_features", p->out_features, 1, CNN_MAX_FEATURES);
+    cnn_enc_act(e, "activation", p->activation);
+    cnn_enc_f32(e, p->dropout);
+    cnn_enc_init(e, "init", p->init);
+    cnn_enc_u64(e, p->seed);
+}
+
+static void dense_decode(cnn_dec *d, void *params)
+{
+    cnn_dense_params *p = params;
+    cnn_dense_params_init(p, 1);
+    p->in_features = cnn_dec_u32(d, "in_features", 1, CNN_MAX_FEATURES);
+    p->out_features = cnn_dec_u32(d, "out_features", 1, CNN_MAX_FEATURES);
+    p->activation = cnn_dec_act(d, "activation");
+    p->dropout = cnn_dec_f32_range(d, "dropout", 0.0f, 1.0f);
+    p->init = cnn_dec_init(d, "init");
+    p->seed = cnn_dec_u64(d, "seed");
+}
+
+static cnn_status dense_validate(const void *params)
+{
+    const cnn_dense_params *p = params;
+    if (p->out_features < 1 || p->in_features < 0 || p->out_features > CNN_MAX_FEATURES ||
+        p->in_features > CNN_MAX_FEATURES)
+        return cnn_fail(CNN_EINVAL, NAME ": in %d / out %d features (out 1..%d, in 0..%d)",
+                        p->in_features, p->out_features, CNN_MAX_FEATURES, CNN_MAX_FEATURES);
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f))
+        return cnn_fail(CNN_EINVAL, NAME ": dropout %g outside [0, 1)", (double)p->dropout);
+    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", p->activation);
+    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown init scheme %d", p->init);
+    return CNN_OK;
+}
+
+static int32_t dense_preset_input(const void *params)
+{
+    return ((const cnn_dense_params *)params)->in_features;
 }
 
 const cnn_layer_ops cnn_dense_ops = {
     .kind = CNN_LAYER_DENSE,
     .name = NAME,
+    .const_name = "CNN_LAYER_DENSE",
+    .file_code = 3,
+    .params_size = sizeof(cnn_dense_params),
+    .input_form = CNN_INPUT_FLAT,
+    .fuses_sgd = true,
+    .validate = dense_validate,
+    .preset_input = dense_preset_input,
     .out_shape = dense_out_shape,
     .bind = dense_bind,
     .init_params = dense_init,
-    .scratch_floats = NULL,
     .reserve = dense_reserve,
     .forward = dense_forward,
     .backward = dense_backward,
-    .free_aux = NULL,
+    .uses_workers = cnn_affine_uses_workers,
+    .flops = dense_flops,
+    .describe = dense_describe,
+    .encode = dense_encode,
+    .decode = dense_decode,
 };
 
 cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
@@ -267,27 +353,5 @@ cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
 
 cnn_status cnn_dense_create(const cnn_dense_params *p, cnn_layer **out)
 {
-    if (out)
-        *out = NULL;
-    if (!p || !out)
-        return cnn_fail(CNN_EINVAL, "cnn_dense_create: NULL argument");
-    if (p->struct_size < sizeof *p)
-        return cnn_fail(CNN_EINVAL, "cnn_dense_create: struct_size %u, expected %zu",
-                        (unsigned)p->struct_size, sizeof *p);
-    if (p->out_features < 1 || p->in_features < 0)
-        return cnn_fail(CNN_EINVAL, NAME ": in %d / out %d features (out >= 1, in >= 0)",
-                        p->in_features, p->out_features);
-    if (!(p->dropout >= 0.0f && p->dropout < 1.0f))
-        return cnn_fail(CNN_EINVAL, NAME ": dropout %g outside [0, 1)", (double)p->dropout);
-    if (p->activation < CNN_ACT_IDENTITY || p->activation > CNN_ACT_RELU)
-        return cnn_fail(CNN_EINVAL, NAME ": unknown activation %d", p->activation);
-    if (p->init < CNN_INIT_NETWORK3 || p->init > CNN_INIT_ZERO)
-        return cnn_fail(CNN_EINVAL, NAME ": unknown init scheme %d", p->init);
-    cnn_layer *l;
-    cnn_status st = cnn_layer_alloc(&cnn_dense_ops, &l);
-    if (st != CNN_OK)
-        return st;
-    l->p.dense = *p;
-    l->p.dense.struct_size = sizeof *p;
-    return cnn_layer_finish_create(l, p->seed, p->in_features, out);
+    return cnn_layer_create(&cnn_dense_ops, "cnn_dense_create", p, p ? p->seed : 0, out);
 }

@@ -11,12 +11,55 @@ int64_t cnn_shape_numel3(const int32_t s[3])
     return (int64_t)s[0] * s[1] * s[2];
 }
 
-cnn_status cnn_layer_alloc(const cnn_layer_ops *ops, cnn_layer **out)
+cnn_status cnn_layer_make(const cnn_layer_ops *ops, const void *params, cnn_layer **out)
 {
     cnn_layer *l = cnn_alloc_zeroed(1, sizeof *l);
-    if (!l)
+    void *copy = cnn_alloc(ops->params_size);
+    if (!l || !copy) {
+        cnn_dealloc(l);
+        cnn_dealloc(copy);
         return cnn_fail(CNN_ENOMEM, "%s: out of memory for the layer", ops->name);
+    }
+    memcpy(copy, params, ops->params_size);
+    uint32_t size = (uint32_t)ops->params_size;
+    memcpy(copy, &size, sizeof size); /* struct_size: the library's own now */
     l->ops = ops;
+    l->params = copy;
+    *out = l;
+    return CNN_OK;
+}
+
+cnn_status cnn_layer_create(const cnn_layer_ops *ops, const char *who, const void *params,
+                            uint64_t seed, cnn_layer **out)
+{
+    if (out)
+        *out = NULL;
+    if (!params || !out)
+        return cnn_fail(CNN_EINVAL, "%s: NULL argument", who);
+    uint32_t size = cnn_params_struct_size(params);
+    if (size < ops->params_size)
+        return cnn_fail(CNN_EINVAL, "%s: struct_size %u, expected %zu (use the params_init "
+                        "function)", who, (unsigned)size, ops->params_size);
+    cnn_status st = ops->validate(params);
+    if (st != CNN_OK)
+        return st;
+    cnn_layer *l = NULL;
+    if ((st = cnn_layer_make(ops, params, &l)) != CNN_OK)
+        return st;
+    l->seed = seed;
+    /* Dropout masks of a standalone layer use a stream apart from its weights. */
+    cnn_rng_seed_stream(&l->rng, seed, 1);
+    int32_t in_size = ops->preset_input ? ops->preset_input(params) : 0;
+    if (in_size > 0) {
+        int32_t in[3] = {in_size, 1, 1};
+        st = ops->bind(l, in);
+        if (st == CNN_OK)
+            st = cnn_layer_alloc_own_params(l, seed);
+        if (st != CNN_OK) {
+            cnn_layer_free(l);
+            return st;
+        }
+    }
     *out = l;
     return CNN_OK;
 }
@@ -34,13 +77,15 @@ cnn_status cnn_aux_grow(void **buf, size_t *len, size_t need, size_t elem, const
     return CNN_OK;
 }
 
-void cnn_aux_free(cnn_layer_aux *aux)
+cnn_status cnn_aux_reserve(cnn_layer *l, int slot, size_t need, size_t elem)
 {
-    cnn_dealloc(aux->pre);
-    cnn_dealloc(aux->argmax);
-    cnn_dealloc(aux->mask);
-    cnn_dealloc(aux->conv_out);
-    cnn_dealloc(aux->dconv);
+    return cnn_aux_grow(&l->aux.buf[slot], &l->aux.len[slot], need, elem, l->ops->name);
+}
+
+static void aux_free(cnn_layer_aux *aux)
+{
+    for (int i = 0; i < CNN_AUX_SLOTS; i++)
+        cnn_dealloc(aux->buf[i]);
     memset(aux, 0, sizeof *aux);
 }
 
@@ -57,27 +102,28 @@ void cnn_layer_refresh_views(cnn_layer *l)
     }
 }
 
-void cnn_layer_set_storage(cnn_layer *l, float *params, float *grads)
+void cnn_layer_set_storage(cnn_layer *l, float *params, float *grads, float *state)
 {
     l->w = params;
     l->b = params ? params + l->n_weights : NULL;
     l->dw = grads;
     l->db = grads ? grads + l->n_weights : NULL;
+    l->state = l->n_state ? state : NULL;
     cnn_layer_refresh_views(l);
 }
 
 cnn_status cnn_layer_alloc_own_params(cnn_layer *l, uint64_t seed)
 {
     int64_t count = l->n_weights + l->n_biases;
-    if (count == 0)
+    if (count + l->n_state == 0)
         return CNN_OK;
-    float *block = cnn_alloc_zeroed((size_t)count * 2, sizeof(float));
+    float *block = cnn_alloc_zeroed((size_t)(count * 2 + l->n_state), sizeof(float));
     if (!block)
         return cnn_fail(CNN_ENOMEM, "%s: out of memory for %lld parameters", l->ops->name,
                         (long long)count);
     cnn_dealloc(l->own_storage);
     l->own_storage = block;
-    cnn_layer_set_storage(l, block, block + count);
+    cnn_layer_set_storage(l, block, block + count, block + 2 * count);
     cnn_rng rng;
     cnn_rng_seed(&rng, seed);
     l->ops->init_params(l, &rng);
@@ -111,12 +157,33 @@ void cnn_layer_free(cnn_layer *l)
 {
     if (!l)
         return;
-    if (l->ops->free_aux)
-        l->ops->free_aux(l);
-    cnn_aux_free(&l->aux);
+    aux_free(&l->aux);
+    cnn_dealloc(l->params);
     cnn_dealloc(l->own_storage);
     cnn_dealloc(l->own_scratch);
     cnn_dealloc(l);
+}
+
+bool cnn_layer_uses_workers(const cnn_layer *l)
+{
+    return l->ops->uses_workers ? l->ops->uses_workers(l) : l->ops->forward_part != NULL;
+}
+
+void cnn_layer_describe(const cnn_layer *l, char *buf, size_t size)
+{
+    l->ops->describe(l, buf, size);
+}
+
+const char *cnn_act_name(int32_t act)
+{
+    static const char *const names[] = {"identity", "sigmoid", "tanh", "relu"};
+    return act >= 0 && act < 4 ? names[act] : "?";
+}
+
+const char *cnn_pool_name(int32_t mode)
+{
+    static const char *const names[] = {"none", "max", "avg", "l2"};
+    return mode >= 0 && mode < 4 ? names[mode] : "?";
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -174,7 +241,7 @@ cnn_tensor *cnn_layer_param(cnn_layer *layer, int32_t which)
  * anything); dense and softmax flatten every axis after the first. */
 static cnn_status batch_shape(const cnn_layer *l, const cnn_tensor *x, int *n, int32_t in[3])
 {
-    int kind = l->ops->kind;
+    const int form = l->ops->input_form;
     if (x->ndim < 2)
         return cnn_fail(CNN_ESHAPE, "%s: input must have a batch axis and at least one more "
                         "(rank %d given)", l->ops->name, (int)x->ndim);
@@ -183,10 +250,10 @@ static cnn_status batch_shape(const cnn_layer *l, const cnn_tensor *x, int *n, i
                         (long long)x->shape[0]);
     *n = (int)x->shape[0];
     int64_t per = x->numel / x->shape[0];
-    if (kind == CNN_LAYER_CONV2D || kind == CNN_LAYER_POOL2D) {
-        if (x->ndim != 4)
-            return cnn_fail(CNN_ESHAPE, "%s: input must be (N, C, H, W), rank %d given",
-                            l->ops->name, (int)x->ndim);
+    if (form == CNN_INPUT_SPATIAL && x->ndim != 4)
+        return cnn_fail(CNN_ESHAPE, "%s: input must be (N, C, H, W), rank %d given",
+                        l->ops->name, (int)x->ndim);
+    if (form != CNN_INPUT_FLAT && x->ndim == 4) {
         for (int i = 0; i < 3; i++) {
             if (x->shape[i + 1] > INT32_MAX)
                 return cnn_fail(CNN_ESHAPE, "%s: input dimension too large", l->ops->name);
@@ -197,11 +264,6 @@ static cnn_status batch_shape(const cnn_layer *l, const cnn_tensor *x, int *n, i
     if (per > INT32_MAX)
         return cnn_fail(CNN_ESHAPE, "%s: %lld inputs per example is too many", l->ops->name,
                         (long long)per);
-    if (kind == CNN_LAYER_ACTIVATION && x->ndim == 4) {
-        for (int i = 0; i < 3; i++)
-            in[i] = (int32_t)x->shape[i + 1];
-        return CNN_OK;
-    }
     in[0] = (int32_t)per;
     in[1] = 1;
     in[2] = 1;
@@ -259,12 +321,13 @@ cnn_status cnn_layer_forward(cnn_layer *layer, const cnn_tensor *x, cnn_tensor *
     }
     memcpy(layer->in, in, sizeof layer->in);
     layer->trained = false;
-    st = layer->ops->reserve(layer, n);
+    st = layer->ops->reserve ? layer->ops->reserve(layer, n) : CNN_OK;
     if (st == CNN_OK)
         st = ensure_own_scratch(layer, n);
     if (st != CNN_OK)
         return st;
-    layer->ops->forward(layer, n, x->data, y->data, mode, layer->own_scratch, &layer->rng);
+    cnn_layer_ctx ctx = {.mode = mode, .rng = &layer->rng, .scratch = layer->own_scratch};
+    layer->ops->forward(layer, n, x->data, y->data, &ctx);
     layer->trained = (mode == CNN_MODE_TRAIN);
     layer->last_n = n;
     memcpy(layer->last_in, in, sizeof layer->last_in);
@@ -304,27 +367,18 @@ cnn_status cnn_layer_backward(cnn_layer *layer, const cnn_tensor *x, const cnn_t
     if (!dy_copy)
         return cnn_fail(CNN_ENOMEM, "%s: out of memory for the gradient copy", layer->ops->name);
     memcpy(dy_copy, dy->data, (size_t)dy->numel * sizeof(float));
-    layer->ops->backward(layer, n, x->data, y->data, dy_copy, dx ? dx->data : NULL,
-                         layer->own_scratch);
+    cnn_layer_ctx ctx = {.mode = CNN_MODE_TRAIN, .rng = &layer->rng,
+                         .scratch = layer->own_scratch};
+    layer->ops->backward(layer, n, x->data, y->data, dy_copy, dx ? dx->data : NULL, &ctx);
     cnn_dealloc(dy_copy);
     return CNN_OK;
 }
 
-cnn_status cnn_layer_finish_create(cnn_layer *l, uint64_t seed, int32_t in_size, cnn_layer **out)
+cnn_status cnn_layer_summary(const cnn_layer *layer, char *buf, size_t size)
 {
-    l->seed = seed;
-    /* Dropout masks of a standalone layer use a stream apart from its weights. */
-    cnn_rng_seed_stream(&l->rng, seed, 1);
-    if (in_size > 0) {
-        int32_t in[3] = {in_size, 1, 1};
-        cnn_status st = l->ops->bind(l, in);
-        if (st == CNN_OK)
-            st = cnn_layer_alloc_own_params(l, seed);
-        if (st != CNN_OK) {
-            cnn_layer_free(l);
-            return st;
-        }
-    }
-    *out = l;
+    if (!layer || !buf || size == 0)
+        return cnn_fail(CNN_EINVAL, "cnn_layer_summary: %s", !layer ? "layer is NULL"
+                        : !buf ? "buf is NULL" : "size is 0");
+    cnn_layer_describe(layer, buf, size);
     return CNN_OK;
 }

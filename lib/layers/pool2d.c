@@ -3,13 +3,21 @@
 #include "layer.h"
 #include "kernels/kernels.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NAME "pool2d"
 
+enum { AUX_ARGMAX };
+
+static const cnn_pool2d_params *P(const cnn_layer *l)
+{
+    return l->params;
+}
+
 static void geometry(const cnn_layer *l, cnn_pool_geom *g)
 {
-    const cnn_pool2d_params *p = &l->p.pool;
+    const cnn_pool2d_params *p = P(l);
     g->c = l->in[0];
     g->in_h = l->in[1];
     g->in_w = l->in[2];
@@ -23,7 +31,7 @@ static void geometry(const cnn_layer *l, cnn_pool_geom *g)
 
 static cnn_status pool_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
 {
-    const cnn_pool2d_params *p = &l->p.pool;
+    const cnn_pool2d_params *p = P(l);
     if (in[1] < p->window_h || in[2] < p->window_w)
         return cnn_fail(CNN_ESHAPE, NAME ": input %dx%dx%d is smaller than the %dx%d window",
                         in[0], in[1], in[2], p->window_h, p->window_w);
@@ -40,55 +48,104 @@ static cnn_status pool_bind(cnn_layer *l, const int32_t in[3])
     return CNN_OK;
 }
 
-static void pool_init(cnn_layer *l, cnn_rng *rng)
-{
-    (void)l;
-    (void)rng;
-}
-
 static cnn_status pool_reserve(cnn_layer *l, int n)
 {
-    if (l->p.pool.mode != CNN_POOL_MAX)
+    if (P(l)->mode != CNN_POOL_MAX)
         return CNN_OK;
     cnn_pool_geom g;
     geometry(l, &g);
     size_t outputs = (size_t)n * g.c * g.out_h * g.out_w;
-    return cnn_aux_grow((void **)&l->aux.argmax, &l->aux.argmax_len, outputs, sizeof(int32_t), NAME);
+    return cnn_aux_reserve(l, AUX_ARGMAX, outputs, sizeof(int32_t));
 }
 
-static void pool_forward(cnn_layer *l, int n, const float *x, float *y, int32_t mode,
-                         float *scratch, cnn_rng *rng)
+static void pool_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
 {
-    (void)mode;
-    (void)scratch;
-    (void)rng;
+    (void)ctx;
     cnn_pool_geom g;
     geometry(l, &g);
-    cnn_k_pool2d_fwd(&g, l->p.pool.mode, n, x, y, l->aux.argmax);
+    cnn_k_pool2d_fwd(&g, P(l)->mode, n, x, y, l->aux.buf[AUX_ARGMAX]);
 }
 
 static void pool_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
-                          float *dx, float *scratch)
+                          float *dx, const cnn_layer_ctx *ctx)
 {
-    (void)scratch;
+    (void)ctx;
     if (!dx)
         return;
     cnn_pool_geom g;
     geometry(l, &g);
-    cnn_k_pool2d_bwd(&g, l->p.pool.mode, n, x, y, dy, l->aux.argmax, dx);
+    cnn_k_pool2d_bwd(&g, P(l)->mode, n, x, y, dy, l->aux.buf[AUX_ARGMAX], dx);
+}
+
+static int64_t pool_flops(const cnn_layer *l)
+{
+    cnn_pool_geom g;
+    geometry(l, &g);
+    return (int64_t)g.c * g.out_h * g.out_w * g.win_h * g.win_w;
+}
+
+static void pool_describe(const cnn_layer *l, char *buf, size_t size)
+{
+    const cnn_pool2d_params *p = P(l);
+    snprintf(buf, size, NAME " %s %dx%d, stride %dx%d", cnn_pool_name(p->mode), p->window_h,
+             p->window_w, p->stride_h, p->stride_w);
+}
+
+/* Descriptor: mode, window_h, window_w, stride_h, stride_w (5 x u32). */
+static void pool_encode(const cnn_layer *l, cnn_enc *e)
+{
+    const cnn_pool2d_params *p = P(l);
+    cnn_enc_pool(e, "mode", p->mode);
+    cnn_enc_u32(e, "window_h", p->window_h, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "window_w", p->window_w, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "stride_h", p->stride_h, 1, CNN_MAX_DIM);
+    cnn_enc_u32(e, "stride_w", p->stride_w, 1, CNN_MAX_DIM);
+}
+
+static void pool_decode(cnn_dec *d, void *params)
+{
+    cnn_pool2d_params *p = params;
+    cnn_pool2d_params_init(p, CNN_POOL_MAX, 1, 1);
+    p->mode = cnn_dec_pool(d, "mode");
+    p->window_h = cnn_dec_u32(d, "window_h", 1, CNN_MAX_DIM);
+    p->window_w = cnn_dec_u32(d, "window_w", 1, CNN_MAX_DIM);
+    p->stride_h = cnn_dec_u32(d, "stride_h", 1, CNN_MAX_DIM);
+    p->stride_w = cnn_dec_u32(d, "stride_w", 1, CNN_MAX_DIM);
+}
+
+static cnn_status pool_validate(const void *params)
+{
+    const cnn_pool2d_params *p = params;
+    if (p->mode != CNN_POOL_MAX && p->mode != CNN_POOL_AVG && p->mode != CNN_POOL_L2)
+        return cnn_fail(CNN_EINVAL, NAME ": unknown pooling mode %d", p->mode);
+    if (p->window_h < 1 || p->window_w < 1 || p->window_h > CNN_MAX_DIM ||
+        p->window_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, NAME ": window %dx%d, each side must be 1..%d", p->window_h,
+                        p->window_w, CNN_MAX_DIM);
+    if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > CNN_MAX_DIM ||
+        p->stride_w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, NAME ": stride %dx%d, each must be 1..%d", p->stride_h,
+                        p->stride_w, CNN_MAX_DIM);
+    return CNN_OK;
 }
 
 const cnn_layer_ops cnn_pool2d_ops = {
     .kind = CNN_LAYER_POOL2D,
     .name = NAME,
+    .const_name = "CNN_LAYER_POOL2D",
+    .file_code = 2,
+    .params_size = sizeof(cnn_pool2d_params),
+    .input_form = CNN_INPUT_SPATIAL,
+    .validate = pool_validate,
     .out_shape = pool_out_shape,
     .bind = pool_bind,
-    .init_params = pool_init,
-    .scratch_floats = NULL,
     .reserve = pool_reserve,
     .forward = pool_forward,
     .backward = pool_backward,
-    .free_aux = NULL,
+    .flops = pool_flops,
+    .describe = pool_describe,
+    .encode = pool_encode,
+    .decode = pool_decode,
 };
 
 cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode, int32_t window_h,
@@ -106,26 +163,5 @@ cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode, int32_t wi
 
 cnn_status cnn_pool2d_create(const cnn_pool2d_params *p, cnn_layer **out)
 {
-    if (out)
-        *out = NULL;
-    if (!p || !out)
-        return cnn_fail(CNN_EINVAL, "cnn_pool2d_create: NULL argument");
-    if (p->struct_size < sizeof *p)
-        return cnn_fail(CNN_EINVAL, "cnn_pool2d_create: struct_size %u, expected %zu",
-                        (unsigned)p->struct_size, sizeof *p);
-    if (p->mode != CNN_POOL_MAX && p->mode != CNN_POOL_AVG && p->mode != CNN_POOL_L2)
-        return cnn_fail(CNN_EINVAL, NAME ": unknown pooling mode %d", p->mode);
-    if (p->window_h < 1 || p->window_w < 1 || p->window_h > 65535 || p->window_w > 65535)
-        return cnn_fail(CNN_EINVAL, NAME ": window %dx%d, each side must be 1..65535", p->window_h,
-                        p->window_w);
-    if (p->stride_h < 1 || p->stride_w < 1 || p->stride_h > 65535 || p->stride_w > 65535)
-        return cnn_fail(CNN_EINVAL, NAME ": stride %dx%d, each must be 1..65535", p->stride_h,
-                        p->stride_w);
-    cnn_layer *l;
-    cnn_status st = cnn_layer_alloc(&cnn_pool2d_ops, &l);
-    if (st != CNN_OK)
-        return st;
-    l->p.pool = *p;
-    l->p.pool.struct_size = sizeof *p;
-    return cnn_layer_finish_create(l, 0, 0, out);
+    return cnn_layer_create(&cnn_pool2d_ops, "cnn_pool2d_create", p, 0, out);
 }

@@ -46,11 +46,12 @@ cnn_status cnn_net_create(int32_t c, int32_t h, int32_t w, uint64_t seed, cnn_ne
         *out = NULL;
     if (!out)
         return cnn_fail(CNN_EINVAL, "cnn_net_create: out is NULL");
-    if (c < 1 || h < 1 || w < 1 || c > 65535 || h > 65535 || w > 65535)
-        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d, each dimension must be 1..65535",
-                        c, h, w);
-    if ((int64_t)c * h * w > INT32_MAX)
-        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d is too large", c, h, w);
+    if (c < 1 || h < 1 || w < 1 || c > CNN_MAX_DIM || h > CNN_MAX_DIM || w > CNN_MAX_DIM)
+        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d, each dimension must be 1..%d",
+                        c, h, w, CNN_MAX_DIM);
+    if ((int64_t)c * h * w > CNN_MAX_EXAMPLE)
+        return cnn_fail(CNN_EINVAL, "cnn_net_create: input %dx%dx%d has more than %d elements",
+                        c, h, w, CNN_MAX_EXAMPLE);
     cnn_net *net = cnn_alloc_zeroed(1, sizeof *net);
     if (!net)
         return cnn_fail(CNN_ENOMEM, "cnn_net_create: out of memory");
@@ -59,6 +60,8 @@ cnn_status cnn_net_create(int32_t c, int32_t h, int32_t w, uint64_t seed, cnn_ne
     net->in[2] = w;
     net->seed = seed;
     net->threads = 1;
+    cnn_load_limits_init(&net->limits, sizeof net->limits);
+    cnn_net_costs_add_input(&net->costs, net->in);
     cnn_net_seed_dropout(net, seed);
     *out = net;
     return CNN_OK;
@@ -101,6 +104,7 @@ void cnn_net_destroy(cnn_net *net)
     cnn_dealloc(net->shapes);
     cnn_dealloc(net->params);
     cnn_dealloc(net->grads);
+    cnn_dealloc(net->state);
     cnn_dealloc(net);
 }
 
@@ -108,7 +112,7 @@ void cnn_net_destroy(cnn_net *net)
 static void init_layer(cnn_net *net, int32_t index)
 {
     cnn_layer *l = net->layers[index];
-    if (l->n_weights + l->n_biases == 0)
+    if (l->n_weights + l->n_biases + l->n_state == 0 || !l->ops->init_params)
         return;
     cnn_rng rng;
     cnn_rng_seed_stream(&rng, net->seed, (uint64_t)index);
@@ -128,12 +132,12 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
     if (layer->owner)
         return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: layer %d (%s) already belongs to a network",
                             index, layer->ops->name);
-    if (index > 0 && net->layers[index - 1]->ops->kind == CNN_LAYER_SOFTMAX)
+    if (index > 0 && net->layers[index - 1]->ops->is_output)
         return cnn_net_fail(net, CNN_EINVAL,
-                            "cnn_net_add: layer %d (%s) cannot follow the softmax output layer",
-                            index, layer->ops->name);
-    if (index >= 4096)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: at most 4096 layers");
+                            "cnn_net_add: layer %d (%s) cannot follow the %s output layer",
+                            index, layer->ops->name, net->layers[index - 1]->ops->name);
+    if (index >= CNN_MAX_LAYERS)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: at most %d layers", CNN_MAX_LAYERS);
 
     int32_t in[3], out[3];
     memcpy(in, current_shape(net), sizeof in); /* net->shapes is replaced below */
@@ -148,42 +152,80 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
                             index ? net->layers[index - 1]->ops->name : "the input", in[0], in[1],
                             in[2], why);
     }
-    if (cnn_shape_numel3(out) > INT32_MAX)
-        return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_add: layer %d (%s) output is too large",
-                            index, layer->ops->name);
+    if (cnn_shape_numel3(out) > CNN_MAX_EXAMPLE)
+        return cnn_net_fail(net, CNN_ESHAPE, "cnn_net_add: layer %d (%s) output %dx%dx%d has more "
+                            "than %d elements per example", index, layer->ops->name, out[0],
+                            out[1], out[2], CNN_MAX_EXAMPLE);
     /* On a later failure an unbound layer must go back to the caller
      * unbound: bound without storage, a standalone forward would use NULL
      * weights. */
     bool was_bound = layer->bound;
     cnn_layer unbound = *layer;
+    /* bind fills in the params struct too (in_features, ...). */
+    unsigned char params_before[512];
+    if (!was_bound && layer->ops->params_size > sizeof params_before)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: layer %d (%s): params too large",
+                            index, layer->ops->name);
+    if (!was_bound)
+        memcpy(params_before, layer->params, layer->ops->params_size);
+#define RESTORE_UNBOUND()                                                         \
+    do {                                                                          \
+        if (!was_bound) {                                                         \
+            *layer = unbound;                                                     \
+            memcpy(layer->params, params_before, layer->ops->params_size);        \
+        }                                                                         \
+    } while (0)
     if (!was_bound) {
         st = layer->ops->bind(layer, in);
         if (st != CNN_OK) {
-            *layer = unbound;
+            RESTORE_UNBOUND();
             return cnn_net_keep_error(net, st);
         }
+    }
+
+    /* What the network would cost with this layer, against its limits
+     * (the model reader checks the same sums before it builds). */
+    memcpy(layer->in, in, sizeof layer->in);
+    cnn_net_costs costs = net->costs;
+    cnn_net_costs_add(&costs, layer, out);
+    if ((st = cnn_net_costs_check(&costs, &net->limits)) != CNN_OK) {
+        char why[CNN_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", cnn_errmsg_current());
+        RESTORE_UNBOUND();
+        return cnn_net_fail(net, st, "cnn_net_add: layer %d (%s): %s (cnn_net_set_limits "
+                            "raises them)", index, layer->ops->name, why);
     }
 
     /* Grow every array first so that a failure leaves the network unchanged. */
     int64_t layer_params = layer->n_weights + layer->n_biases;
     int64_t total = net->n_params + layer_params;
+    int64_t total_state = net->n_state + layer->n_state;
+    if (total + total_state > CNN_MAX_PARAMS) {
+        RESTORE_UNBOUND();
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: layer %d (%s) brings the network to "
+                            "%lld parameters, more than %lld", index, layer->ops->name,
+                            (long long)(total + total_state), (long long)CNN_MAX_PARAMS);
+    }
     float *params = cnn_alloc_zeroed(total ? (size_t)total : 1, sizeof(float));
     float *grads = cnn_alloc_zeroed(total ? (size_t)total : 1, sizeof(float));
+    float *state = cnn_alloc_zeroed(total_state ? (size_t)total_state : 1, sizeof(float));
     cnn_layer **layers = cnn_alloc_array((size_t)index + 1, sizeof *layers);
     int32_t(*shapes)[3] = cnn_alloc_array((size_t)index + 1, sizeof *shapes);
-    if (!params || !grads || !layers || !shapes) {
+    if (!params || !grads || !state || !layers || !shapes) {
         cnn_dealloc(params);
         cnn_dealloc(grads);
+        cnn_dealloc(state);
         cnn_dealloc(layers);
         cnn_dealloc(shapes);
-        if (!was_bound)
-            *layer = unbound;
+        RESTORE_UNBOUND();
         return cnn_net_fail(net, CNN_ENOMEM, "cnn_net_add: out of memory for layer %d (%s)",
                             index, layer->ops->name);
     }
     free_workspace(net);
     if (net->n_params)
         memcpy(params, net->params, (size_t)net->n_params * sizeof(float));
+    if (net->n_state)
+        memcpy(state, net->state, (size_t)net->n_state * sizeof(float));
     if (index) {
         memcpy(layers, net->layers, (size_t)index * sizeof *layers);
         memcpy(shapes, net->shapes, (size_t)index * sizeof *shapes);
@@ -192,21 +234,26 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
     memcpy(shapes[index], out, sizeof out);
     cnn_dealloc(net->params);
     cnn_dealloc(net->grads);
+    cnn_dealloc(net->state);
     cnn_dealloc(net->layers);
     cnn_dealloc(net->shapes);
     net->params = params;
     net->grads = grads;
+    net->state = state;
+    net->n_state = total_state;
     net->layers = layers;
     net->shapes = shapes;
     net->n_layers = index + 1;
     net->n_params = total;
+    net->costs = costs;
 
     /* Re-point every layer into the new buffers. */
-    int64_t offset = 0;
+    int64_t offset = 0, state_offset = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {
         cnn_layer *l = net->layers[i];
-        cnn_layer_set_storage(l, params + offset, grads + offset);
+        cnn_layer_set_storage(l, params + offset, grads + offset, state + state_offset);
         offset += l->n_weights + l->n_biases;
+        state_offset += l->n_state;
     }
     layer->owner = net;
     memcpy(layer->in, in, sizeof layer->in);
@@ -218,6 +265,7 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
     layer->own_scratch_len = 0;
     init_layer(net, index);
     return CNN_OK;
+#undef RESTORE_UNBOUND
 }
 
 cnn_status cnn_net_init_weights(cnn_net *net, uint64_t seed)
@@ -278,9 +326,9 @@ cnn_status cnn_net_set_threads(cnn_net *net, int32_t threads)
 {
     if (!net)
         return cnn_fail(CNN_EINVAL, "cnn_net_set_threads: network is NULL");
-    if (threads < 1 || threads > 256)
-        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_set_threads: %d threads, must be 1..256",
-                            (int)threads);
+    if (threads < 1 || threads > CNN_MAX_THREADS)
+        return cnn_net_fail(net, CNN_EINVAL, "cnn_net_set_threads: %d threads, must be 1..%d",
+                            (int)threads, CNN_MAX_THREADS);
     net->threads = threads;
     return CNN_OK;
 }
@@ -297,11 +345,8 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
      * by images) and dense/softmax layers of 16k weights or more (split by
      * rows at small batch sizes, see dense.c). */
     bool splits = false;
-    for (int32_t i = 0; i < net->n_layers; i++) {
-        const cnn_layer *l = net->layers[i];
-        const bool affine = l->ops->kind == CNN_LAYER_DENSE || l->ops->kind == CNN_LAYER_SOFTMAX;
-        splits = splits || l->ops->forward_part != NULL || (affine && l->n_weights >= 16384);
-    }
+    for (int32_t i = 0; i < net->n_layers; i++)
+        splits = splits || cnn_layer_uses_workers(net->layers[i]);
     const int pool_threads = splits ? threads : 1;
     if (net->pool && cnn_pool_threads(net->pool) != pool_threads) {
         cnn_pool_destroy(net->pool);
@@ -343,7 +388,7 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
             if (need > scratch)
                 scratch = need;
         }
-        if (ok && l->ops->reserve(l, n) != CNN_OK)
+        if (ok && l->ops->reserve && l->ops->reserve(l, n) != CNN_OK)
             ok = false;
     }
     if (ok) {
@@ -369,23 +414,6 @@ cnn_status cnn_net_reserve(cnn_net *net, int n)
     return CNN_OK;
 }
 
-/* Rebuilds a layer from its creation parameters (shared by clone and load). */
-static cnn_status recreate_layer(const cnn_layer *src, cnn_layer **out)
-{
-    switch (src->ops->kind) {
-    case CNN_LAYER_CONV2D:
-        return cnn_conv2d_create(&src->p.conv, out);
-    case CNN_LAYER_POOL2D:
-        return cnn_pool2d_create(&src->p.pool, out);
-    case CNN_LAYER_DENSE:
-        return cnn_dense_create(&src->p.dense, out);
-    case CNN_LAYER_SOFTMAX:
-        return cnn_softmax_create(&src->p.softmax, out);
-    default:
-        return cnn_activation_create(src->p.activation, out);
-    }
-}
-
 cnn_status cnn_net_clone(const cnn_net *net, cnn_net **out)
 {
     if (out)
@@ -394,9 +422,12 @@ cnn_status cnn_net_clone(const cnn_net *net, cnn_net **out)
         return cnn_fail(CNN_EINVAL, "cnn_net_clone: NULL argument");
     cnn_net *copy;
     cnn_status st = cnn_net_create(net->in[0], net->in[1], net->in[2], net->seed, &copy);
+    if (st == CNN_OK)
+        copy->limits = net->limits;
     for (int32_t i = 0; st == CNN_OK && i < net->n_layers; i++) {
+        const cnn_layer *src = net->layers[i];
         cnn_layer *l;
-        st = recreate_layer(net->layers[i], &l);
+        st = cnn_layer_make(src->ops, src->params, &l);
         if (st == CNN_OK) {
             st = cnn_net_add(copy, l);
             if (st != CNN_OK)
@@ -409,8 +440,53 @@ cnn_status cnn_net_clone(const cnn_net *net, cnn_net **out)
     }
     if (net->n_params)
         memcpy(copy->params, net->params, (size_t)net->n_params * sizeof(float));
+    if (net->n_state)
+        memcpy(copy->state, net->state, (size_t)net->n_state * sizeof(float));
     copy->threads = net->threads;
+    copy->limits = net->limits;
     copy->rng = net->rng;
     *out = copy;
+    return CNN_OK;
+}
+
+cnn_status cnn_net_summary(const cnn_net *net, char *buf, size_t size, size_t *needed)
+{
+    if (needed)
+        *needed = 0;
+    if (!net)
+        return cnn_fail(CNN_EINVAL, "cnn_net_summary: network is NULL");
+    if (!buf && size > 0)
+        return cnn_fail(CNN_EINVAL, "cnn_net_summary: buf is NULL but size is %zu", size);
+    /* Measured and written in one pass: each line is formatted, then copied
+     * as far as it fits. */
+    size_t total = 0;
+    char line[CNN_ERRMSG_MAX + 96];
+    for (int32_t i = -1; i < net->n_layers; i++) {
+        if (i < 0) {
+            snprintf(line, sizeof line, "input %dx%dx%d, %d layers, %lld parameters\n",
+                     net->in[0], net->in[1], net->in[2], (int)net->n_layers,
+                     (long long)net->n_params);
+        } else {
+            const cnn_layer *l = net->layers[i];
+            char what[CNN_ERRMSG_MAX];
+            cnn_layer_describe(l, what, sizeof what);
+            const int32_t *o = net->shapes[i];
+            snprintf(line, sizeof line, "%3d  %s -> %dx%dx%d, %lld parameters\n", (int)i, what,
+                     o[0], o[1], o[2], (long long)(l->n_weights + l->n_biases));
+        }
+        size_t len = strlen(line);
+        if (total < size) {
+            size_t room = size - total - 1;
+            memcpy(buf + total, line, len < room ? len : room);
+        }
+        total += len;
+    }
+    if (size > 0)
+        buf[total < size ? total : size - 1] = '\0';
+    if (needed)
+        *needed = total + 1;
+    if (total + 1 > size)
+        return cnn_net_fail((cnn_net *)net, CNN_EINVAL, "cnn_net_summary: needs %zu bytes, %zu "
+                            "given", total + 1, size);
     return CNN_OK;
 }

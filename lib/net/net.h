@@ -21,6 +21,20 @@
 #include "core.h"
 #include "layers/layer.h"
 
+/* What a network costs per example and in parameters (limits.c). */
+typedef struct cnn_net_costs {
+    int64_t param_bytes;
+    int64_t workspace_bytes; /* per example */
+    int64_t flops;           /* per example */
+} cnn_net_costs;
+
+void cnn_net_costs_add_input(cnn_net_costs *c, const int32_t in[3]);
+/* Adds a bound layer with output shape `out`. */
+void cnn_net_costs_add(cnn_net_costs *c, const cnn_layer *l, const int32_t out[3]);
+/* CNN_EINVAL with a message naming the limit crossed. */
+cnn_status cnn_net_costs_check(const cnn_net_costs *c, const cnn_load_limits *lim);
+cnn_status cnn_load_limits_check(const cnn_load_limits *lim, const char *who);
+
 struct cnn_net {
     int32_t in[3];
     uint64_t seed;
@@ -33,6 +47,8 @@ struct cnn_net {
     float *params;
     float *grads;
     int64_t n_params;
+    float *state;           /* every layer's non-trainable state, layers in order */
+    int64_t n_state;
 
     int capacity;           /* batch size the workspace is sized for */
     float *input;           /* capacity x in-size */
@@ -45,6 +61,9 @@ struct cnn_net {
     size_t tgrad_stride;
     int ws_threads;         /* thread count the workspace was sized for */
     cnn_pool *pool;         /* threads > 1: created with the workspace */
+
+    cnn_load_limits limits; /* cnn_net_add refuses layers that would cross them */
+    cnn_net_costs costs;    /* of the layers so far */
 
     cnn_rng rng;            /* dropout masks */
     int32_t threads;
@@ -64,13 +83,12 @@ cnn_status cnn_net_keep_error(cnn_net *net, cnn_status status);
 cnn_status cnn_net_reserve(cnn_net *net, int n);
 /* Elements per example of the network's input. */
 int64_t cnn_net_input_size(const cnn_net *net);
-/* cnn_net_backward, then (fused into the same pass where a layer can: dense
- * and softmax) the plain-SGD weight update w = decay*w - eta*dw; those
- * layers are marked sgd_applied for cnn_optimizer_step.  The parameters come
- * out bit-identical to cnn_net_backward + cnn_optimizer_step (momentum 0);
- * the weight gradients of the fused layers are not stored. */
-cnn_status cnn_net_backward_sgd(cnn_net *net, const int32_t *labels, double *cost, float eta,
-                                float decay);
+/* cnn_net_backward; with sgd != NULL, the layers whose kind can (ops->fuses_sgd)
+ * apply the plain-SGD weight update w = decay*w - eta*dw in the same pass
+ * and do not store dw.  The caller (the optimizer) then skips those
+ * weights; the parameters come out bit-identical to the separate passes. */
+cnn_status cnn_net_backward_fused(cnn_net *net, const int32_t *labels, double *cost,
+                                  const cnn_sgd_fused *sgd);
 /* Runs forward on n examples already copied into net->input. */
 void cnn_net_forward_input(cnn_net *net, int n, int32_t mode);
 /* The last layer's output buffer. */

@@ -19,6 +19,14 @@ typedef struct part_job {
     int32_t mode;
 } part_job;
 
+/* The context of one call on part t: its own slice of scratch, no workers
+ * (the part already is one). */
+static cnn_layer_ctx part_ctx(const part_job *j, int t)
+{
+    return (cnn_layer_ctx){.mode = j->mode, .rng = &j->net->rng,
+                           .scratch = j->net->scratch + (size_t)t * j->net->scratch_part};
+}
+
 /* Images [a, b) of part t of T: contiguous, in order, sizes differing by at most one. */
 static void part_range(int n, int t, int threads, int *a, int *b)
 {
@@ -31,9 +39,9 @@ static void forward_part_job(void *arg, int t)
     part_job *j = arg;
     int a, b;
     part_range(j->n, t, j->net->ws_threads, &a, &b);
+    cnn_layer_ctx ctx = part_ctx(j, t);
     if (a < b)
-        j->l->ops->forward_part(j->l, j->n, a, b, j->x, j->out, j->mode,
-                                j->net->scratch + (size_t)t * j->net->scratch_part);
+        j->l->ops->forward_part(j->l, j->n, a, b, j->x, j->out, &ctx);
 }
 
 static void backward_part_job(void *arg, int t)
@@ -42,9 +50,9 @@ static void backward_part_job(void *arg, int t)
     int a, b;
     part_range(j->n, t, j->net->ws_threads, &a, &b);
     float *dw = j->net->tgrads + (size_t)t * j->net->tgrad_stride;
+    cnn_layer_ctx ctx = part_ctx(j, t);
     if (a < b)
-        j->l->ops->backward_part(j->l, j->n, a, b, j->x, j->y, j->out, j->dx,
-                                 j->net->scratch + (size_t)t * j->net->scratch_part, dw);
+        j->l->ops->backward_part(j->l, j->n, a, b, j->x, j->y, j->out, j->dx, &ctx, dw);
     else
         memset(dw, 0, (size_t)j->l->n_weights * sizeof *dw);
 }
@@ -66,15 +74,16 @@ void cnn_net_forward_input(cnn_net *net, int n, int32_t mode)
      * process-wide setting, see cnn_net_set_threads). */
     cnn_k_gemm_set_threads(1);
     const float *x = net->input;
+    /* Layers without parts may split themselves over the workers. */
+    const cnn_layer_ctx ctx = {.mode = mode, .pool = net->pool, .rng = &net->rng,
+                               .scratch = net->scratch};
     for (int32_t i = 0; i < net->n_layers; i++) {
         cnn_layer *l = net->layers[i];
         if (split(net, l, n)) {
             part_job j = {.net = net, .l = l, .n = n, .x = x, .out = net->acts[i], .mode = mode};
             cnn_pool_run(net->pool, forward_part_job, &j);
         } else {
-            l->pool = net->pool; /* dense layers may split themselves */
-            l->ops->forward(l, n, x, net->acts[i], mode, net->scratch, &net->rng);
-            l->pool = NULL;
+            l->ops->forward(l, n, x, net->acts[i], &ctx);
         }
         x = net->acts[i];
     }
@@ -124,33 +133,13 @@ cnn_status cnn_net_forward(cnn_net *net, const cnn_tensor *x, int32_t mode, cnn_
     return CNN_OK;
 }
 
-static cnn_status backward(cnn_net *net, const int32_t *labels, double *cost);
-
 cnn_status cnn_net_backward(cnn_net *net, const int32_t *labels, double *cost)
 {
-    if (net)
-        for (int32_t i = 0; i < net->n_layers; i++)
-            net->layers[i]->sgd_applied = false;
-    return backward(net, labels, cost);
+    return cnn_net_backward_fused(net, labels, cost, NULL);
 }
 
-cnn_status cnn_net_backward_sgd(cnn_net *net, const int32_t *labels, double *cost, float eta,
-                                float decay)
-{
-    for (int32_t i = 0; i < net->n_layers; i++) {
-        cnn_layer *l = net->layers[i];
-        l->sgd_applied = false;
-        l->fuse_sgd = true;
-        l->fuse_eta = eta;
-        l->fuse_decay = decay;
-    }
-    cnn_status st = backward(net, labels, cost);
-    for (int32_t i = 0; i < net->n_layers; i++)
-        net->layers[i]->fuse_sgd = false;
-    return st;
-}
-
-static cnn_status backward(cnn_net *net, const int32_t *labels, double *cost)
+cnn_status cnn_net_backward_fused(cnn_net *net, const int32_t *labels, double *cost,
+                                  const cnn_sgd_fused *sgd)
 {
     if (!net)
         return cnn_fail(CNN_EINVAL, "cnn_net_backward: network is NULL");
@@ -159,44 +148,42 @@ static cnn_status backward(cnn_net *net, const int32_t *labels, double *cost)
     if (!net->trained)
         return cnn_net_fail(net, CNN_ESTATE, "cnn_net_backward: needs a CNN_MODE_TRAIN forward first");
     cnn_layer *last = net->layers[net->n_layers - 1];
-    if (last->ops->kind != CNN_LAYER_SOFTMAX)
-        return cnn_net_fail(net, CNN_ESTATE, "cnn_net_backward: the last layer is %s, not softmax",
-                            last->ops->name);
+    if (!last->ops->is_output)
+        return cnn_net_fail(net, CNN_ESTATE, "cnn_net_backward: the last layer is %s, not an "
+                            "output layer (softmax)", last->ops->name);
     int n = net->last_n;
-    int classes = last->p.softmax.classes;
+    int classes = (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]);
     for (int i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= classes)
             return cnn_net_fail(net, CNN_EINVAL, "cnn_net_backward: label %d of example %d "
                                 "outside 0..%d", (int)labels[i], i, classes - 1);
-    const float *probs = cnn_net_output(net);
-    if (cost)
-        *cost = cnn_k_nll_sum(n, classes, probs, labels) / n;
 
-    /* dz of the mean log-likelihood; then back through the stack, ping-ponging
+    /* dz of the mean cost; then back through the stack, ping-ponging
      * between two gradient buffers.  The first layer's input gradient is
      * never needed, so it is not computed. */
     float *grad = net->grad_a, *spare = net->grad_b;
-    cnn_k_softmax_nll_bwd(n, classes, probs, labels, 1.0f / (float)n, grad);
+    double sum = last->ops->loss(last, n, cnn_net_output(net), labels, grad);
+    if (cost)
+        *cost = sum / n;
+    cnn_layer_ctx ctx = {.mode = CNN_MODE_TRAIN, .pool = net->pool, .rng = &net->rng,
+                         .scratch = net->scratch};
     for (int32_t i = net->n_layers - 1; i >= 0; i--) {
         cnn_layer *l = net->layers[i];
         const float *x = i ? net->acts[i - 1] : net->input;
         float *dx = i ? spare : NULL;
+        ctx.sgd = l->ops->fuses_sgd ? sgd : NULL;
         if (i == net->n_layers - 1) {
-            l->pool = net->pool;
-            cnn_softmax_backward_dz(l, n, x, grad, dx);
-            l->pool = NULL;
+            l->ops->backward_dz(l, n, x, grad, dx, &ctx);
         } else if (split(net, l, n) && l->ops->backward_part) {
             part_job j = {.net = net, .l = l, .n = n, .x = x, .y = net->acts[i], .out = grad,
-                          .dx = dx};
+                          .dx = dx, .mode = CNN_MODE_TRAIN};
             cnn_pool_run(net->pool, backward_part_job, &j);
-            const float *parts[256];
+            const float *parts[CNN_MAX_THREADS];
             for (int t = 0; t < net->ws_threads; t++)
                 parts[t] = net->tgrads + (size_t)t * net->tgrad_stride;
             l->ops->backward_finish(l, n, grad, parts, net->ws_threads);
         } else {
-            l->pool = net->pool;
-            l->ops->backward(l, n, x, net->acts[i], grad, dx, net->scratch);
-            l->pool = NULL;
+            l->ops->backward(l, n, x, net->acts[i], grad, dx, &ctx);
         }
         float *t = grad;
         grad = spare;

@@ -9,6 +9,7 @@ struct cnn_optimizer {
     float *velocity;          /* momentum state, one per parameter */
     int64_t velocity_len;
     int64_t batches_override; /* cnn_train's B while l2_batches is 0; 0 = none */
+    int64_t n_params;         /* parameters of the network it first stepped; 0 = none yet */
 };
 
 /* After a training-mode forward of net: backward, then the update; with

@@ -63,31 +63,31 @@ static float weight_decay_of(const cnn_optimizer *opt)
     return 1.0f - (float)((double)p->learning_rate * p->l2 / (double)batches);
 }
 
-cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
+/* The update w = decay*w - eta*dw (with momentum, through v).  With
+ * fused_done, the weights of layers whose kind fused the update into
+ * backward (cnn_net_backward_fused) are already up to date and skipped. */
+static cnn_status sgd_update(cnn_optimizer *opt, cnn_net *net, bool fused_done)
 {
-    if (!opt || !net)
-        return cnn_fail(CNN_EINVAL, "cnn_optimizer_step: %s is NULL", opt ? "network" : "optimizer");
     const cnn_sgd_params *p = &opt->p;
-    if (p->momentum > 0.0f && opt->velocity_len != net->n_params) {
-        if (opt->velocity)
-            return cnn_net_fail(net, CNN_ESHAPE, "cnn_optimizer_step: optimizer holds momentum "
-                                "for %lld parameters, network has %lld",
-                                (long long)opt->velocity_len, (long long)net->n_params);
+    if (opt->n_params && opt->n_params != net->n_params)
+        return cnn_net_fail(net, CNN_ESHAPE, "cnn_optimizer_step: optimizer was used with a "
+                            "network of %lld parameters, this one has %lld",
+                            (long long)opt->n_params, (long long)net->n_params);
+    if (p->momentum > 0.0f && !opt->velocity) {
         opt->velocity = cnn_alloc_zeroed(net->n_params ? (size_t)net->n_params : 1, sizeof(float));
         if (!opt->velocity)
             return cnn_net_fail(net, CNN_ENOMEM, "cnn_optimizer_step: out of memory for momentum");
         opt->velocity_len = net->n_params;
     }
+    opt->n_params = net->n_params;
     const float weight_decay = weight_decay_of(opt);
     int64_t offset = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {
         cnn_layer *l = net->layers[i];
         float *v = opt->velocity ? opt->velocity + offset : NULL;
-        /* Weights a fused backward (cnn_train_step) already updated. */
-        if (!l->sgd_applied)
+        if (!(fused_done && l->ops->fuses_sgd))
             cnn_k_sgd_update((size_t)l->n_weights, net->params + offset, net->grads + offset, v,
                              p->learning_rate, p->momentum, weight_decay);
-        l->sgd_applied = false;
         offset += l->n_weights;
         cnn_k_sgd_update((size_t)l->n_biases, net->params + offset, net->grads + offset,
                          v ? v + l->n_weights : NULL, p->learning_rate, p->momentum, 1.0f);
@@ -96,19 +96,26 @@ cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
     return CNN_OK;
 }
 
+cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
+{
+    if (!opt || !net)
+        return cnn_fail(CNN_EINVAL, "cnn_optimizer_step: %s is NULL", opt ? "network" : "optimizer");
+    return sgd_update(opt, net, false);
+}
+
 cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
                                        const int32_t *labels, double *cost)
 {
-    cnn_status st;
-    /* Plain SGD: dense and softmax layers apply the update to their weights
-     * while computing the gradient (one pass over W instead of three, and no
+    if (opt->n_params && opt->n_params != net->n_params)
+        return sgd_update(opt, net, false); /* reports the mismatch */
+    /* Plain SGD: layers that can apply the update to their weights while
+     * computing the gradient do (one pass over W instead of three, and no
      * store of dW); the parameters are bit-identical to the separate passes. */
-    if (opt->p.momentum == 0.0f)
-        st = cnn_net_backward_sgd(net, labels, cost, opt->p.learning_rate, weight_decay_of(opt));
-    else
-        st = cnn_net_backward(net, labels, cost);
+    const bool fuse = opt->p.momentum == 0.0f;
+    const cnn_sgd_fused sgd = {.eta = opt->p.learning_rate, .decay = weight_decay_of(opt)};
+    cnn_status st = cnn_net_backward_fused(net, labels, cost, fuse ? &sgd : NULL);
     if (st == CNN_OK)
-        st = cnn_optimizer_step(opt, net);
+        st = sgd_update(opt, net, fuse);
     return st;
 }
 

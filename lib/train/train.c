@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "optimizer.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -104,9 +105,10 @@ static cnn_status validate(cnn_net *net, const cnn_dataset *train, const cnn_tra
         return cnn_net_fail(net, CNN_EINVAL, WHO ": %lld training examples: a checkpoint stores "
                             "the order of at most %lu", (long long)cnn_dataset_count(train),
                             (unsigned long)UINT32_MAX);
-    if (net->n_layers == 0 || net->layers[net->n_layers - 1]->ops->kind != CNN_LAYER_SOFTMAX)
-        return cnn_net_fail(net, CNN_ESTATE, WHO ": the network must end in a softmax layer");
-    int classes = net->layers[net->n_layers - 1]->p.softmax.classes;
+    if (net->n_layers == 0 || !net->layers[net->n_layers - 1]->ops->is_output)
+        return cnn_net_fail(net, CNN_ESTATE, WHO ": the network must end in an output layer "
+                            "(softmax)");
+    int classes = (int)cnn_shape_numel3(net->shapes[net->n_layers - 1]);
     cnn_status st = check_set(net, "training set", train, classes);
     if (st == CNN_OK)
         st = check_set(net, "validation set", p->validation, classes);
@@ -147,6 +149,14 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
         cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);
         if (st != CNN_OK)
             return st;
+        /* The cost of every step is computed anyway: a non-finite one means
+         * the parameters are already lost (NaN spreads to all of them
+         * within a step or two), so stop before an epoch of NaN arithmetic
+         * and before a checkpoint could store it. */
+        if (!isfinite(cost))
+            return cnn_net_fail(net, CNN_EDIVERGED, WHO ": diverged in epoch %d at step %lld of "
+                                "%lld: the cost is %g (try a smaller learning rate)", (int)epoch,
+                                (long long)(b + 1), (long long)batches, cost);
         cost_sum += cost;
         if (p->on_progress && p->progress_every > 0 &&
             ((b + 1) % p->progress_every == 0 || b + 1 == batches)) {
@@ -164,82 +174,6 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
 
 /* ---- checkpoints ---------------------------------------------------------- */
 
-/* One creation parameter of a layer that the architecture check compares. */
-typedef struct arch_field {
-    const char *name;
-    int64_t value;
-    bool is_dropout; /* value holds the float's bits; printed as a number */
-} arch_field;
-
-static int32_t dropout_field(float d)
-{
-    int32_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    return bits;
-}
-
-/* The fields that make two layers of one kind compute the same function
- * with the same parameters (the initialisation and seeds do not: the
- * parameters are restored).  Returns the count written to f. */
-static int layer_fields(const cnn_layer *l, arch_field f[16])
-{
-    int n = 0;
-#define F(nm, v) (f[n++] = (arch_field){(nm), (int64_t)(v), false})
-    switch (l->ops->kind) {
-    case CNN_LAYER_CONV2D: {
-        const cnn_conv2d_params *p = &l->p.conv;
-        F("in_channels", p->in_channels);
-        F("out_channels", p->out_channels);
-        F("kernel_h", p->kernel_h);
-        F("kernel_w", p->kernel_w);
-        F("stride_h", p->stride_h);
-        F("stride_w", p->stride_w);
-        F("pad_h", p->pad_h);
-        F("pad_w", p->pad_w);
-        F("activation", p->activation);
-        F("pool", p->pool);
-        if (p->pool != CNN_POOL_NONE) {
-            F("pool_h", p->pool_h);
-            F("pool_w", p->pool_w);
-        }
-        break;
-    }
-    case CNN_LAYER_POOL2D:
-        F("mode", l->p.pool.mode);
-        F("window_h", l->p.pool.window_h);
-        F("window_w", l->p.pool.window_w);
-        F("stride_h", l->p.pool.stride_h);
-        F("stride_w", l->p.pool.stride_w);
-        break;
-    case CNN_LAYER_DENSE:
-        F("in_features", l->p.dense.in_features);
-        F("out_features", l->p.dense.out_features);
-        F("activation", l->p.dense.activation);
-        f[n++] = (arch_field){"dropout", dropout_field(l->p.dense.dropout), true};
-        break;
-    case CNN_LAYER_SOFTMAX:
-        F("in_features", l->p.softmax.in_features);
-        F("classes", l->p.softmax.classes);
-        f[n++] = (arch_field){"dropout", dropout_field(l->p.softmax.dropout), true};
-        break;
-    case CNN_LAYER_ACTIVATION:
-        F("function", l->p.activation);
-        break;
-    }
-    F("weights", l->n_weights);
-    F("biases", l->n_biases);
-#undef F
-    return n;
-}
-
-static double dropout_value(int64_t bits)
-{
-    int32_t b = (int32_t)bits;
-    float d;
-    memcpy(&d, &b, sizeof d);
-    return (double)d;
-}
-
 /* The network being trained must be the one the checkpoint holds. */
 static cnn_status check_arch(cnn_net *net, const cnn_net *saved, const char *path)
 {
@@ -250,27 +184,19 @@ static cnn_status check_arch(cnn_net *net, const cnn_net *saved, const char *pat
     if (net->n_layers != saved->n_layers)
         return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s' holds a network of %d layers, "
                             "this one has %d", path, (int)saved->n_layers, (int)net->n_layers);
+    /* Each kind's summary names every field that changes what the layer
+     * computes (and none that only changed its initial weights), so equal
+     * lines and equal input shapes mean the same function of the same
+     * parameters. */
     for (int32_t i = 0; i < net->n_layers; i++) {
         const cnn_layer *a = saved->layers[i], *b = net->layers[i];
-        if (a->ops->kind != b->ops->kind)
-            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d is %s there, "
-                                "%s here", path, (int)i, a->ops->name, b->ops->name);
-        arch_field fa[16], fb[16];
-        int na = layer_fields(a, fa), nb = layer_fields(b, fb);
-        for (int k = 0; k < na && k < nb; k++) {
-            if (fa[k].value == fb[k].value)
-                continue;
-            if (fa[k].is_dropout)
-                return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) has "
-                                    "dropout %g there, %g here", path, (int)i, a->ops->name,
-                                    dropout_value(fa[k].value), dropout_value(fb[k].value));
-            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) has %s %lld "
-                                "there, %lld here", path, (int)i, a->ops->name, fa[k].name,
-                                (long long)fa[k].value, (long long)fb[k].value);
-        }
-        if (na != nb) /* only pooling fields can be missing: pool differs, caught above */
-            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d (%s) differs",
-                                path, (int)i, a->ops->name);
+        char there[CNN_ERRMSG_MAX / 2], here[CNN_ERRMSG_MAX / 2];
+        cnn_layer_describe(a, there, sizeof there);
+        cnn_layer_describe(b, here, sizeof here);
+        if (a->ops != b->ops || strcmp(there, here) != 0 ||
+            memcmp(saved->shapes[i], net->shapes[i], sizeof net->shapes[i]) != 0)
+            return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s': layer %d is '%s' there, "
+                                "'%s' here", path, (int)i, there, here);
     }
     if (net->n_params != saved->n_params) /* implied by the layers; kept as a guard */
         return cnn_net_fail(net, CNN_ESHAPE, WHO ": checkpoint '%s' holds %lld parameters, the "
@@ -356,6 +282,8 @@ static cnn_status resume(cnn_net *net, cnn_optimizer *opt, int64_t count,
     }
     /* Nothing fails from here on. */
     memcpy(net->params, c.model->params, (size_t)net->n_params * sizeof *net->params);
+    if (net->n_state) /* equal: same layers, same shapes */
+        memcpy(net->state, c.model->state, (size_t)net->n_state * sizeof *net->state);
     if (c.velocity_len > 0) {
         if (velocity) {
             opt->velocity = velocity;
