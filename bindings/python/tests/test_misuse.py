@@ -28,6 +28,14 @@ def dataset(count, first=0):
     return cnn.Dataset.create(pixels, labels, (1, 28, 28))
 
 
+def read_in_c(view):
+    """Copies a view's floats through libcnn (memcpy), where ASan checks
+    the memory; a plain Python read of freed memory would go unnoticed."""
+    t = cnn.Tensor((len(view),))
+    t.copy_in(view)
+    return t.tolist()
+
+
 class UseAfterClose(unittest.TestCase):
     def test_layer_from_net_after_close(self):
         net = small_net()
@@ -61,8 +69,9 @@ class UseAfterClose(unittest.TestCase):
         grads = net.grads()
         net.close()
         view[len(view) - 1] = 1.0  # the view keeps the memory alive
-        self.assertEqual(view[len(view) - 1], 1.0)
+        self.assertEqual(read_in_c(view)[-1], 1.0)
         grads[0] = 2.0
+        self.assertEqual(read_in_c(grads)[0], 2.0)
         with self.assertRaisesRegex(ValueError, "closed"):
             net.params()
 
@@ -71,7 +80,7 @@ class UseAfterClose(unittest.TestCase):
         data = net.layer(2).param("biases").data
         net.close()
         data[0] = 3.0
-        self.assertEqual(data[0], 3.0)
+        self.assertEqual(read_in_c(data)[0], 3.0)
 
     def test_every_net_method_raises_after_close(self):
         net = small_net()
@@ -92,6 +101,7 @@ class UseAfterClose(unittest.TestCase):
         view = t.data
         t.close()
         view[5] = 1.0  # still valid memory
+        self.assertEqual(read_in_c(view)[5], 1.0)
         with self.assertRaisesRegex(ValueError, "closed"):
             t.shape
         ds = dataset(10)
@@ -106,6 +116,7 @@ class UseAfterClose(unittest.TestCase):
         data = layer.param("weights").data
         layer.close()
         data[0] = 1.0
+        self.assertEqual(read_in_c(data)[0], 1.0)
         with self.assertRaisesRegex(ValueError, "closed"):
             layer.kind
 
@@ -206,10 +217,13 @@ class Threads(unittest.TestCase):
     def test_concurrent_predict_raises_not_crashes(self):
         net = small_net()
         net.set_threads(1)
-        x = dataset(200).batch(0, 200)[0]
+        data = dataset(200)
+        # Different batch sizes make the network regrow its workspace: with
+        # two threads inside, one frees what the other is using.
+        batches = [data.batch(0, 50 * (i + 1))[0] for i in range(4)]
         errors, done = [], []
 
-        def worker():
+        def worker(x):
             try:
                 for _ in range(20):
                     net.predict(x)
@@ -217,7 +231,7 @@ class Threads(unittest.TestCase):
             except cnn.StateError as e:
                 errors.append(e)
 
-        threads = [threading.Thread(target=worker) for _ in range(4)]
+        threads = [threading.Thread(target=worker, args=(x,)) for x in batches]
         for t in threads:
             t.start()
         for t in threads:
