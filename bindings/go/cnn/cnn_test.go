@@ -234,3 +234,73 @@ func TestParamsZeroCopyAndClone(t *testing.T) {
 		t.Fatal("clone shares parameters")
 	}
 }
+
+// Issue 16: misuse that used to free memory still in use.
+func TestMisuseClosedAndBusy(t *testing.T) {
+	train := synthetic(t, 50, 0)
+	defer train.Close()
+
+	// A layer of a closed network: used to read freed memory.
+	n := smallNet(t)
+	l := n.Layer(1)
+	n.Close()
+	if k, c := l.Kind(), l.ParamCount(); k != 0 || c != 0 {
+		t.Fatalf("closed network's layer: kind %d, params %d", k, c)
+	}
+	if _, err := l.OutputShape([3]int32{1, 28, 28}); err == nil {
+		t.Fatal("OutputShape on a closed network's layer succeeded")
+	}
+	x, _, err := train.Batch(0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Predict(x); err == nil {
+		t.Fatal("Predict on a closed network succeeded")
+	}
+
+	// Close inside a training callback: deferred until Train returns.
+	n = smallNet(t)
+	opt, _ := NewSGD(0.1, 0)
+	val := synthetic(t, 20, 50)
+	var useErr error
+	_, err = n.Train(opt, train, TrainOptions{Epochs: 2, Validation: val, OnEpoch: func(EpochReport) bool {
+		if useErr == nil {
+			_, useErr = n.Predict(x) // the network is busy
+		}
+		n.Close()
+		opt.Close()
+		val.Close()
+		train.Close()
+		return false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(useErr, ErrState) {
+		t.Fatalf("Predict inside Train: %v, want a StatusState error", useErr)
+	}
+	if n.ptr != nil || opt.ptr != nil || val.ptr != nil || train.ptr != nil {
+		t.Fatal("deferred Close did not free after Train")
+	}
+}
+
+func TestMisuseNulPath(t *testing.T) {
+	n := smallNet(t)
+	defer n.Close()
+	dir := t.TempDir()
+	if err := n.Save(filepath.Join(dir, "x\x00y")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Save with a NUL: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("Save with a NUL wrote %v", entries[0].Name())
+	}
+	if _, err := LoadNet("x\x00y"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("LoadNet with a NUL: %v", err)
+	}
+	if _, err := LoadMNIST("data\x00/mnist", false); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("LoadMNIST with a NUL: %v", err)
+	}
+	if _, err := LoadIDX("a", "b\x00"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("LoadIDX with a NUL: %v", err)
+	}
+}

@@ -13,6 +13,25 @@ import (
 // Dataset holds labelled images as bytes (pixels read as byte / 256).
 type Dataset struct {
 	ptr *C.cnn_dataset
+	g   guard
+}
+
+// Datasets never change: any number of calls may read one at once.
+func (d *Dataset) enter() error { return d.g.enter(d.ptr == nil, false, "dataset") }
+func (d *Dataset) leave() {
+	if d.g.leave() {
+		d.destroy()
+	}
+}
+
+func (d *Dataset) destroy() {
+	d.g.mu.Lock()
+	p := d.ptr
+	d.ptr = nil
+	d.g.mu.Unlock()
+	if p != nil {
+		C.cnn_dataset_destroy(p)
+	}
 }
 
 func newDataset(f func(**C.cnn_dataset) C.cnn_status) (*Dataset, error) {
@@ -25,11 +44,11 @@ func newDataset(f func(**C.cnn_dataset) C.cnn_status) (*Dataset, error) {
 	return ds, nil
 }
 
-// Close frees the dataset; slices made from it stay valid.
+// Close frees the dataset; slices made from it stay valid.  While a call
+// (Train, Evaluate) reads it, the free waits until that call returns.
 func (d *Dataset) Close() {
-	if d.ptr != nil {
-		C.cnn_dataset_destroy(d.ptr)
-		d.ptr = nil
+	if d.g.closeNow() {
+		d.destroy()
 	}
 }
 
@@ -48,6 +67,9 @@ func NewDataset(pixels, labels []byte, c, h, w int32) (*Dataset, error) {
 
 // LoadMNIST loads the training (test=false) or test split from dir.
 func LoadMNIST(dir string, test bool) (*Dataset, error) {
+	if err := cPath(dir); err != nil {
+		return nil, err
+	}
 	cdir := C.CString(dir)
 	defer C.free(unsafe.Pointer(cdir))
 	split := C.int32_t(C.CNN_MNIST_TRAIN)
@@ -59,6 +81,9 @@ func LoadMNIST(dir string, test bool) (*Dataset, error) {
 
 // LoadIDX loads an IDX image file and an IDX label file.
 func LoadIDX(images, labels string) (*Dataset, error) {
+	if err := cPath(images + labels); err != nil {
+		return nil, err
+	}
 	ci, cl := C.CString(images), C.CString(labels)
 	defer C.free(unsafe.Pointer(ci))
 	defer C.free(unsafe.Pointer(cl))

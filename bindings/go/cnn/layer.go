@@ -157,16 +157,29 @@ func NewActivation(activation int32) (*Layer, error) {
 	})
 }
 
-// Kind is one of the Kind* constants.
-func (l *Layer) Kind() int32 {
-	defer runtime.KeepAlive(l)
-	return int32(C.cnn_layer_kind(l.ptr))
+// cptr is the layer's pointer, or nil once its network is closed (the
+// library answers nil with 0 or StatusInvalid, never touching freed memory).
+func (l *Layer) cptr() *C.cnn_layer {
+	if l.net != nil {
+		l.net.g.mu.Lock()
+		defer l.net.g.mu.Unlock()
+		if l.net.ptr == nil || l.net.g.closing {
+			return nil
+		}
+	}
+	return l.ptr
 }
 
-// ParamCount is the number of weights and biases.
+// Kind is one of the Kind* constants (0 once the layer's network is closed).
+func (l *Layer) Kind() int32 {
+	defer runtime.KeepAlive(l)
+	return int32(C.cnn_layer_kind(l.cptr()))
+}
+
+// ParamCount is the number of weights and biases (0 once its network is closed).
 func (l *Layer) ParamCount() int64 {
 	defer runtime.KeepAlive(l)
-	return int64(C.cnn_layer_param_count(l.ptr))
+	return int64(C.cnn_layer_param_count(l.cptr()))
 }
 
 // OutputShape is the (C, H, W) output for a (C, H, W) input.
@@ -176,6 +189,6 @@ func (l *Layer) OutputShape(in [3]int32) ([3]int32, error) {
 	for i := range in {
 		cin[i] = C.int32_t(in[i])
 	}
-	err := call(func() C.cnn_status { return C.cnn_layer_output_shape(l.ptr, &cin[0], &cout[0]) })
+	err := call(func() C.cnn_status { return C.cnn_layer_output_shape(l.cptr(), &cin[0], &cout[0]) })
 	return [3]int32{int32(cout[0]), int32(cout[1]), int32(cout[2])}, err
 }

@@ -12,6 +12,14 @@ import (
 // Net is an ordered stack of layers with its parameters and workspace.
 type Net struct {
 	ptr *C.cnn_net
+	g   guard
+}
+
+func (n *Net) enter() error { return n.g.enter(n.ptr == nil, true, "network") }
+func (n *Net) leave() {
+	if n.g.leave() {
+		n.destroy()
+	}
 }
 
 func newNet(f func(**C.cnn_net) C.cnn_status) (*Net, error) {
@@ -31,16 +39,31 @@ func NewNet(c, h, w int32, seed uint64) (*Net, error) {
 	})
 }
 
-// Close frees the network and every layer it owns.
+// Close frees the network and every layer it owns; later calls (on its
+// layers too) fail.  While a call runs on it (Train, from a callback or
+// another goroutine) the free waits until that call returns.
 func (n *Net) Close() {
-	if n.ptr != nil {
-		C.cnn_net_destroy(n.ptr)
-		n.ptr = nil
+	if n.g.closeNow() {
+		n.destroy()
+	}
+}
+
+func (n *Net) destroy() {
+	n.g.mu.Lock()
+	p := n.ptr
+	n.ptr = nil
+	n.g.mu.Unlock()
+	if p != nil {
+		C.cnn_net_destroy(p)
 	}
 }
 
 // Add appends a layer; on success the network owns it.
 func (n *Net) Add(l *Layer) error {
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.leave()
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(l)
 	if l.net != nil {
@@ -91,12 +114,20 @@ func (n *Net) Params() []float32 {
 
 // Clone is a deep copy with its own workspace (one per goroutine for inference).
 func (n *Net) Clone() (*Net, error) {
+	if err := n.enter(); err != nil {
+		return nil, err
+	}
+	defer n.leave()
 	defer runtime.KeepAlive(n)
 	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_clone(n.ptr, out) })
 }
 
 // Predict classifies a batch (N, C, H, W).
 func (n *Net) Predict(x *Tensor) ([]int32, error) {
+	if err := n.enter(); err != nil {
+		return nil, err
+	}
+	defer n.leave()
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(x)
 	labels := make([]int32, x.Shape()[0])
@@ -108,6 +139,14 @@ func (n *Net) Predict(x *Tensor) ([]int32, error) {
 
 // Evaluate is the accuracy and mean cost over a dataset.
 func (n *Net) Evaluate(d *Dataset, batch int32) (accuracy, cost float64, err error) {
+	if err := n.enter(); err != nil {
+		return 0, 0, err
+	}
+	defer n.leave()
+	if err := d.enter(); err != nil {
+		return 0, 0, err
+	}
+	defer d.leave()
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(d)
 	var a, c C.double
@@ -117,6 +156,13 @@ func (n *Net) Evaluate(d *Dataset, batch int32) (accuracy, cost float64, err err
 
 // Save writes the model (atomically: temporary file + rename).
 func (n *Net) Save(path string) error {
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.leave()
+	if err := cPath(path); err != nil {
+		return err
+	}
 	defer runtime.KeepAlive(n)
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
@@ -125,6 +171,9 @@ func (n *Net) Save(path string) error {
 
 // LoadNet reads a model written by Save (in any language).
 func LoadNet(path string) (*Net, error) {
+	if err := cPath(path); err != nil {
+		return nil, err
+	}
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_load(cp, out) })
@@ -132,6 +181,10 @@ func LoadNet(path string) (*Net, error) {
 
 // Bytes is the model in libcnn's file format.
 func (n *Net) Bytes() ([]byte, error) {
+	if err := n.enter(); err != nil {
+		return nil, err
+	}
+	defer n.leave()
 	defer runtime.KeepAlive(n)
 	var data unsafe.Pointer
 	var size C.size_t
@@ -155,6 +208,7 @@ func NetFromBytes(b []byte) (*Net, error) {
 // SGD is stochastic gradient descent.
 type SGD struct {
 	ptr *C.cnn_optimizer
+	g   guard
 }
 
 // NewSGD makes SGD with learning rate eta and L2 weight lambda (network3's form).
@@ -176,10 +230,26 @@ func NewSGD(eta, lambda float32) (*SGD, error) {
 	return s, nil
 }
 
-// Close frees the optimizer.
+// Close frees the optimizer (after Train returns, if it is training).
 func (s *SGD) Close() {
-	if s.ptr != nil {
-		C.cnn_optimizer_destroy(s.ptr)
-		s.ptr = nil
+	if s.g.closeNow() {
+		s.destroy()
+	}
+}
+
+func (s *SGD) destroy() {
+	s.g.mu.Lock()
+	p := s.ptr
+	s.ptr = nil
+	s.g.mu.Unlock()
+	if p != nil {
+		C.cnn_optimizer_destroy(p)
+	}
+}
+
+func (s *SGD) enter() error { return s.g.enter(s.ptr == nil, true, "optimizer") }
+func (s *SGD) leave() {
+	if s.g.leave() {
+		s.destroy()
 	}
 }

@@ -96,6 +96,21 @@ func (n *Net) Train(opt *SGD, data *Dataset, o TrainOptions) (TrainResult, error
 	defer runtime.KeepAlive(data)
 	defer runtime.KeepAlive(o.Validation)
 	defer runtime.KeepAlive(o.Test)
+	// Held for the whole run: a callback (or another goroutine) closing the
+	// network, optimizer or a dataset defers the free until Train returns,
+	// and using the network meanwhile fails with StatusState.
+	for _, e := range []interface {
+		enter() error
+		leave()
+	}{n, opt, data, o.Validation, o.Test} {
+		if d, ok := e.(*Dataset); ok && d == nil {
+			continue
+		}
+		if err := e.enter(); err != nil {
+			return TrainResult{}, err
+		}
+		defer e.leave()
+	}
 
 	var padded struct { // slack: see NewConv2d
 		p     C.cnn_train_params

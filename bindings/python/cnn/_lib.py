@@ -6,6 +6,7 @@ ctypes.ArgumentError instead of silently truncating a pointer or int64.
 import ctypes
 import ctypes.util
 import glob
+import operator
 import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float,
                     c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_uint64,
@@ -245,6 +246,70 @@ class _Missing:
                                   % (self.name, path, lib.cnn_version()))
 
 
+# ctypes silently keeps the low bits of an int too big for its C type
+# (dense(2**32 + 10) would build 10 units), so every integer argument and
+# struct field is range-checked before it reaches C.
+_RANGES = {c_int32: (-2 ** 31, 2 ** 31 - 1), c_int64: (-2 ** 63, 2 ** 63 - 1),
+           c_uint32: (0, 2 ** 32 - 1), c_uint64: (0, 2 ** 64 - 1),
+           c_size_t: (0, 2 ** (8 * ctypes.sizeof(c_size_t)) - 1)}
+_TYPE_NAMES = {c_int32: "int32", c_int64: "int64", c_uint32: "uint32", c_uint64: "uint64",
+               c_size_t: "size_t"}
+
+
+def check_int(value, ctype, what):
+    """value as a Python int within ctype's range; OverflowError if outside."""
+    if isinstance(value, ctypes._SimpleCData):
+        return value
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError("%s must be an integer, not %s" % (what, type(value).__name__)) from None
+    lo, hi = _RANGES[ctype]
+    if not lo <= value <= hi:
+        raise OverflowError("%s = %d is outside the %s range [%d, %d]"
+                            % (what, value, _TYPE_NAMES[ctype], lo, hi))
+    return value
+
+
+def set_field(struct, name, value):
+    """struct.name = value, range-checked for integer fields."""
+    ctype = dict(type(struct)._fields_)[name]
+    if ctype in _RANGES:
+        value = check_int(value, ctype, name)
+    setattr(struct, name, value)
+
+
+def int_array(ctype, values, what):
+    """A ctypes array of range-checked integers (at least one element)."""
+    values = [check_int(v, ctype, what) for v in values]
+    return (ctype * max(len(values), 1))(*values)
+
+
+def path_arg(path):
+    """A file name as bytes for C; refuses an embedded NUL, which C would
+    read as the end of the name (save('x\\0y') would write 'x')."""
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError("path contains a NUL character: %r" % (path,))
+    return raw
+
+
+def _checked(name, fn, argtypes):
+    checks = [(i, t) for i, t in enumerate(argtypes) if t in _RANGES]
+    if not checks:
+        return fn
+
+    def call(*args):
+        for i, t in checks:
+            if i < len(args):
+                check_int(args[i], t, "%s argument %d" % (name, i + 1))
+        return fn(*args)
+
+    call.__name__ = name
+    call.ctypes_function = fn
+    return call
+
+
 missing = []
 for _name, (_res, _args) in _PROTOS.items():
     try:
@@ -254,5 +319,6 @@ for _name, (_res, _args) in _PROTOS.items():
         setattr(lib, _name, _Missing(_name))
         continue
     _fn.restype, _fn.argtypes = _res, _args
+    setattr(lib, _name, _checked(_name, _fn, _args))
 
 new_struct = _new_struct

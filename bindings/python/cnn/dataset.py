@@ -1,9 +1,9 @@
 """Datasets of labelled byte images (pixels read as byte / 256)."""
 import array
 import ctypes
-import os
 
 from . import _lib
+from ._handle import Handle
 from .errors import check
 from .tensor import Tensor, _np
 
@@ -12,7 +12,7 @@ SPLITS = {"train": 0, "test": 1}
 
 
 def _path(p):
-    return os.fsencode(p)
+    return _lib.path_arg(p)
 
 
 def _bytes_source(data, count):
@@ -29,24 +29,18 @@ def _bytes_source(data, count):
     return ctypes.addressof(keep), keep
 
 
-class Dataset:
-    """Images (N, C, H, W) as bytes plus one label per image."""
+class Dataset(Handle):
+    """Images (N, C, H, W) as bytes plus one label per image.
+
+    Any number of threads may read one dataset at once.  close() frees it
+    now; it raises StateError while a call (training, evaluation) is using
+    the dataset, and later calls raise ValueError."""
+
+    _what = "dataset"
+    _exclusive = False  # datasets never change: concurrent readers are fine
 
     def __init__(self, handle):
-        self._h = handle
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            L.cnn_dataset_destroy(self._h)
-        self._h = None
-
-    close = __del__
-
-    @property
-    def handle(self):
-        if not self._h:
-            raise ValueError("dataset is closed")
-        return self._h
+        self._init_handle(handle, L.cnn_dataset_destroy)
 
     @classmethod
     def _make(cls, fn, *args):
@@ -66,9 +60,11 @@ class Dataset:
     @classmethod
     def create(cls, pixels, labels, shape):
         """Copies len(labels) images of shape (C, H, W) from bytes-like pixels."""
-        c, h, w = shape
+        c, h, w = (_lib.check_int(v, ctypes.c_int32, "shape") for v in shape)
         labels = bytes(labels) if _np is None or not isinstance(labels, _np.ndarray) else labels
         count = len(labels)
+        if min(c, h, w) < 1:
+            raise ValueError("shape must be positive, got %r" % ((c, h, w),))
         pix, keep_p = _bytes_source(pixels, count * c * h * w)
         lab, keep_l = _bytes_source(labels, count)
         ds = cls._make(L.cnn_dataset_create, count, c, h, w, pix, lab)
@@ -76,29 +72,34 @@ class Dataset:
         return ds
 
     def __len__(self):
-        return L.cnn_dataset_count(self.handle)
+        with self._use() as h:
+            return L.cnn_dataset_count(h)
 
     @property
     def shape(self):
         """Image shape (C, H, W)."""
         s = (ctypes.c_int32 * 3)()
-        check(L.cnn_dataset_shape(self.handle, s))
+        with self._use() as h:
+            check(L.cnn_dataset_shape(h, s))
         return tuple(s)
 
     def slice(self, start, count):
         """Examples [start, start+count), sharing storage."""
-        return Dataset._make(L.cnn_dataset_slice, self.handle, start, count)
+        with self._use() as h:
+            return Dataset._make(L.cnn_dataset_slice, h, start, count)
 
     def expand(self, seed=0):
         """network3's expanded set: each image plus four 1-pixel shifts, shuffled."""
-        return Dataset._make(L.cnn_dataset_expand, self.handle, seed)
+        with self._use() as h:
+            return Dataset._make(L.cnn_dataset_expand, h, seed)
 
     def get(self, index):
         """(pixels as array('f'), label) of one example."""
         c, h, w = self.shape
         pixels = array.array("f", bytes(4 * c * h * w))
         label = ctypes.c_int32()
-        check(L.cnn_dataset_get(self.handle, index, pixels.buffer_info()[0], ctypes.byref(label)))
+        with self._use() as d:
+            check(L.cnn_dataset_get(d, index, pixels.buffer_info()[0], ctypes.byref(label)))
         return pixels, label.value
 
     def batch(self, start, count):
@@ -106,16 +107,20 @@ class Dataset:
         c, h, w = self.shape
         x = Tensor((count, c, h, w))
         labels = array.array("i", bytes(4 * count))
-        check(L.cnn_dataset_batch(self.handle, start, count, x.handle, labels.buffer_info()[0]))
+        with self._use() as d, x._use() as xh:
+            check(L.cnn_dataset_batch(d, start, count, xh, labels.buffer_info()[0]))
         return x, labels
 
     def labels(self):
         """All labels, as array('i')."""
-        out, label, h = array.array("i"), ctypes.c_int32(), self.handle
-        for i in range(len(self)):
-            check(L.cnn_dataset_get(h, i, None, ctypes.byref(label)))
-            out.append(label.value)
+        out, label = array.array("i"), ctypes.c_int32()
+        with self._use() as h:
+            for i in range(L.cnn_dataset_count(h)):
+                check(L.cnn_dataset_get(h, i, None, ctypes.byref(label)))
+                out.append(label.value)
         return out
 
     def __repr__(self):
+        if self.closed:
+            return "Dataset(closed)"
         return "Dataset(%d x %r)" % (len(self), self.shape)

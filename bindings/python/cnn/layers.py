@@ -7,6 +7,7 @@ live in one place: the C library.
 import ctypes
 
 from . import _lib
+from ._handle import Handle
 from .errors import check
 from .tensor import Tensor, as_tensor
 
@@ -36,55 +37,72 @@ def _pair(v):
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-class Layer:
+class Layer(Handle):
     """A layer handle.  Until added to a Net it is owned by this object;
-    Net.add() transfers ownership to the network, which frees it."""
+    Net.add() transfers ownership to the network, which frees it.  A layer
+    that belongs to a network (added, or from Net.layer()) is a view of
+    it: it keeps the network alive, and raises ValueError once the network
+    is closed."""
+
+    _what = "layer"
 
     def __init__(self, handle, owner=None):
-        self._h = handle
         self._owner = owner  # the Net that owns the layer, if any
+        self._init_handle(handle, None if owner is not None else L.cnn_layer_destroy)
 
-    def __del__(self):
-        if getattr(self, "_h", None) and self._owner is None:
-            L.cnn_layer_destroy(self._h)
-        self._h = None
+    def _parent(self):
+        return self._owner
 
-    @property
-    def handle(self):
-        if not self._h:
-            raise ValueError("layer is closed")
-        return self._h
+    def _storage(self):
+        if self._owner is not None:
+            return self._owner._storage()
+        return self, self._res
+
+    def close(self):
+        """Frees a layer that was never added; for a network's layer only
+        this object is released (the network still owns the layer)."""
+        super().close()
 
     @property
     def kind(self):
-        return KINDS.get(L.cnn_layer_kind(self.handle), "unknown")
+        with self._use() as h:
+            return KINDS.get(L.cnn_layer_kind(h), "unknown")
 
     @property
     def param_count(self):
-        return L.cnn_layer_param_count(self.handle)
+        with self._use() as h:
+            return L.cnn_layer_param_count(h)
 
     def output_shape(self, input_shape):
-        inp = (ctypes.c_int32 * 3)(*input_shape)
+        if len(input_shape) != 3:
+            raise ValueError("input_shape must be (C, H, W), got %r" % (input_shape,))
+        inp = _lib.int_array(ctypes.c_int32, input_shape, "input_shape")
         out = (ctypes.c_int32 * 3)()
-        check(L.cnn_layer_output_shape(self.handle, inp, out))
+        with self._use() as h:
+            check(L.cnn_layer_output_shape(h, inp, out))
         return tuple(out)
 
     def param(self, which="weights"):
         """Borrowed view of a parameter tensor (None for parameter-free layers).
         Writing to its data changes the layer."""
-        h = L.cnn_layer_param(self.handle, PARAMS[which] if isinstance(which, str) else which)
-        if not h:
+        with self._use() as h:
+            t = L.cnn_layer_param(h, PARAMS[which] if isinstance(which, str) else which)
+        if not t:
             return None
-        return Tensor(_handle=h, _owner=self._owner or self)
+        return Tensor(_handle=t, _owner=self)
 
     def forward(self, x, y, mode="infer"):
         """Runs the layer on batch x into the preallocated tensor y."""
         x, y = as_tensor(x), as_tensor(y)
-        check(L.cnn_layer_forward(self.handle, x.handle, y.handle, MODES.get(mode, mode)))
+        with self._use() as h, x._use() as xh, y._use() as yh:
+            check(L.cnn_layer_forward(h, xh, yh, MODES.get(mode, mode)))
         return y
 
     def __repr__(self):
-        return "Layer(%s)" % (self.kind,)
+        try:
+            return "Layer(%s)" % (self.kind,)
+        except ValueError:
+            return "Layer(closed)"
 
 
 def _create(fn, params):
@@ -96,7 +114,7 @@ def _create(fn, params):
 def _set(params, **fields):
     for name, value in fields.items():
         if value is not None:
-            setattr(params, name, value)
+            _lib.set_field(params, name, value)
     # Our struct's size, not the library's: see _lib.new_struct.
     params.struct_size = ctypes.sizeof(type(params))
 

@@ -1,13 +1,16 @@
 """Networks, the SGD optimizer and the training loop."""
 import array
+import contextlib
 import ctypes
-import os
+import operator
+import sys
 from collections import namedtuple
 
 from . import _lib
-from .errors import CanceledError, check
+from ._handle import Handle
+from .errors import CanceledError, StateError, check
 from .layers import Layer, MODES
-from .tensor import Tensor, _float_view, _np, as_tensor
+from .tensor import Tensor, as_tensor
 
 L = _lib.lib
 
@@ -31,26 +34,25 @@ def _read(struct_ptr, tuple_type):
     return tuple_type(*values)
 
 
-class SGD:
+class SGD(Handle):
     """Stochastic gradient descent (network3: momentum 0, optional L2)."""
+
+    _what = "optimizer"
 
     def __init__(self, learning_rate, *, momentum=None, l2=None, l2_batches=None):
         p = _lib.new_struct(_lib.SgdParams)
         check(L.cnn_sgd_params_init(ctypes.byref(p), learning_rate))
         for name, value in (("momentum", momentum), ("l2", l2), ("l2_batches", l2_batches)):
             if value is not None:
-                setattr(p, name, value)
+                _lib.set_field(p, name, value)
         p.struct_size = ctypes.sizeof(_lib.SgdParams)
-        self._h = _lib.P_OPT()
-        check(L.cnn_sgd_create(ctypes.byref(p), ctypes.byref(self._h)))
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            L.cnn_optimizer_destroy(self._h)
-        self._h = None
+        h = _lib.P_OPT()
+        check(L.cnn_sgd_create(ctypes.byref(p), ctypes.byref(h)))
+        self._init_handle(h, L.cnn_optimizer_destroy)
 
     def step(self, net):
-        check(L.cnn_optimizer_step(self._h, net.handle), net.handle)
+        with self._use() as oh, net._use() as nh:
+            check(L.cnn_optimizer_step(oh, nh), nh)
 
 
 class _Callbacks:
@@ -60,6 +62,12 @@ class _Callbacks:
     only print and swallow it.  So every exception (KeyboardInterrupt
     included) is caught here, stored, and turned into a non-zero return that
     cancels training; Net.train re-raises it once cnn_train has returned.
+
+    Ctrl-C can also arrive as the trampoline is entered, before any of its
+    code runs: ctypes then reports the KeyboardInterrupt to
+    sys.unraisablehook.  _unraisable_hook (installed by Net.train) claims
+    such exceptions for the _Callbacks they came from, so that they too
+    cancel the run and are re-raised by Net.train.
     """
 
     def __init__(self, on_progress, on_epoch):
@@ -70,69 +78,116 @@ class _Callbacks:
         self.progress_fn = _lib.PROGRESS_FN(self._progress)
         self.epoch_fn = _lib.EPOCH_FN(self._epoch)
 
-    def _call(self, fn, ptr, tuple_type):
-        if self.error is not None:
-            return 1
+    def _progress(self, ptr, _user):
         try:
-            if fn is not None and fn(_read(ptr, tuple_type)):
+            if self.error is not None:
+                return 1
+            fn = self._on_progress
+            if fn is not None and fn(_read(ptr, Progress)):
                 self.user_canceled = True
                 return 1
             return 0
         except BaseException as e:  # noqa: B902 - re-raised by Net.train
-            self.error = e
+            if self.error is None:
+                self.error = e
             return 1
 
-    def _progress(self, ptr, _user):
-        return self._call(self._on_progress, ptr, Progress)
-
     def _epoch(self, ptr, _user):
-        return self._call(self._on_epoch, ptr, EpochReport)
+        try:
+            if self.error is not None:
+                return 1
+            fn = self._on_epoch
+            if fn is not None and fn(_read(ptr, EpochReport)):
+                self.user_canceled = True
+                return 1
+            return 0
+        except BaseException as e:  # noqa: B902 - re-raised by Net.train
+            if self.error is None:
+                self.error = e
+            return 1
 
 
-class Net:
-    """An ordered stack of layers for inputs of shape (C, H, W)."""
+_previous_unraisable_hook = None
+
+
+def _unraisable_hook(unraisable):
+    owner = getattr(unraisable.object, "__self__", None)
+    if isinstance(owner, _Callbacks) and unraisable.exc_value is not None:
+        if owner.error is None:
+            owner.error = unraisable.exc_value
+        return
+    (_previous_unraisable_hook or sys.__unraisablehook__)(unraisable)
+
+
+def _install_unraisable_hook():
+    global _previous_unraisable_hook
+    if sys.unraisablehook is not _unraisable_hook:
+        _previous_unraisable_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable_hook
+
+
+def _labels_arg(labels, count, what):
+    """array('i') of exactly count labels (the batch size)."""
+    lab = array.array("i", labels)
+    if len(lab) != count:
+        raise ValueError("%s: %d labels for a batch of %d" % (what, len(lab), count))
+    return lab
+
+
+class Net(Handle):
+    """An ordered stack of layers for inputs of shape (C, H, W).
+
+    A Net must not be used by two threads at once (the C library's rule):
+    a second concurrent call raises StateError instead of corrupting
+    memory; give each thread its own copy with clone().  Callbacks of
+    train() may not call back into the network being trained.  close()
+    frees it now: later calls, and its layers, raise ValueError.
+    """
+
+    _what = "network"
 
     def __init__(self, input_shape, seed=0, _handle=None):
-        if _handle is not None:
-            self._h = _handle
-        else:
+        self._last_n = None  # batch of the last forward(mode="train"), for backward()
+        if _handle is None:
             c, h, w = input_shape
-            self._h = _lib.P_NET()
-            check(L.cnn_net_create(c, h, w, seed, ctypes.byref(self._h)))
+            _handle = _lib.P_NET()
+            check(L.cnn_net_create(c, h, w, seed, ctypes.byref(_handle)))
+        self._init_handle(_handle, L.cnn_net_destroy)
 
-    def __del__(self):
-        if getattr(self, "_h", None):
-            L.cnn_net_destroy(self._h)
-        self._h = None
+    def _storage(self):
+        return self, self._res
 
-    close = __del__
-
-    @property
-    def handle(self):
-        if not self._h:
-            raise ValueError("network is closed")
-        return self._h
-
-    def _check(self, status):
-        check(status, self._h)
+    def _check(self, status, h):
+        check(status, h)
 
     # ---- building -----------------------------------------------------
     def add(self, layer):
         """Appends layer; the network takes ownership.  Returns self.
-        Invalidates earlier views from params()/grads()."""
+        Moves the parameters: raises StateError while views from params(),
+        grads() or a layer's param(...).data are still alive."""
         if layer._owner is not None:
             raise ValueError("layer already belongs to a network")
-        self._check(L.cnn_net_add(self.handle, layer.handle))
-        layer._owner = self  # the net frees it now; the layer keeps the net alive
+        with self._use() as h, layer._use() as lh:
+            if layer._owner is not None:
+                raise ValueError("layer already belongs to a network")
+            if self._live_views() or layer._live_views():
+                raise StateError("add() moves the parameters: delete the views from "
+                                 "params(), grads() and param(...).data first")
+            self._check(L.cnn_net_add(h, lh), h)
+            layer._res.release()  # the net frees it now
+            layer._owner = self   # and the layer keeps the net alive
         return self
 
     def __len__(self):
-        return L.cnn_net_layer_count(self.handle)
+        with self._use() as h:
+            return L.cnn_net_layer_count(h)
 
     def layer(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return Layer(L.cnn_net_layer(self.handle, index), owner=self)
+        index = operator.index(index)
+        with self._use() as h:
+            if not 0 <= index < L.cnn_net_layer_count(h):
+                raise IndexError(index)
+            return Layer(L.cnn_net_layer(h, index), owner=self)
 
     @property
     def layers(self):
@@ -140,7 +195,8 @@ class Net:
 
     def _shape(self, fn):
         s = (ctypes.c_int32 * 3)()
-        self._check(fn(self.handle, s))
+        with self._use() as h:
+            self._check(fn(h, s), h)
         return tuple(s)
 
     @property
@@ -153,74 +209,104 @@ class Net:
 
     @property
     def param_count(self):
-        return L.cnn_net_param_count(self.handle)
+        with self._use() as h:
+            return L.cnn_net_param_count(h)
+
+    def _flat(self, getter):
+        with self._use() as h:
+            count, ptr = L.cnn_net_param_count(h), getter(h)
+            if count == 0 or not ptr:
+                return memoryview(array.array("f"))
+            return self._view(ctypes.addressof(ptr.contents), count, self._res)
 
     def params(self):
-        """Zero-copy writable memoryview('f') of all parameters (valid until
-        the next add()); use numpy.asarray(view) for a NumPy view."""
-        return _float_view(L.cnn_net_params(self.handle), self.param_count, self)
+        """Zero-copy writable memoryview('f') of all parameters; use
+        numpy.asarray(view) for a NumPy view.  The view keeps the memory
+        alive (even past close()); add() refuses while it exists."""
+        return self._flat(L.cnn_net_params)
 
     def grads(self):
-        return _float_view(L.cnn_net_grads(self.handle), self.param_count, self)
+        return self._flat(L.cnn_net_grads)
 
     def init_weights(self, seed):
-        self._check(L.cnn_net_init_weights(self.handle, seed))
+        with self._use() as h:
+            self._check(L.cnn_net_init_weights(h, seed), h)
 
     def clone(self):
-        h = _lib.P_NET()
-        self._check(L.cnn_net_clone(self.handle, ctypes.byref(h)))
-        return Net(None, _handle=h)
+        out = _lib.P_NET()
+        with self._use() as h:
+            self._check(L.cnn_net_clone(h, ctypes.byref(out)), h)
+        return Net(None, _handle=out)
 
     def set_threads(self, threads):
-        self._check(L.cnn_net_set_threads(self.handle, threads))
+        with self._use() as h:
+            self._check(L.cnn_net_set_threads(h, threads), h)
 
     @property
     def errmsg(self):
-        return (L.cnn_net_errmsg(self.handle) or b"").decode("utf-8", "replace")
+        with self._use() as h:
+            return (L.cnn_net_errmsg(h) or b"").decode("utf-8", "replace")
 
     # ---- running ------------------------------------------------------
     def forward(self, x, mode="infer"):
         """Output batch as a new Tensor (N, C, H, W), or (N, features)."""
         x = as_tensor(x)
-        c, h, w = self.output_shape
         n = x.shape[0]
+        mode = MODES.get(mode, mode)
+        c, h, w = self.output_shape
         y = Tensor((n, c) if h == w == 1 else (n, c, h, w))
-        self._check(L.cnn_net_forward(self.handle, x.handle, MODES.get(mode, mode), y.handle))
+        with self._use() as nh, x._use() as xh, y._use() as yh:
+            self._last_n = None
+            self._check(L.cnn_net_forward(nh, xh, mode, yh), nh)
+            if mode == MODES["train"]:
+                self._last_n = n
         return y
 
     def backward(self, labels):
-        """Gradients after a forward(mode="train"); returns the batch cost."""
-        lab = array.array("i", labels)
+        """Gradients after a forward(mode="train"); returns the batch cost.
+        labels: one per example of that batch."""
         cost = ctypes.c_double()
-        self._check(L.cnn_net_backward(self.handle, lab.buffer_info()[0], ctypes.byref(cost)))
+        with self._use() as h:
+            if self._last_n is None:
+                raise StateError("backward() needs a forward(mode=\"train\") first")
+            lab = _labels_arg(labels, self._last_n, "backward")
+            self._check(L.cnn_net_backward(h, lab.buffer_info()[0], ctypes.byref(cost)), h)
         return cost.value
 
     def predict(self, x):
         """Predicted labels of a batch (Tensor or ndarray) as a list of ints."""
         x = as_tensor(x)
         labels = array.array("i", bytes(4 * x.shape[0]))
-        self._check(L.cnn_net_predict(self.handle, x.handle, labels.buffer_info()[0]))
+        with self._use() as h, x._use() as xh:
+            self._last_n = None
+            self._check(L.cnn_net_predict(h, xh, labels.buffer_info()[0]), h)
         return labels.tolist()
 
     def predict_dataset(self, dataset, batch=1000):
-        labels = array.array("i", bytes(4 * len(dataset)))
-        self._check(L.cnn_net_predict_dataset(self.handle, dataset.handle, batch,
-                                              labels.buffer_info()[0]))
+        with self._use() as h, dataset._use() as dh:
+            self._last_n = None
+            labels = array.array("i", bytes(4 * L.cnn_dataset_count(dh)))
+            self._check(L.cnn_net_predict_dataset(h, dh, batch, labels.buffer_info()[0]), h)
         return labels.tolist()
 
     def evaluate(self, dataset, batch=1000):
         """(accuracy, mean cost) over a dataset, inference mode."""
         acc, cost = ctypes.c_double(), ctypes.c_double()
-        self._check(L.cnn_net_evaluate(self.handle, dataset.handle, batch,
-                                       ctypes.byref(acc), ctypes.byref(cost)))
+        with self._use() as h, dataset._use() as dh:
+            self._last_n = None
+            self._check(L.cnn_net_evaluate(h, dh, batch, ctypes.byref(acc),
+                                           ctypes.byref(cost)), h)
         return acc.value, cost.value
 
     def train_step(self, optimizer, x, labels):
+        """One SGD step on batch x; labels: one per example of x."""
         x = as_tensor(x)
-        lab = array.array("i", labels)
+        lab = _labels_arg(labels, x.shape[0], "train_step")
         cost = ctypes.c_double()
-        self._check(L.cnn_train_step(self.handle, optimizer._h, x.handle,
-                                     lab.buffer_info()[0], ctypes.byref(cost)))
+        with self._use() as h, optimizer._use() as oh, x._use() as xh:
+            self._last_n = None
+            self._check(L.cnn_train_step(h, oh, xh, lab.buffer_info()[0],
+                                         ctypes.byref(cost)), h)
         return cost.value
 
     def train(self, train, optimizer, epochs, *, batch_size=None, shuffle=None, seed=None,
@@ -229,18 +315,18 @@ class Net:
         """Mini-batch SGD (cnn_train).  Callbacks get a Progress / EpochReport
         namedtuple; returning a true value stops training (the result then
         has canceled=True).  An exception raised by a callback stops training
-        and is re-raised here."""
+        and is re-raised here; so is KeyboardInterrupt (Ctrl-C).  While it
+        runs, the network, optimizer and datasets cannot be closed, and
+        the network cannot be used (StateError), from callbacks included."""
         p = _lib.new_struct(_lib.TrainParams)
         check(L.cnn_train_params_init(ctypes.byref(p), epochs))
         for name, value in (("batch_size", batch_size), ("seed", seed),
                             ("eval_batch_size", eval_batch_size),
                             ("progress_every", progress_every)):
             if value is not None:
-                setattr(p, name, value)
+                _lib.set_field(p, name, value)
         if shuffle is not None:
             p.shuffle = 1 if shuffle else 0
-        p.validation = validation.handle if validation is not None else None
-        p.test = test.handle if test is not None else None
         # Always installed, so Ctrl-C (delivered when Python code runs in a
         # trampoline) cancels training cleanly even without user callbacks.
         cb = _Callbacks(on_progress, on_epoch)
@@ -248,29 +334,40 @@ class Net:
         p.struct_size = ctypes.sizeof(_lib.TrainParams)
         r = _lib.TrainResult()
         r.struct_size = ctypes.sizeof(r)
-        status = L.cnn_train(self.handle, optimizer._h, train.handle, ctypes.byref(p),
-                             ctypes.byref(r))
-        if cb.error is not None:
-            raise cb.error
-        canceled = status == CanceledError.status and cb.user_canceled
-        if not canceled:
-            self._check(status)
+        _install_unraisable_hook()
+        with contextlib.ExitStack() as held:
+            h = held.enter_context(self._use())
+            oh = held.enter_context(optimizer._use())
+            th = held.enter_context(train._use())
+            p.validation = held.enter_context(validation._use()) if validation is not None \
+                else None
+            p.test = held.enter_context(test._use()) if test is not None else None
+            self._last_n = None
+            status = L.cnn_train(h, oh, th, ctypes.byref(p), ctypes.byref(r))
+            if cb.error is not None:
+                raise cb.error
+            canceled = status == CanceledError.status and cb.user_canceled
+            if not canceled:
+                self._check(status, h)
         return TrainResult(r.epochs_run, r.best_epoch, r.best_validation_accuracy,
                            r.test_accuracy_at_best, r.final_train_cost, r.seconds, canceled)
 
     # ---- files --------------------------------------------------------
     def save(self, path):
-        self._check(L.cnn_net_save(self.handle, os.fsencode(path)))
+        path = _lib.path_arg(path)
+        with self._use() as h:
+            self._check(L.cnn_net_save(h, path), h)
 
     @classmethod
     def load(cls, path):
-        h = _lib.P_NET()
-        check(L.cnn_net_load(os.fsencode(path), ctypes.byref(h)))
-        return cls(None, _handle=h)
+        out = _lib.P_NET()
+        check(L.cnn_net_load(_lib.path_arg(path), ctypes.byref(out)))
+        return cls(None, _handle=out)
 
     def to_bytes(self):
         data, size = ctypes.c_void_p(), ctypes.c_size_t()
-        self._check(L.cnn_net_save_buffer(self.handle, ctypes.byref(data), ctypes.byref(size)))
+        with self._use() as h:
+            self._check(L.cnn_net_save_buffer(h, ctypes.byref(data), ctypes.byref(size)), h)
         try:
             return ctypes.string_at(data, size.value)
         finally:
@@ -279,9 +376,11 @@ class Net:
     @classmethod
     def from_bytes(cls, data):
         data = bytes(data)
-        h = _lib.P_NET()
-        check(L.cnn_net_load_buffer(data, len(data), ctypes.byref(h)))
-        return cls(None, _handle=h)
+        out = _lib.P_NET()
+        check(L.cnn_net_load_buffer(data, len(data), ctypes.byref(out)))
+        return cls(None, _handle=out)
 
     def __repr__(self):
+        if self.closed:
+            return "Net(closed)"
         return "Net(%r -> %r, %d layers)" % (self.input_shape, self.output_shape, len(self))

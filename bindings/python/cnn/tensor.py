@@ -7,8 +7,10 @@ network) alive, so it can never dangle because of Python garbage collection.
 """
 import array
 import ctypes
+import operator
 
 from . import _lib
+from ._handle import Handle
 from .errors import check
 
 try:  # optional: zero-copy interop when present
@@ -20,46 +22,59 @@ L = _lib.lib
 
 
 def _shape_arg(shape):
-    shape = tuple(int(s) for s in shape)
-    return len(shape), (ctypes.c_int64 * max(len(shape), 1))(*shape)
+    shape = tuple(shape)
+    return len(shape), _lib.int_array(ctypes.c_int64, shape, "tensor dimension")
 
 
-def _float_view(ptr, count, owner):
-    """memoryview('f') over count floats at ptr, keeping owner alive."""
-    if count == 0 or not ptr:
-        return memoryview(array.array("f"))
-    arr = (ctypes.c_float * count).from_address(ctypes.addressof(ptr.contents))
-    arr._owner = owner  # the C memory lives as long as its owner
-    return memoryview(arr).cast("B").cast("f")
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= operator.index(s)
+    return n
 
 
-class Tensor:
+class Tensor(Handle):
     """A rank 1-4 float32 tensor.
 
     Tensor(shape)              zero-filled, owned
     Tensor.from_data(values, shape=None)  copy of a sequence / buffer / ndarray
     Tensor.wrap(buffer, shape) zero-copy over a writable float32 buffer
+
+    close() frees it now; a view from .data or numpy() keeps the memory
+    alive until the view goes.  A layer's parameter tensor (Layer.param)
+    follows its layer: it raises once the layer's network is closed.
     """
+
+    _what = "tensor"
+    _exclusive = False  # any number of calls may read one tensor
 
     def __init__(self, shape=None, _handle=None, _owner=None, _keep=None):
         if _handle is not None:
-            self._h, self._owner, self._keep = _handle, _owner, _keep
+            # _owner: the Layer a borrowed parameter tensor belongs to.
+            self._owner = _owner
+            self._init_handle(_handle, None if _owner is not None else L.cnn_tensor_destroy,
+                              _keep)
             return
         n, dims = _shape_arg(shape)
         h = _lib.P_TENSOR()
         check(L.cnn_tensor_create(n, dims, ctypes.byref(h)))
-        self._h, self._owner, self._keep = h, None, None
+        self._owner = None
+        self._init_handle(h, L.cnn_tensor_destroy)
+
+    def _parent(self):
+        return self._owner
 
     @classmethod
     def from_data(cls, values, shape=None):
-        """Copies values (floats: list, array, buffer or ndarray) into a new tensor."""
+        """Copies values (floats: list, array, buffer or ndarray) into a new tensor.
+        Nested lists must be rectangular."""
         if _np is not None and isinstance(values, _np.ndarray):
             values = _np.ascontiguousarray(values, dtype=_np.float32)
             shape = values.shape if shape is None else shape
             values = values.reshape(-1)
         else:
             if not isinstance(values, array.array):
-                values = array.array("f", _flatten(values))
+                values = _flat_array(values)
             if shape is None:
                 shape = (len(values),)
         t = cls(shape)
@@ -69,49 +84,51 @@ class Tensor:
     @classmethod
     def wrap(cls, buffer, shape):
         """A tensor over buffer's memory (no copy).  The buffer must be
-        writable float32 and C-contiguous; the tensor keeps it alive."""
+        writable float32 and C-contiguous, and hold exactly the shape's
+        number of elements; the tensor keeps it alive."""
         mv = memoryview(buffer)
         if mv.readonly or not mv.c_contiguous or mv.itemsize != 4 or mv.format not in ("f", "<f"):
             raise TypeError("wrap needs a writable, contiguous float32 buffer")
-        c_buf = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B"))
         n, dims = _shape_arg(shape)
+        need = _numel(shape)
+        if mv.nbytes != 4 * need:
+            raise ValueError("wrap: the buffer holds %d floats, shape %r needs %d"
+                             % (mv.nbytes // 4, tuple(shape), need))
+        c_buf = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B"))
         h = _lib.P_TENSOR()
         check(L.cnn_tensor_wrap(n, dims, c_buf, ctypes.byref(h)))
         return cls(_handle=h, _owner=None, _keep=(mv, c_buf))
 
-    def __del__(self):
-        h = getattr(self, "_h", None)
-        # Borrowed tensors (layer parameters) belong to their layer.
-        if h and self._owner is None:
-            L.cnn_tensor_destroy(h)
-            self._h = None
-
-    def close(self):
-        """Frees the tensor now rather than when it is garbage-collected."""
-        self.__del__()
-
-    @property
-    def handle(self):
-        if not self._h:
-            raise ValueError("tensor is closed")
-        return self._h
-
     @property
     def shape(self):
-        h = self.handle
-        return tuple(L.cnn_tensor_dim(h, i) for i in range(L.cnn_tensor_ndim(h)))
+        with self._use() as h:
+            return tuple(L.cnn_tensor_dim(h, i) for i in range(L.cnn_tensor_ndim(h)))
 
     def __len__(self):
         return self.shape[0]
 
     @property
     def numel(self):
-        return L.cnn_tensor_numel(self.handle)
+        with self._use() as h:
+            return L.cnn_tensor_numel(h)
+
+    def _storage(self):
+        """(handle whose views to track, resource that owns the memory)."""
+        if self._owner is not None:
+            return self._owner._storage()
+        return self, self._res
 
     @property
     def data(self):
-        """Zero-copy memoryview('f') of the elements, flat, writable."""
-        return _float_view(L.cnn_tensor_data(self.handle), self.numel, self)
+        """Zero-copy memoryview('f') of the elements, flat, writable.  It
+        keeps the memory alive, even past close()."""
+        with self._use() as h:
+            count = L.cnn_tensor_numel(h)
+            ptr = L.cnn_tensor_data(h)
+            if count == 0 or not ptr:
+                return memoryview(array.array("f"))
+            holder, res = self._storage()
+            return holder._view(ctypes.addressof(ptr.contents), count, res)
 
     def numpy(self):
         """Zero-copy NumPy view with the tensor's shape (needs NumPy)."""
@@ -124,16 +141,20 @@ class Tensor:
 
     def reshape(self, shape):
         n, dims = _shape_arg(shape)
-        check(L.cnn_tensor_reshape(self.handle, n, dims))
+        with self._use() as h:
+            check(L.cnn_tensor_reshape(h, n, dims))
         return self
 
     def copy_in(self, values):
         """Copies exactly numel floats from an ndarray, buffer or sequence."""
         ptr, count, keep = _float_source(values)
-        check(L.cnn_tensor_copy_in(self.handle, ptr, count))
+        with self._use() as h:
+            check(L.cnn_tensor_copy_in(h, ptr, count))
         del keep
 
     def __repr__(self):
+        if self.closed:
+            return "Tensor(closed)"
         return "Tensor(shape=%r)" % (self.shape,)
 
 
@@ -148,16 +169,41 @@ def _float_source(values):
             and values.c_contiguous:
         buf = (ctypes.c_char * values.nbytes).from_buffer(values.cast("B"))
         return ctypes.addressof(buf), values.nbytes // 4, buf
-    arr = array.array("f", _flatten(values))
+    arr = _flat_array(values)
     return arr.buffer_info()[0], len(arr), arr
 
 
-def _flatten(values):
+def _flat_array(values):
+    """array('f') of a flat or nested sequence; ValueError if ragged."""
+    if not isinstance(values, (list, tuple)):
+        values = list(values)  # any other iterable of numbers
+    out = array.array("f")
+    _flatten_into(values, out, _nested_shape(values), 0)
+    return out
+
+
+def _nested_shape(values):
+    shape = []
+    while isinstance(values, (list, tuple)):
+        shape.append(len(values))
+        if not values:
+            break
+        values = values[0]
+    return shape
+
+
+def _flatten_into(values, out, shape, depth):
+    if depth == len(shape):
+        if isinstance(values, (list, tuple)):
+            raise ValueError("ragged nested sequence: a list where a number belongs")
+        out.append(float(values))
+        return
+    if not isinstance(values, (list, tuple)) or len(values) != shape[depth]:
+        raise ValueError("ragged nested sequence: expected %d items at depth %d, got %s"
+                         % (shape[depth], depth, len(values)
+                            if isinstance(values, (list, tuple)) else "a number"))
     for v in values:
-        if isinstance(v, (list, tuple)):
-            yield from _flatten(v)
-        else:
-            yield float(v)
+        _flatten_into(v, out, shape, depth + 1)
 
 
 def as_tensor(x):

@@ -2,7 +2,7 @@
 use crate::error::{check, Result};
 use crate::sys;
 use crate::tensor::Tensor;
-use std::ffi::CString;
+use crate::net::c_path;
 use std::path::Path;
 use std::ptr;
 
@@ -21,12 +21,6 @@ impl Drop for Dataset {
     }
 }
 
-fn c_path(p: &Path) -> CString {
-    use std::os::unix::ffi::OsStrExt;
-    // A path with a NUL byte cannot name a file; the library reports EIO.
-    CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
-}
-
 fn made(f: impl FnOnce(*mut *mut sys::cnn_dataset) -> i32) -> Result<Dataset> {
     let mut ptr = ptr::null_mut();
     check(f(&mut ptr))?;
@@ -37,8 +31,10 @@ impl Dataset {
     /// Copies `labels.len()` images of shape (c, h, w) from `pixels`.
     pub fn new(pixels: &[u8], labels: &[u8], shape: [i32; 3]) -> Result<Dataset> {
         let [c, h, w] = shape;
-        let need = labels.len() * (c.max(0) as usize) * (h.max(0) as usize) * (w.max(0) as usize);
-        if pixels.len() != need {
+        // checked_mul: a wrapped product could match a short slice.
+        let need = [c, h, w].iter().try_fold(labels.len(), |n, &d| n.checked_mul(d.max(0) as usize));
+        if need != Some(pixels.len()) {
+            let need = need.map_or("more than usize::MAX".to_string(), |n| n.to_string());
             // Checked here: the C call would read past a short slice.
             return Err(crate::Error::invalid(format!(
                 "Dataset::new: {} pixel bytes for {} images of {c}x{h}x{w} (need {need})",
@@ -51,12 +47,12 @@ impl Dataset {
 
     /// One MNIST split (`test = false`: training files) from a directory.
     pub fn load_mnist(dir: impl AsRef<Path>, test: bool) -> Result<Dataset> {
-        let d = c_path(dir.as_ref());
+        let d = c_path(dir.as_ref())?;
         made(|out| unsafe { sys::cnn_dataset_load_mnist(d.as_ptr(), test as i32, out) })
     }
 
     pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset> {
-        let (i, l) = (c_path(images.as_ref()), c_path(labels.as_ref()));
+        let (i, l) = (c_path(images.as_ref())?, c_path(labels.as_ref())?);
         made(|out| unsafe { sys::cnn_dataset_load_idx(i.as_ptr(), l.as_ptr(), out) })
     }
 

@@ -72,6 +72,11 @@ impl Error {
         Error { code: -1, message }
     }
 
+    /// An ESTATE raised by the binding itself (a call out of order).
+    pub(crate) fn state(message: String) -> Error {
+        Error { code: -8, message }
+    }
+
     pub fn code(&self) -> i32 {
         self.code
     }

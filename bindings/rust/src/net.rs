@@ -16,6 +16,8 @@ use std::ptr;
 /// An ordered stack of layers with its parameters and workspace.
 pub struct Net {
     ptr: *mut sys::cnn_net,
+    /// Batch size of the last `forward(x, true)`: how many labels `backward` reads.
+    last_train_n: Option<usize>,
 }
 
 unsafe impl Send for Net {}
@@ -29,12 +31,15 @@ impl Drop for Net {
 fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
     let mut ptr = ptr::null_mut();
     check(f(&mut ptr))?;
-    Ok(Net { ptr })
+    Ok(Net { ptr, last_train_n: None })
 }
 
-fn c_path(p: &Path) -> CString {
+/// The path as a C string; a path with an interior NUL is an error (C
+/// would read it as the end of the name: `x\0y` would name `x`).
+pub(crate) fn c_path(p: &Path) -> Result<CString> {
     use std::os::unix::ffi::OsStrExt;
-    CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid(format!("path contains a NUL byte: {:?}", p)))
 }
 
 impl Net {
@@ -59,7 +64,8 @@ impl Net {
     }
     /// Layer `i`, borrowed from the network.
     pub fn layer(&self, i: usize) -> Option<LayerRef<'_>> {
-        let l = unsafe { sys::cnn_net_layer(self.ptr, i as i32) };
+        let i = i32::try_from(i).ok()?; // not `as`: 2^32 must not wrap to 0
+        let l = unsafe { sys::cnn_net_layer(self.ptr, i) };
         (!l.is_null()).then(|| LayerRef { ptr: l, _net: PhantomData })
     }
     pub fn input_shape(&self) -> [i32; 3] {
@@ -119,47 +125,68 @@ impl Net {
         let [c, h, w] = self.output_shape();
         let n = x.shape().first().copied().unwrap_or(0);
         let y = Tensor::new(&[n, (c * h * w) as i64])?;
+        self.last_train_n = None;
         check(unsafe { sys::cnn_net_forward(self.ptr, x.ptr, train as i32, y.ptr) })?;
+        if train {
+            self.last_train_n = Some(n as usize);
+        }
         Ok(y)
     }
     /// After `forward(x, true)`: gradients into `grads()`; returns the cost.
+    /// `labels` holds one label per example of that batch.
     pub fn backward(&mut self, labels: &[i32]) -> Result<f64> {
+        // Checked here: the library reads one label per example of the last
+        // training forward, past the end of a shorter slice.
+        match self.last_train_n {
+            None => return Err(Error::state("backward: needs a forward(x, true) first".into())),
+            Some(n) if n != labels.len() => {
+                return Err(Error::invalid(format!(
+                    "backward: {} labels for a batch of {n}", labels.len())))
+            }
+            _ => {}
+        }
         let mut cost = 0.0;
         check(unsafe { sys::cnn_net_backward(self.ptr, labels.as_ptr(), &mut cost) })?;
         Ok(cost)
     }
     pub fn predict(&mut self, x: &Tensor) -> Result<Vec<i32>> {
+        self.last_train_n = None;
         let mut labels = vec![0i32; x.shape().first().copied().unwrap_or(0) as usize];
         check(unsafe { sys::cnn_net_predict(self.ptr, x.ptr, labels.as_mut_ptr()) })?;
         Ok(labels)
     }
     pub fn predict_dataset(&mut self, ds: &Dataset, batch: i32) -> Result<Vec<i32>> {
+        self.last_train_n = None;
         let mut labels = vec![0i32; ds.len()];
         check(unsafe { sys::cnn_net_predict_dataset(self.ptr, ds.ptr, batch, labels.as_mut_ptr()) })?;
         Ok(labels)
     }
     /// (accuracy, mean cost) over a dataset.
     pub fn evaluate(&mut self, ds: &Dataset, batch: i32) -> Result<(f64, f64)> {
+        self.last_train_n = None;
         let (mut acc, mut cost) = (0.0, 0.0);
         check(unsafe { sys::cnn_net_evaluate(self.ptr, ds.ptr, batch, &mut acc, &mut cost) })?;
         Ok((acc, cost))
     }
     /// One forward/backward/update step; returns the batch cost.
     pub fn train_step(&mut self, opt: &mut Sgd, x: &Tensor, labels: &[i32]) -> Result<f64> {
-        if labels.len() as i64 != x.shape().first().copied().unwrap_or(0) {
-            return Err(Error::invalid("train_step: one label per example needed".into()));
+        let n = x.shape().first().copied().unwrap_or(0);
+        if labels.len() as i64 != n {
+            return Err(Error::invalid(format!(
+                "train_step: {} labels for a batch of {n}", labels.len())));
         }
+        self.last_train_n = None;
         let mut cost = 0.0;
         check(unsafe { sys::cnn_train_step(self.ptr, opt.ptr, x.ptr, labels.as_ptr(), &mut cost) })?;
         Ok(cost)
     }
 
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let p = c_path(path.as_ref());
+        let p = c_path(path.as_ref())?;
         check(unsafe { sys::cnn_net_save(self.ptr, p.as_ptr()) })
     }
     pub fn load(path: impl AsRef<Path>) -> Result<Net> {
-        let p = c_path(path.as_ref());
+        let p = c_path(path.as_ref())?;
         made(|out| unsafe { sys::cnn_net_load(p.as_ptr(), out) })
     }
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -178,6 +205,7 @@ impl Net {
     /// it too, and the panic resumes here once the C code has returned
     /// (unwinding through C frames would be undefined behaviour).
     pub fn train(&mut self, opt: &mut Sgd, data: &Dataset, mut t: Train<'_>) -> Result<TrainResult> {
+        self.last_train_n = None;
         let mut state = State { progress: t.on_progress.take(), epoch: t.on_epoch.take(), panic: None, canceled: false };
         let mut p = t.params;
         p.struct_size = size_of::<sys::cnn_train_params>() as u32;

@@ -143,3 +143,46 @@ fn params_are_zero_copy() {
     twin.params_mut()[0] += 1.0;
     assert_ne!(twin.params()[0], net.params()[0]);
 }
+
+#[test]
+fn interior_nul_in_path_is_an_error() {
+    // c_path used to turn such a path into "" and let C fail with EIO (or
+    // worse, a truncated name); it must be refused up front.
+    let net = small_net();
+    let dir = std::env::temp_dir().join(format!("cnn-nul-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let err = net.save(dir.join("x\0y")).unwrap_err();
+    assert_eq!(err.status(), Status::InvalidArgument);
+    assert!(err.to_string().contains("NUL"), "{err}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0); // no "x" written
+    std::fs::remove_dir(&dir).unwrap();
+    assert_eq!(Net::load("x\0y").err().unwrap().status(), Status::InvalidArgument);
+    assert_eq!(Dataset::load_mnist("data\0/mnist", false).err().unwrap().status(), Status::InvalidArgument);
+    assert_eq!(Dataset::load_idx("a", "b\0").err().unwrap().status(), Status::InvalidArgument);
+}
+
+#[test]
+fn label_count_must_match_the_batch() {
+    let mut net = small_net();
+    let mut sgd = Sgd::new(0.1, 0.0, 0.0).unwrap();
+    let x = Tensor::new(&[400, 1, 28, 28]).unwrap();
+    let err = net.train_step(&mut sgd, &x, &[1; 200]).unwrap_err();
+    assert_eq!(err.status(), Status::InvalidArgument);
+    // backward reads one label per example of the last training forward.
+    assert_eq!(net.backward(&[1]).unwrap_err().status(), Status::State);
+    net.forward(&x, true).unwrap();
+    assert_eq!(net.backward(&[1; 200]).unwrap_err().status(), Status::InvalidArgument);
+    assert!(net.backward(&[1; 400]).unwrap() > 0.0);
+    net.predict(&x).unwrap();
+    assert_eq!(net.backward(&[1; 400]).unwrap_err().status(), Status::State);
+}
+
+#[test]
+fn out_of_range_indices_and_sizes() {
+    let net = small_net();
+    assert!(net.layer(1usize << 32).is_none()); // used to wrap to layer 0
+    assert!(net.layer(3).is_none());
+    // A pixel count whose product overflows usize must not pass the check.
+    let err = Dataset::new(&[0u8; 4], &[1u8; 4], [i32::MAX, i32::MAX, i32::MAX]).err().unwrap();
+    assert_eq!(err.status(), Status::InvalidArgument);
+}
