@@ -937,6 +937,16 @@ typedef struct cnn_sgd_params {
     int64_t l2_batches;     /**< B, mini-batches per epoch; 0 (default) = let cnn_train()
                                  set floor(training examples / batch size); a bare
                                  cnn_optimizer_step() treats 0 as 1 */
+    /** Non-zero: Nesterov momentum (needs momentum > 0); default 0 (classical).
+     *  With g' = g + lambda/B*W (biases: g' = g):
+     *  classical  v = mu*v - eta*g';  W += v
+     *  Nesterov   v = mu*v - eta*g';  W += mu*v - eta*g'
+     *  At a constant eta this is PyTorch's SGD (buf = mu*buf + g'; W -= eta*buf,
+     *  or W -= eta*(g' + mu*buf) with nesterov) with v = -eta*buf; when eta
+     *  changes (cnn_optimizer_set_learning_rate(), schedules) the velocity
+     *  keeps the earlier rates' steps, as in Sutskever et al.  A caller
+     *  whose struct_size ends before this field gets 0.  @since 0.3 */
+    int32_t nesterov;
 } cnn_sgd_params;
 
 /** Fills @p p with defaults and the learning rate. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
@@ -944,12 +954,58 @@ CNN_API cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate);
 
 /**
  * Creates an SGD optimizer: v = mu*v - eta*(g + lambda/B * W); W += v
- * (biases get no L2 term).
+ * (biases get no L2 term); Nesterov as cnn_sgd_params::nesterov says.
  * @return #CNN_OK, #CNN_EINVAL (NULL, eta <= 0 or not finite, momentum
- *         outside [0,1), l2 < 0, l2_batches < 0), #CNN_ENOMEM
+ *         outside [0,1), l2 < 0, l2_batches < 0, nesterov with momentum 0),
+ *         #CNN_ENOMEM
  * @since 0.1
  */
 CNN_API cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out);
+
+/** Parameters of Adam and AdamW. Fill with cnn_adam_params_init(). @since 0.3 */
+typedef struct cnn_adam_params {
+    uint32_t struct_size;   /**< sizeof(cnn_adam_params) */
+    float learning_rate;    /**< lr > 0 */
+    float beta1;            /**< in [0, 1); default 0.9 */
+    float beta2;            /**< in [0, 1); default 0.999 */
+    float epsilon;          /**< > 0; default 1e-8 */
+    float weight_decay;     /**< wd >= 0; default 0.  Applies to every parameter,
+                                 biases included (PyTorch's default) */
+    int32_t decoupled;      /**< 0 (default): Adam, wd*W is added to the gradient
+                                 (PyTorch Adam); non-zero: AdamW, W *= 1 - lr*wd
+                                 before the Adam step (PyTorch AdamW) */
+} cnn_adam_params;
+
+/** Fills @p p with the defaults above and the learning rate.
+ *  @return #CNN_OK, #CNN_EINVAL. @since 0.3 */
+CNN_API cnn_status cnn_adam_params_init(cnn_adam_params *p, float learning_rate);
+
+/**
+ * Creates an Adam (or AdamW) optimizer with bias correction.  At step t
+ * (1, 2, ... counted by the optimizer), for each parameter W with gradient g:
+ *   AdamW: W = W*(1 - lr*wd);  Adam: g = g + wd*W
+ *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g
+ *   W = W - (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ * in float, the two corrections computed in double and rounded (PyTorch's
+ * order of operations).  m and v start at 0 and are sized on the first step.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, struct_size too small, lr <= 0 or not
+ *         finite, a beta outside [0,1), eps <= 0, wd < 0 or not finite),
+ *         #CNN_ENOMEM
+ * @since 0.3
+ */
+CNN_API cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out);
+
+/**
+ * Sets the learning rate used by the following steps (eta of SGD, lr of
+ * Adam); the rate given at creation stays the one cnn_train()'s schedules
+ * start from and checkpoints compare.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, rate <= 0 or not finite)
+ * @since 0.3
+ */
+CNN_API cnn_status cnn_optimizer_set_learning_rate(cnn_optimizer *opt, float learning_rate);
+
+/** The learning rate the next step uses; 0 for NULL. @since 0.3 */
+CNN_API float cnn_optimizer_learning_rate(const cnn_optimizer *opt);
 
 /** Destroys an optimizer; NULL is fine. @since 0.1 */
 CNN_API void cnn_optimizer_destroy(cnn_optimizer *opt);
@@ -1048,10 +1104,12 @@ typedef struct cnn_train_params {
     /** Checkpoint written by an earlier run to continue from; NULL (default)
      *  = start afresh.  Before anything is trained the file is read and must
      *  match this call: the network's architecture (#CNN_ESHAPE otherwise),
-     *  the optimizer's kind and parameters, batch_size, shuffle, seed and
+     *  the optimizer's kind and parameters, the schedule settings,
+     *  batch_size, shuffle, seed and
      *  the training set's size (#CNN_EINVAL otherwise, the message says
      *  what differs), and its epoch may not exceed @c epochs (#CNN_EINVAL).
-     *  Then the network's parameters, the optimizer's momentum, the
+     *  Then the network's parameters, the optimizer's state (momentum, Adam's
+     *  moments and step count, current learning rate), the
      *  shuffling and dropout generators, the example order and the
      *  best-validation bookkeeping are restored, and training continues
      *  with the next epoch up to @c epochs in total: the weights come out
@@ -1064,7 +1122,54 @@ typedef struct cnn_train_params {
     /** Epochs between checkpoints, >= 1; default 1.  Used only with
      *  checkpoint_path.  @since 0.1 */
     int32_t checkpoint_every;
+    /** Learning-rate schedule, an ::cnn_schedule value; default #CNN_SCHEDULE_CONSTANT
+     *  (the optimizer's rate is left alone).  Otherwise before step t (0-based,
+     *  counted over the whole run, epochs before a resume included; T = epochs
+     *  * ceil(examples / batch_size) steps in all) cnn_train() sets the rate
+     *  with cnn_optimizer_set_learning_rate() to r(t), computed in double
+     *  from the optimizer's creation rate r0 and rounded to float, and leaves
+     *  the last one set:
+     *  - #CNN_SCHEDULE_STEP:   r0 * gamma^floor(t / schedule_step) (or of the
+     *    0-based epoch with schedule_step_epochs)
+     *  - #CNN_SCHEDULE_COSINE: f + (r0 - f) * (1 + cos(pi*t/T)) / 2,
+     *    f = final_lr_fraction * r0
+     *  - #CNN_SCHEDULE_ONECYCLE: with w = warmup_fraction * T, for t < w
+     *    r0 * (i + (1 - i) * t/w), i = initial_lr_fraction; then
+     *    f + (r0 - f) * (1 + cos(pi*(t - w)/(T - w))) / 2 (r0 is the peak).
+     *  Checkpoints store these fields and a resume must match them.  A caller
+     *  whose struct_size ends before a field gets its default.  @since 0.3 */
+    int32_t schedule;
+    float schedule_gamma;          /**< step: factor, in (0, 1]; default 0.1 */
+    int32_t schedule_step;         /**< step: steps (or epochs) between factors, >= 1;
+                                        default 1 */
+    int32_t schedule_step_epochs;  /**< step: non-zero = schedule_step counts epochs;
+                                        default 0 */
+    float warmup_fraction;         /**< onecycle: share of T warming up, in [0, 1);
+                                        default 0.3 (PyTorch's pct_start) */
+    float initial_lr_fraction;     /**< onecycle: start rate / r0, in (0, 1]; default
+                                        0.04 (PyTorch's div_factor 25) */
+    float final_lr_fraction;       /**< cosine, onecycle: end rate / r0, in [0, 1];
+                                        default 0 */
 } cnn_train_params;
+
+/** Learning-rate schedules of cnn_train_params::schedule; values pinned. @since 0.3 */
+enum cnn_schedule {
+    CNN_SCHEDULE_CONSTANT = 0, /**< the optimizer's rate, untouched */
+    CNN_SCHEDULE_STEP = 1,     /**< times gamma every schedule_step steps or epochs */
+    CNN_SCHEDULE_COSINE = 2,   /**< cosine from the rate down to a floor over the run */
+    CNN_SCHEDULE_ONECYCLE = 3  /**< linear warm-up to the rate, then cosine down */
+};
+
+/**
+ * The rate cnn_train() sets before step @p t of @p total with schedule
+ * settings @p p (cnn_train_params::schedule and the fields after it) and
+ * creation rate @p base, @p steps_per_epoch steps in an epoch.
+ * @return the rate; 0 for a NULL @p p, an unknown schedule or t outside
+ *         [0, total)
+ * @since 0.3
+ */
+CNN_API float cnn_schedule_rate(const cnn_train_params *p, float base, int64_t t, int64_t total,
+                                int64_t steps_per_epoch);
 
 /** Summary of a cnn_train() run. */
 typedef struct cnn_train_result {

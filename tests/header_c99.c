@@ -43,7 +43,9 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_net_save_buffer), CNN_FN(cnn_net_load_buffer), CNN_FN(cnn_sgd_params_init),
     CNN_FN(cnn_sgd_create), CNN_FN(cnn_optimizer_destroy), CNN_FN(cnn_optimizer_step),
     CNN_FN(cnn_train_step), CNN_FN(cnn_train_params_init), CNN_FN(cnn_train),
-    CNN_FN(cnn_checkpoint_info),
+    CNN_FN(cnn_checkpoint_info), CNN_FN(cnn_adam_params_init), CNN_FN(cnn_adam_create),
+    CNN_FN(cnn_optimizer_set_learning_rate), CNN_FN(cnn_optimizer_learning_rate),
+    CNN_FN(cnn_schedule_rate),
     CNN_FN(cnn_test_fail_alloc_after),
 };
 
@@ -60,10 +62,11 @@ static int check_layouts(void)
         {"cnn_pool2d_params", sizeof(cnn_pool2d_params), 24},
         {"cnn_dense_params", sizeof(cnn_dense_params), 32},
         {"cnn_softmax_params", sizeof(cnn_softmax_params), 32},
-        {"cnn_sgd_params", sizeof(cnn_sgd_params), 24},
+        {"cnn_sgd_params", sizeof(cnn_sgd_params), 32},
         {"cnn_progress", sizeof(cnn_progress), 48},
         {"cnn_epoch_report", sizeof(cnn_epoch_report), 80},
-        {"cnn_train_params", sizeof(cnn_train_params), 96},
+        {"cnn_train_params", sizeof(cnn_train_params), 120},
+        {"cnn_adam_params", sizeof(cnn_adam_params), 28},
         {"cnn_train_result", sizeof(cnn_train_result), 48},
     };
     int bad = 0;

@@ -32,7 +32,7 @@ enum { COUNT = 23, BATCH = 5, C = 1, H = 6, W = 6, CLASSES = 3, EPOCHS = 4 };
 
 /* Offsets of the format (docs/format.md, "Checkpoint format"). */
 enum { OFF_VERSION = 8, OFF_SIZE = 12, OFF_STATE_LEN = 20, OFF_MODEL_LEN = 24, OFF_MODEL = 32,
-       STATE_LEN = 168 };
+       STATE_LEN = 232, STATE_LEN_V1 = 168 };
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -474,7 +474,7 @@ START_TEST(layout_matches_the_spec)
     uint8_t *f = test_read_file(path, &n);
     int64_t np = cnn_net_param_count(net);
     ck_assert(memcmp(f, "CNNCKPT\0", 8) == 0);
-    ck_assert_uint_eq(test_get32(f + OFF_VERSION), 1);
+    ck_assert_uint_eq(test_get32(f + OFF_VERSION), 2);
     ck_assert_uint_eq(test_get64(f + OFF_SIZE), n);
     ck_assert_uint_eq(test_get32(f + OFF_STATE_LEN), STATE_LEN);
     ck_assert_uint_eq(test_get64(f + OFF_MODEL_LEN), model_len);
@@ -665,7 +665,8 @@ START_TEST(crafted_files)
         cnn_status want;
         const char *word;
     } edits[] = {
-        {OFF_VERSION, 4, 2, CNN_EVERSION, "newer"},
+        {OFF_VERSION, 4, 3, CNN_EVERSION, "newer"},
+        {OFF_VERSION, 4, 1, CNN_EFORMAT, "version 1 has 168"},
         {OFF_VERSION, 4, 0xffffffffu, CNN_EVERSION, "newer"},
         {OFF_VERSION, 4, 0, CNN_EFORMAT, "version 0"},
         {OFF_STATE_LEN, 4, STATE_LEN + 8, CNN_EFORMAT, "state record length"},
@@ -678,14 +679,20 @@ START_TEST(crafted_files)
         {st + 8, 4, 2, CNN_EFORMAT, "shuffle"},
         {st + 12, 4, 7, CNN_EFORMAT, "optimizer kind"},
         {st + 24, 4, 0, CNN_EFORMAT, "training examples"},
-        {st + 32, 8, np + 1, CNN_EFORMAT, "momentum count"},
+        {st + 32, 8, np + 1, CNN_EFORMAT, "state count"},
         {st + 44, 4, 0x3f800000u, CNN_EFORMAT, "SGD"},       /* momentum 1.0 */
         {st + 52, 4, 3, CNN_EFORMAT, "best epoch"},
         {st + 64, 8, 0, CNN_EFORMAT, NULL},                   /* with the next three: all zero */
         {st + 128, 8, 0x4000000000000000u, CNN_EFORMAT, "accuracies"}, /* 2.0 */
-        {st + 152, 8, np - 1, CNN_EFORMAT, "momentum count"},
+        {st + 152, 8, np - 1, CNN_EFORMAT, "state count"},
         {st + 152, 8, 0, CNN_EFORMAT, "momentum count"},
         {st + 160, 8, COUNT - 1, CNN_EFORMAT, "order count"},
+        {st + 12, 4, 2, CNN_EFORMAT, "Adam parameters"},      /* Adam with SGD's momentum */
+        {st + 168, 4, 2, CNN_EFORMAT, "optimizer flag"},
+        {st + 172, 4, 0x3f000000u, CNN_EFORMAT, "not zero for SGD"}, /* beta1 0.5 */
+        {st + 184, 4, 0, CNN_EFORMAT, "current learning rate"},
+        {st + 188, 4, 4, CNN_EFORMAT, "schedule"},
+        {st + 196, 4, 0, CNN_EFORMAT, "schedule"},
         {order_at, 4, test_get32(orig + order_at + 4), CNN_EFORMAT, "permutation"},
         {order_at + 8, 4, COUNT, CNN_EFORMAT, "permutation"},
     };
@@ -986,7 +993,8 @@ START_TEST(figures_w2)
         order[i] = N - 1 - i;
     cnn_ckpt c = {.epoch = 1, .batch_size = 10, .shuffle = 1, .seed = 1, .count = N,
                   .n_params = np, .opt_kind = CNNC_OPT_SGD, .learning_rate = 0.03f,
-                  .momentum = 0.9f, .shuffle_rng = {{1, 2, 3, 4}}, .dropout_rng = {{5, 6, 7, 8}},
+                  .momentum = 0.9f, .current_lr = 0.03f, .schedule_step = 1, .run_epochs = 1,
+                  .shuffle_rng = {{1, 2, 3, 4}}, .dropout_rng = {{5, 6, 7, 8}},
                   .best_validation_accuracy = -1, .test_accuracy_at_best = -1,
                   .velocity = vel, .velocity_len = np, .order = order, .order_len = N};
     char dir[4096], path[4200];

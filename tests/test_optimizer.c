@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +97,8 @@ START_TEST(sgd_create_validation)
     ck_assert_status(cnn_sgd_create(NULL, &opt), CNN_EINVAL);
     ck_assert_ptr_null(opt);
     ck_assert_status(cnn_sgd_create(&ok, NULL), CNN_EINVAL);
-    p = ok; p.struct_size = sizeof p - 1; EXPECT_SGD_FAILS(p);
+    p = ok; p.struct_size = offsetof(cnn_sgd_params, nesterov) - 1; EXPECT_SGD_FAILS(p);
+    p = ok; p.nesterov = 1; EXPECT_SGD_FAILS(p); /* Nesterov without momentum */
     p = ok; p.learning_rate = 0.0f; EXPECT_SGD_FAILS(p);
     p = ok; p.learning_rate = -0.1f; EXPECT_SGD_FAILS(p);
     p = ok; p.learning_rate = NAN; EXPECT_SGD_FAILS(p);

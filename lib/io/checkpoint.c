@@ -23,7 +23,7 @@
 
 /* Largest checkpoint the reader accepts: the largest model, its momentum,
  * and an order of 2^32 - 1 examples. */
-#define CNNC_MAX_FILE_SIZE (2 * CNNM_MAX_FILE_SIZE + ((uint64_t)4 << 32))
+#define CNNC_MAX_FILE_SIZE (3 * CNNM_MAX_FILE_SIZE + ((uint64_t)4 << 32))
 #define CNNC_MIN_SIZE (CNNC_OFF_MODEL + CNNM_MIN_SIZE + CNNC_STATE_LEN_V1 + CNNC_CRC_LEN)
 
 static uint64_t double_bits(double d)
@@ -67,7 +67,8 @@ static void wrng(wcur *w, const cnn_rng *rng)
 cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c, const char *path)
 {
     if (c->epoch < 1 || c->batch_size < 1 || c->count < 1 || c->n_params != net->n_params ||
-        (c->velocity_len != 0 && c->velocity_len != c->n_params) ||
+        (c->velocity_len != 0 && c->velocity_len != c->n_params &&
+         c->velocity_len != 2 * c->n_params) ||
         (c->order_len != 0 && c->order_len != c->count) || c->best_epoch < 0 ||
         c->best_epoch > c->epoch)
         return cnn_fail(CNN_EINVAL, "%s: inconsistent training state for checkpoint '%s'", who,
@@ -82,7 +83,7 @@ cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c,
         return st;
     /* Every term is bounded (model < 2^34, velocity < 2^34, order < 2^34),
      * so the sum cannot overflow 64 bits. */
-    uint64_t total = (uint64_t)CNNC_OFF_MODEL + model_len + CNNC_STATE_LEN_V1 +
+    uint64_t total = (uint64_t)CNNC_OFF_MODEL + model_len + CNNC_STATE_LEN_V2 +
                      4u * (uint64_t)c->velocity_len + 4u * (uint64_t)c->order_len + CNNC_CRC_LEN;
     uint8_t *buf = total <= SIZE_MAX ? cnn_alloc((size_t)total) : NULL;
     if (!buf) {
@@ -96,7 +97,7 @@ cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c,
     w.p += CNNC_MAGIC_LEN;
     w32(&w, CNNC_VERSION);
     w64(&w, total);
-    w32(&w, CNNC_STATE_LEN_V1);
+    w32(&w, CNNC_STATE_LEN_V2);
     w64(&w, (uint64_t)model_len);
     memcpy(w.p, model, model_len);
     w.p += model_len;
@@ -121,6 +122,22 @@ cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c,
     w64(&w, double_bits(c->final_train_cost));
     w64(&w, (uint64_t)c->velocity_len);
     w64(&w, (uint64_t)c->order_len);
+    /* version 2 */
+    w32(&w, c->opt_flag ? 1u : 0u);
+    w32(&w, cnnm_float_bits(c->beta1));
+    w32(&w, cnnm_float_bits(c->beta2));
+    w32(&w, cnnm_float_bits(c->epsilon));
+    w32(&w, cnnm_float_bits(c->current_lr));
+    w32(&w, (uint32_t)c->schedule);
+    w32(&w, cnnm_float_bits(c->schedule_gamma));
+    w32(&w, (uint32_t)c->schedule_step);
+    w32(&w, c->schedule_step_epochs ? 1u : 0u);
+    w32(&w, cnnm_float_bits(c->warmup_fraction));
+    w32(&w, cnnm_float_bits(c->initial_lr_fraction));
+    w32(&w, cnnm_float_bits(c->final_lr_fraction));
+    w64(&w, (uint64_t)c->opt_steps);
+    w32(&w, (uint32_t)c->run_epochs);
+    w32(&w, 0u); /* reserved */
     for (int64_t i = 0; i < c->velocity_len; i++)
         w32(&w, cnnm_float_bits(c->velocity[i]));
     for (int64_t i = 0; i < c->order_len; i++)
@@ -136,6 +153,7 @@ cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c,
 
 /* Where the parts of a checked file lie. */
 typedef struct layout {
+    uint32_t version, state_len;
     size_t model_at, model_len;
     size_t state_at;
     size_t velocity_at, order_at;
@@ -186,11 +204,15 @@ static cnn_status check_frame(const char *who, const uint8_t *d, size_t size, la
                         "contents give 0x%08x",
                         who, size - CNNC_CRC_LEN, stored, actual);
     uint32_t state_len = cnnm_get_u32(d + CNNC_OFF_STATE_LEN);
-    if (state_len != CNNC_STATE_LEN_V1)
-        return bad(who, "state record length %u at offset %d, version 1 has %u", state_len,
-                   CNNC_OFF_STATE_LEN, CNNC_STATE_LEN_V1);
+    uint32_t want_len = version == 1 ? CNNC_STATE_LEN_V1 : CNNC_STATE_LEN_V2;
+    if (state_len != want_len)
+        return bad(who, "state record length %u at offset %d, version %u has %u", state_len,
+                   CNNC_OFF_STATE_LEN, version, want_len);
+    if (size < CNNC_MIN_SIZE + (state_len - CNNC_STATE_LEN_V1))
+        return bad(who, "truncated: %zu bytes, a version %u checkpoint has at least %u", size,
+                   version, (unsigned)(CNNC_MIN_SIZE + (state_len - CNNC_STATE_LEN_V1)));
     uint64_t model_len = cnnm_get_u64(d + CNNC_OFF_MODEL_LEN);
-    size_t room = size - (CNNC_OFF_MODEL + CNNC_STATE_LEN_V1 + CNNC_CRC_LEN);
+    size_t room = size - (CNNC_OFF_MODEL + state_len + CNNC_CRC_LEN);
     if (model_len < CNNM_MIN_SIZE || model_len > room)
         return bad(who, "model length %llu at offset %d: %zu bytes are available, a model has "
                    "at least %u", (unsigned long long)model_len, CNNC_OFF_MODEL_LEN, room,
@@ -198,7 +220,9 @@ static cnn_status check_frame(const char *who, const uint8_t *d, size_t size, la
     lay->model_at = CNNC_OFF_MODEL;
     lay->model_len = (size_t)model_len;
     lay->state_at = CNNC_OFF_MODEL + (size_t)model_len;
-    lay->velocity_at = lay->state_at + CNNC_STATE_LEN_V1;
+    lay->velocity_at = lay->state_at + state_len;
+    lay->version = version;
+    lay->state_len = state_len;
     return CNN_OK;
 }
 
@@ -228,7 +252,7 @@ static cnn_status read_state(const char *who, const uint8_t *d, size_t size, lay
         return bad(who, "batch size %u at offset %zu is outside 1..%d", batch, at + 4, INT32_MAX);
     if (shuffle > 1)
         return bad(who, "shuffle flag %u at offset %zu is not 0 or 1", shuffle, at + 8);
-    if (opt != CNNC_OPT_SGD)
+    if (opt != CNNC_OPT_SGD && !(opt == CNNC_OPT_ADAM && lay->version >= 2))
         return bad(who, "unknown optimizer kind code %u at offset %zu", opt, at + 12);
     if (count < 1 || count > UINT32_MAX)
         return bad(who, "%llu training examples at offset %zu, outside 1..%lu",
@@ -240,9 +264,58 @@ static cnn_status read_state(const char *who, const uint8_t *d, size_t size, lay
     float mu = cnnm_bits_float(cnnm_get_u32(s + 44));
     float l2 = cnnm_bits_float(cnnm_get_u32(s + 48));
     if (!(lr > 0.0f) || !isfinite(lr) || !(mu >= 0.0f && mu < 1.0f) || !(l2 >= 0.0f) ||
-        !isfinite(l2))
-        return bad(who, "SGD parameters at offset %zu out of range (eta %g, momentum %g, l2 %g)",
-                   at + 40, (double)lr, (double)mu, (double)l2);
+        !isfinite(l2) || (opt == CNNC_OPT_ADAM && mu != 0.0f))
+        return bad(who, "%s parameters at offset %zu out of range (rate %g, momentum %g, "
+                   "%s %g)", opt == CNNC_OPT_ADAM ? "Adam" : "SGD", at + 40, (double)lr,
+                   (double)mu, opt == CNNC_OPT_ADAM ? "weight decay" : "l2", (double)l2);
+    /* Version 1: SGD, classical momentum, no schedule, the creation rate. */
+    uint32_t flag = 0, sched = 0, sched_step = 1, sched_epochs = 0;
+    float beta1 = 0.0f, beta2 = 0.0f, eps = 0.0f, cur = lr;
+    float gamma = 0.1f, warm = 0.3f, init_frac = 0.04f, final_frac = 0.0f;
+    uint64_t steps = 0;
+    uint32_t run_epochs = 0;
+    if (lay->version >= 2) {
+        const uint8_t *e = s + CNNC_STATE_LEN_V1;
+        size_t eat = at + CNNC_STATE_LEN_V1;
+        flag = cnnm_get_u32(e + 0);
+        beta1 = cnnm_bits_float(cnnm_get_u32(e + 4));
+        beta2 = cnnm_bits_float(cnnm_get_u32(e + 8));
+        eps = cnnm_bits_float(cnnm_get_u32(e + 12));
+        cur = cnnm_bits_float(cnnm_get_u32(e + 16));
+        sched = cnnm_get_u32(e + 20);
+        gamma = cnnm_bits_float(cnnm_get_u32(e + 24));
+        sched_step = cnnm_get_u32(e + 28);
+        sched_epochs = cnnm_get_u32(e + 32);
+        warm = cnnm_bits_float(cnnm_get_u32(e + 36));
+        init_frac = cnnm_bits_float(cnnm_get_u32(e + 40));
+        final_frac = cnnm_bits_float(cnnm_get_u32(e + 44));
+        steps = cnnm_get_u64(e + 48);
+        run_epochs = cnnm_get_u32(e + 56);
+        if (run_epochs < epoch || run_epochs > INT32_MAX || cnnm_get_u32(e + 60) != 0)
+            return bad(who, "run length %u epochs at offset %zu is before epoch %u or its "
+                       "reserved word is not zero", run_epochs, eat + 56, epoch);
+        if (flag > 1)
+            return bad(who, "optimizer flag %u at offset %zu is not 0 or 1", flag, eat);
+        if (opt == CNNC_OPT_SGD && flag && mu == 0.0f)
+            return bad(who, "Nesterov flag at offset %zu with momentum 0", eat);
+        if (opt == CNNC_OPT_ADAM &&
+            (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f) ||
+             !(eps > 0.0f) || !isfinite(eps)))
+            return bad(who, "Adam parameters at offset %zu out of range (beta1 %g, beta2 %g, "
+                       "epsilon %g)", eat + 4, (double)beta1, (double)beta2, (double)eps);
+        if (opt == CNNC_OPT_SGD && (beta1 != 0.0f || beta2 != 0.0f || eps != 0.0f))
+            return bad(who, "Adam fields at offset %zu are not zero for SGD", eat + 4);
+        if (!(cur > 0.0f) || !isfinite(cur))
+            return bad(who, "current learning rate %g at offset %zu, must be finite and > 0",
+                       (double)cur, eat + 16);
+        if (sched > 3 || sched_step < 1 || sched_step > INT32_MAX || sched_epochs > 1 ||
+            !isfinite(gamma) || !isfinite(warm) || !isfinite(init_frac) || !isfinite(final_frac))
+            return bad(who, "schedule settings at offset %zu out of range (schedule %u, step %u, "
+                       "epochs flag %u)", eat + 20, sched, sched_step, sched_epochs);
+        if (steps > INT64_MAX)
+            return bad(who, "step count %llu at offset %zu is too large",
+                       (unsigned long long)steps, eat + 48);
+    }
     if (best > epoch)
         return bad(who, "best epoch %u at offset %zu is after the last epoch %u", best, at + 52,
                    epoch);
@@ -263,16 +336,18 @@ static cnn_status read_state(const char *who, const uint8_t *d, size_t size, lay
         return bad(who, "accuracies at offset %zu are outside [-1, 1] (%g, %g)", at + 128,
                    best_val, test_best);
     uint64_t v = cnnm_get_u64(s + 152), k = cnnm_get_u64(s + 160);
-    if (v != 0 && v != n_params)
-        return bad(who, "momentum count %llu at offset %zu is neither 0 nor the parameter count "
-                   "%llu", (unsigned long long)v, at + 152, (unsigned long long)n_params);
-    if ((v != 0) != (mu > 0.0f))
+    const uint64_t buffers = opt == CNNC_OPT_ADAM ? 2 : 1;
+    if (v != 0 && v != buffers * n_params)
+        return bad(who, "optimizer state count %llu at offset %zu is neither 0 nor %llu x the "
+                   "parameter count %llu", (unsigned long long)v, at + 152,
+                   (unsigned long long)buffers, (unsigned long long)n_params);
+    if (opt == CNNC_OPT_SGD && (v != 0) != (mu > 0.0f))
         return bad(who, "momentum count %llu at offset %zu does not fit momentum %g",
                    (unsigned long long)v, at + 152, (double)mu);
     if (k != (shuffle ? count : 0))
         return bad(who, "order count %llu at offset %zu, expected %llu", (unsigned long long)k,
                    at + 160, (unsigned long long)(shuffle ? count : 0));
-    /* v <= 2^31 and k < 2^32, so 4v + 4k fits in 64 bits. */
+    /* v <= 2^32 and k < 2^32, so 4v + 4k fits in 64 bits. */
     uint64_t left = size - CNNC_CRC_LEN - lay->velocity_at;
     if (4u * v + 4u * k != left)
         return bad(who, "momentum and order need %llu bytes after offset %zu, the file has %llu",
@@ -297,6 +372,20 @@ static cnn_status read_state(const char *who, const uint8_t *d, size_t size, lay
     c->final_train_cost = bits_double(cnnm_get_u64(s + 144));
     c->velocity_len = (int64_t)v;
     c->order_len = (int64_t)k;
+    c->opt_flag = (int32_t)flag;
+    c->beta1 = beta1;
+    c->beta2 = beta2;
+    c->epsilon = eps;
+    c->current_lr = cur;
+    c->opt_steps = (int64_t)steps;
+    c->run_epochs = (int32_t)run_epochs;
+    c->schedule = (int32_t)sched;
+    c->schedule_step = (int32_t)sched_step;
+    c->schedule_step_epochs = (int32_t)sched_epochs;
+    c->schedule_gamma = gamma;
+    c->warmup_fraction = warm;
+    c->initial_lr_fraction = init_frac;
+    c->final_lr_fraction = final_frac;
     return CNN_OK;
 }
 

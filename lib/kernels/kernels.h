@@ -194,5 +194,19 @@ void cnn_k_dropout_apply(size_t count, const float *x, const uint8_t *mask, floa
  * Kept here so the update is one fused pass. */
 void cnn_k_sgd_update(size_t count, float *p, const float *g, float *v, float eta,
                       float momentum, float decay);
+/* Nesterov momentum (momentum > 0), same decay:
+ *   d = -eta*g - (1-decay)*p;  v = momentum*v + d;  p += momentum*v + d */
+void cnn_k_sgd_nesterov_update(size_t count, float *p, const float *g, float *v, float eta,
+                               float momentum, float decay);
+
+/* ---- adam.c --------------------------------------------------------------
+ * One Adam step over a flat buffer (m, v: the moments, read and written):
+ *   p *= keep;  g' = g + l2*p;  m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2
+ *   p -= step_size * m / (sqrt(v)/bc2_sqrt + eps)
+ * Adam: keep 1, l2 = wd; AdamW: keep = 1 - lr*wd, l2 0;
+ * step_size = lr/(1-b1^t), bc2_sqrt = sqrt(1-b2^t). */
+void cnn_k_adam_update(size_t count, float *p, const float *g, float *m, float *v,
+                       float step_size, float beta1, float beta2, float eps, float bc2_sqrt,
+                       float l2, float keep);
 
 #endif /* CNN_KERNELS_H */

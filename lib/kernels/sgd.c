@@ -22,3 +22,16 @@ void cnn_k_sgd_update(size_t count, float *p, const float *g, float *v, float et
         p[i] += vi;
     }
 }
+
+/* Nesterov: d = -eta*g - (1-decay)*p;  v = momentum*v + d;  p += momentum*v + d. */
+void cnn_k_sgd_nesterov_update(size_t count, float *p, const float *g, float *v, float eta,
+                               float momentum, float decay)
+{
+    const float wd = 1.0f - decay;
+    for (size_t i = 0; i < count; i++) {
+        const float d = -eta * g[i] - wd * p[i];
+        const float vi = momentum * v[i] + d;
+        v[i] = vi;
+        p[i] += momentum * vi + d;
+    }
+}

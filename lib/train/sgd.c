@@ -1,4 +1,6 @@
-/* Stochastic gradient descent with optional momentum and network3's L2:
+/* Stochastic gradient descent with optional (classical or Nesterov) momentum
+ * and network3's L2, and what every optimizer kind shares (destroy, the
+ * learning-rate setter, cnn_optimizer_step's dispatch):
  * the cost gains 0.5*lambda*sum(W^2)/B over weights (not biases), so each
  * step shrinks weights by the factor 1 - eta*lambda/B before the gradient
  * step.  The update is one fused pass per layer region of the flat buffer. */
@@ -7,6 +9,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
@@ -19,15 +22,25 @@ cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
     return CNN_OK;
 }
 
-cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out)
+/* cnn_sgd_params before nesterov: callers built against that header. */
+#define SGD_PARAMS_MIN_SIZE offsetof(cnn_sgd_params, nesterov)
+
+cnn_status cnn_sgd_create(const cnn_sgd_params *caller, cnn_optimizer **out)
 {
     if (out)
         *out = NULL;
-    if (!p || !out)
+    if (!caller || !out)
         return cnn_fail(CNN_EINVAL, "cnn_sgd_create: NULL argument");
-    if (p->struct_size < sizeof *p)
-        return cnn_fail(CNN_EINVAL, "cnn_sgd_create: struct_size %u, expected %zu",
-                        (unsigned)p->struct_size, sizeof *p);
+    if (caller->struct_size < SGD_PARAMS_MIN_SIZE)
+        return cnn_fail(CNN_EINVAL, "cnn_sgd_create: struct_size %u, expected at least %zu",
+                        (unsigned)caller->struct_size, SGD_PARAMS_MIN_SIZE);
+    cnn_sgd_params q;
+    cnn_sgd_params_init(&q, caller->learning_rate);
+    memcpy(&q, caller, SGD_PARAMS_MIN_SIZE);
+    if (caller->struct_size >= offsetof(cnn_sgd_params, nesterov) + sizeof q.nesterov)
+        q.nesterov = caller->nesterov;
+    q.struct_size = sizeof q;
+    const cnn_sgd_params *p = &q;
     if (!(p->learning_rate > 0.0f) || !isfinite(p->learning_rate))
         return cnn_fail(CNN_EINVAL, "sgd: learning rate %g, must be a finite number > 0",
                         (double)p->learning_rate);
@@ -37,11 +50,15 @@ cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out)
         return cnn_fail(CNN_EINVAL, "sgd: l2 %g, must be a finite number >= 0", (double)p->l2);
     if (p->l2_batches < 0)
         return cnn_fail(CNN_EINVAL, "sgd: l2_batches %lld, must be >= 0", (long long)p->l2_batches);
+    if (p->nesterov && p->momentum == 0.0f)
+        return cnn_fail(CNN_EINVAL, "sgd: Nesterov momentum needs momentum > 0 (momentum is 0)");
     cnn_optimizer *opt = cnn_alloc_zeroed(1, sizeof *opt);
     if (!opt)
         return cnn_fail(CNN_ENOMEM, "cnn_sgd_create: out of memory");
-    opt->p = *p;
-    opt->p.struct_size = sizeof *p;
+    opt->kind = CNN_OPT_KIND_SGD;
+    opt->p = q;
+    opt->p.nesterov = q.nesterov != 0;
+    opt->lr = q.learning_rate;
     *out = opt;
     return CNN_OK;
 }
@@ -51,7 +68,31 @@ void cnn_optimizer_destroy(cnn_optimizer *opt)
     if (!opt)
         return;
     cnn_dealloc(opt->velocity);
+    cnn_dealloc(opt->second);
     cnn_dealloc(opt);
+}
+
+cnn_status cnn_optimizer_set_learning_rate(cnn_optimizer *opt, float learning_rate)
+{
+    if (!opt)
+        return cnn_fail(CNN_EINVAL, "cnn_optimizer_set_learning_rate: optimizer is NULL");
+    if (!(learning_rate > 0.0f) || !isfinite(learning_rate))
+        return cnn_fail(CNN_EINVAL, "cnn_optimizer_set_learning_rate: learning rate %g, must be "
+                        "a finite number > 0", (double)learning_rate);
+    opt->lr = learning_rate;
+    return CNN_OK;
+}
+
+float cnn_optimizer_learning_rate(const cnn_optimizer *opt)
+{
+    return opt ? opt->lr : 0.0f;
+}
+
+int32_t cnn_optimizer_state_buffers(const cnn_optimizer *opt)
+{
+    if (opt->kind == CNN_OPT_KIND_ADAM)
+        return 2;
+    return opt->p.momentum > 0.0f ? 1 : 0;
 }
 
 /* network3's L2 factor on weights: 1 - eta*lambda/B. */
@@ -60,7 +101,7 @@ static float weight_decay_of(const cnn_optimizer *opt)
     const cnn_sgd_params *p = &opt->p;
     int64_t batches = p->l2_batches ? p->l2_batches
                                     : (opt->batches_override ? opt->batches_override : 1);
-    return 1.0f - (float)((double)p->learning_rate * p->l2 / (double)batches);
+    return 1.0f - (float)((double)opt->lr * p->l2 / (double)batches);
 }
 
 /* The update w = decay*w - eta*dw (with momentum, through v).  With
@@ -73,6 +114,8 @@ static cnn_status sgd_update(cnn_optimizer *opt, cnn_net *net, bool fused_done)
         return cnn_net_fail(net, CNN_ESHAPE, "cnn_optimizer_step: optimizer was used with a "
                             "network of %lld parameters, this one has %lld",
                             (long long)opt->n_params, (long long)net->n_params);
+    if (opt->kind == CNN_OPT_KIND_ADAM)
+        return cnn_adam_update(opt, net);
     if (p->momentum > 0.0f && !opt->velocity) {
         opt->velocity = cnn_alloc_zeroed(net->n_params ? (size_t)net->n_params : 1, sizeof(float));
         if (!opt->velocity)
@@ -80,19 +123,29 @@ static cnn_status sgd_update(cnn_optimizer *opt, cnn_net *net, bool fused_done)
         opt->velocity_len = net->n_params;
     }
     opt->n_params = net->n_params;
-    const float weight_decay = weight_decay_of(opt);
+    const float weight_decay = weight_decay_of(opt), eta = opt->lr;
     int64_t offset = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {
         cnn_layer *l = net->layers[i];
         float *v = opt->velocity ? opt->velocity + offset : NULL;
-        if (!(fused_done && l->ops->fuses_sgd))
-            cnn_k_sgd_update((size_t)l->n_weights, net->params + offset, net->grads + offset, v,
-                             p->learning_rate, p->momentum, weight_decay);
-        offset += l->n_weights;
-        cnn_k_sgd_update((size_t)l->n_biases, net->params + offset, net->grads + offset,
-                         v ? v + l->n_weights : NULL, p->learning_rate, p->momentum, 1.0f);
-        offset += l->n_biases;
+        float *w = net->params + offset;
+        const float *gw = net->grads + offset;
+        float *b = w + l->n_weights;
+        const float *gb = gw + l->n_weights;
+        if (p->nesterov) {
+            cnn_k_sgd_nesterov_update((size_t)l->n_weights, w, gw, v, eta, p->momentum,
+                                      weight_decay);
+            cnn_k_sgd_nesterov_update((size_t)l->n_biases, b, gb, v + l->n_weights, eta,
+                                      p->momentum, 1.0f);
+        } else {
+            if (!(fused_done && l->ops->fuses_sgd))
+                cnn_k_sgd_update((size_t)l->n_weights, w, gw, v, eta, p->momentum, weight_decay);
+            cnn_k_sgd_update((size_t)l->n_biases, b, gb, v ? v + l->n_weights : NULL, eta,
+                             p->momentum, 1.0f);
+        }
+        offset += l->n_weights + l->n_biases;
     }
+    opt->steps++;
     return CNN_OK;
 }
 
@@ -111,8 +164,8 @@ cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
     /* Plain SGD: layers that can apply the update to their weights while
      * computing the gradient do (one pass over W instead of three, and no
      * store of dW); the parameters are bit-identical to the separate passes. */
-    const bool fuse = opt->p.momentum == 0.0f;
-    const cnn_sgd_fused sgd = {.eta = opt->p.learning_rate, .decay = weight_decay_of(opt)};
+    const bool fuse = opt->kind == CNN_OPT_KIND_SGD && opt->p.momentum == 0.0f;
+    const cnn_sgd_fused sgd = {.eta = opt->lr, .decay = weight_decay_of(opt)};
     cnn_status st = cnn_net_backward_fused(net, labels, cost, fuse ? &sgd : NULL);
     if (st == CNN_OK)
         st = sgd_update(opt, net, fuse);

@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "optimizer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -37,6 +38,11 @@ cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
     p->eval_batch_size = 1000;
     p->progress_every = 100;
     p->checkpoint_every = 1;
+    p->schedule = CNN_SCHEDULE_CONSTANT;
+    p->schedule_gamma = 0.1f;
+    p->schedule_step = 1;
+    p->warmup_fraction = 0.3f;
+    p->initial_lr_fraction = 0.04f;
     return CNN_OK;
 }
 
@@ -75,6 +81,13 @@ static cnn_status read_params(cnn_net *net, const cnn_train_params *p, cnn_train
     TAKE(checkpoint_path);
     TAKE(resume_path);
     TAKE(checkpoint_every);
+    TAKE(schedule);
+    TAKE(schedule_gamma);
+    TAKE(schedule_step);
+    TAKE(schedule_step_epochs);
+    TAKE(warmup_fraction);
+    TAKE(initial_lr_fraction);
+    TAKE(final_lr_fraction);
 #undef TAKE
     return CNN_OK;
 }
@@ -100,6 +113,24 @@ static cnn_status validate(cnn_net *net, const cnn_dataset *train, const cnn_tra
     if (p->checkpoint_path && p->checkpoint_every < 1)
         return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint_every %d, must be >= 1",
                             (int)p->checkpoint_every);
+    if (p->schedule < CNN_SCHEDULE_CONSTANT || p->schedule > CNN_SCHEDULE_ONECYCLE)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": schedule %d is not a cnn_schedule (0..3)",
+                            (int)p->schedule);
+    if (p->schedule == CNN_SCHEDULE_STEP &&
+        (!(p->schedule_gamma > 0.0f && p->schedule_gamma <= 1.0f) || p->schedule_step < 1))
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": step schedule with gamma %g and "
+                            "schedule_step %d: gamma must be in (0, 1] and the step >= 1",
+                            (double)p->schedule_gamma, (int)p->schedule_step);
+    if ((p->schedule == CNN_SCHEDULE_COSINE || p->schedule == CNN_SCHEDULE_ONECYCLE) &&
+        !(p->final_lr_fraction >= 0.0f && p->final_lr_fraction <= 1.0f))
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": final_lr_fraction %g outside [0, 1]",
+                            (double)p->final_lr_fraction);
+    if (p->schedule == CNN_SCHEDULE_ONECYCLE &&
+        (!(p->warmup_fraction >= 0.0f && p->warmup_fraction < 1.0f) ||
+         !(p->initial_lr_fraction > 0.0f && p->initial_lr_fraction <= 1.0f)))
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": one-cycle schedule with warmup_fraction %g "
+                            "and initial_lr_fraction %g: they must be in [0, 1) and (0, 1]",
+                            (double)p->warmup_fraction, (double)p->initial_lr_fraction);
     /* Checked now rather than when the first checkpoint is due. */
     if (p->checkpoint_path && p->shuffle && (uint64_t)cnn_dataset_count(train) > UINT32_MAX)
         return cnn_net_fail(net, CNN_EINVAL, WHO ": %lld training examples: a checkpoint stores "
@@ -124,6 +155,12 @@ static cnn_status accuracy_of(cnn_net *net, const cnn_dataset *ds, int32_t batch
     return ds ? cnn_net_evaluate(net, ds, batch, acc, NULL) : CNN_OK;
 }
 
+/* The rate the optimizer was created with: where schedules start. */
+static float base_rate_of(const cnn_optimizer *opt)
+{
+    return opt->kind == CNN_OPT_KIND_ADAM ? opt->a.learning_rate : opt->p.learning_rate;
+}
+
 typedef struct train_state {
     int64_t *order;     /* example order when shuffling, else NULL */
     int32_t *labels;    /* batch labels */
@@ -144,6 +181,11 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
         int64_t start = b * p->batch_size;
         int n = (int)(count - start < p->batch_size ? count - start : p->batch_size);
         cnn_dataset_gather(train, s->order, start, n, net->input, s->labels);
+        if (p->schedule != CNN_SCHEDULE_CONSTANT) {
+            float rate = cnn_schedule_rate(p, base_rate_of(opt), (int64_t)(epoch - 1) * batches + b,
+                                           (int64_t)p->epochs * batches, batches);
+            opt->lr = rate >= FLT_MIN ? rate : FLT_MIN; /* a step schedule can underflow */
+        }
         cnn_net_forward_input(net, n, CNN_MODE_TRAIN);
         double cost = 0.0;
         cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);
@@ -234,21 +276,63 @@ static cnn_status check_settings(cnn_net *net, const cnn_optimizer *opt, int64_t
         return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written for %lld training "
                             "examples, this training set has %lld", path, (long long)c->count,
                             (long long)count);
-    if (c->opt_kind != CNNC_OPT_SGD)
-        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' holds optimizer kind %u, this "
-                            "run uses SGD", path, (unsigned)c->opt_kind);
-    static const char *const names[3] = {"learning rate", "momentum", "l2"};
-    const float theirs[3] = {c->learning_rate, c->momentum, c->l2};
-    const float ours[3] = {o->learning_rate, o->momentum, o->l2};
-    for (int k = 0; k < 3; k++)
-        if (!same_float(theirs[k], ours[k]))
-            return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with SGD %s "
-                                "%.9g, this optimizer has %.9g", path, names[k], (double)theirs[k],
-                                (double)ours[k]);
-    if (c->l2_batches != o->l2_batches)
+    const bool adam = opt->kind == CNN_OPT_KIND_ADAM;
+    if (c->opt_kind != (uint32_t)opt->kind)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' holds optimizer kind %u (%s), "
+                            "this run uses %s", path, (unsigned)c->opt_kind,
+                            c->opt_kind == CNNC_OPT_ADAM ? "Adam" : "SGD", adam ? "Adam" : "SGD");
+    const char *kind = adam ? "Adam" : "SGD";
+    const cnn_adam_params *A = &opt->a;
+    static const char *const sgd_names[3] = {"learning rate", "momentum", "l2"};
+    static const char *const adam_names[5] = {"learning rate", "beta1", "beta2", "epsilon",
+                                              "weight decay"};
+    const float sgd_theirs[3] = {c->learning_rate, c->momentum, c->l2};
+    const float sgd_ours[3] = {o->learning_rate, o->momentum, o->l2};
+    const float adam_theirs[5] = {c->learning_rate, c->beta1, c->beta2, c->epsilon, c->l2};
+    const float adam_ours[5] = {A->learning_rate, A->beta1, A->beta2, A->epsilon, A->weight_decay};
+    const int nk = adam ? 5 : 3;
+    for (int k = 0; k < nk; k++) {
+        float theirs = adam ? adam_theirs[k] : sgd_theirs[k], ours = adam ? adam_ours[k] : sgd_ours[k];
+        if (!same_float(theirs, ours))
+            return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with %s %s "
+                                "%.9g, this optimizer has %.9g", path, kind,
+                                adam ? adam_names[k] : sgd_names[k], (double)theirs, (double)ours);
+    }
+    const int32_t flag = adam ? A->decoupled : o->nesterov;
+    if (c->opt_flag != flag)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with %s, this "
+                            "optimizer is %s", path,
+                            adam ? (c->opt_flag ? "AdamW" : "Adam") :
+                                   (c->opt_flag ? "Nesterov momentum" : "classical momentum"),
+                            adam ? (flag ? "AdamW" : "Adam") : (flag ? "Nesterov" : "classical"));
+    if (!adam && c->l2_batches != o->l2_batches)
         return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with SGD "
                             "l2_batches %lld, this optimizer has %lld", path,
                             (long long)c->l2_batches, (long long)o->l2_batches);
+    if (c->schedule != p->schedule)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with schedule "
+                            "%d, this run has %d", path, (int)c->schedule, (int)p->schedule);
+    if (c->schedule_step != p->schedule_step || c->schedule_step_epochs != (p->schedule_step_epochs != 0))
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with "
+                            "schedule_step %d%s, this run has %d%s", path, (int)c->schedule_step,
+                            c->schedule_step_epochs ? " epochs" : "", (int)p->schedule_step,
+                            p->schedule_step_epochs ? " epochs" : "");
+    if ((p->schedule == CNN_SCHEDULE_COSINE || p->schedule == CNN_SCHEDULE_ONECYCLE) &&
+        c->run_epochs != p->epochs)
+        return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' is of a %d-epoch run and its "
+                            "schedule spans the whole run; this run asks for %d epochs", path,
+                            (int)c->run_epochs, (int)p->epochs);
+    static const char *const sched_names[4] = {"schedule_gamma", "warmup_fraction",
+                                               "initial_lr_fraction", "final_lr_fraction"};
+    const float s_theirs[4] = {c->schedule_gamma, c->warmup_fraction, c->initial_lr_fraction,
+                               c->final_lr_fraction};
+    const float s_ours[4] = {p->schedule_gamma, p->warmup_fraction, p->initial_lr_fraction,
+                             p->final_lr_fraction};
+    for (int k = 0; k < 4; k++)
+        if (!same_float(s_theirs[k], s_ours[k]))
+            return cnn_net_fail(net, CNN_EINVAL, WHO ": checkpoint '%s' was written with %s "
+                                "%.9g, this run has %.9g", path, sched_names[k],
+                                (double)s_theirs[k], (double)s_ours[k]);
     if (c->velocity_len > 0 && opt->velocity && opt->velocity_len != net->n_params)
         return cnn_net_fail(net, CNN_ESHAPE, WHO ": the optimizer holds momentum for %lld "
                             "parameters, the network has %lld", (long long)opt->velocity_len,
@@ -266,17 +350,23 @@ static cnn_status resume(cnn_net *net, cnn_optimizer *opt, int64_t count,
     cnn_status st = cnn_ckpt_load(WHO, p->resume_path, &c);
     if (st != CNN_OK)
         return cnn_net_keep_error(net, st);
-    float *velocity = NULL;
+    float *velocity = NULL, *second = NULL;
+    const bool adam = opt->kind == CNN_OPT_KIND_ADAM;
     st = check_arch(net, c.model, p->resume_path);
     if (st == CNN_OK)
         st = check_settings(net, opt, count, p, &c);
     if (st == CNN_OK && c.velocity_len > 0 && !opt->velocity) {
-        velocity = cnn_alloc_array((size_t)c.velocity_len, sizeof *velocity);
-        if (!velocity)
-            st = cnn_net_fail(net, CNN_ENOMEM, WHO ": out of memory for %lld momentum values",
-                              (long long)c.velocity_len);
+        /* velocity_len counts every state buffer: n_params each */
+        size_t n = (size_t)net->n_params ? (size_t)net->n_params : 1;
+        velocity = cnn_alloc_array(n, sizeof *velocity);
+        second = adam ? cnn_alloc_array(n, sizeof *second) : NULL;
+        if (!velocity || (adam && !second))
+            st = cnn_net_fail(net, CNN_ENOMEM, WHO ": out of memory for %lld optimizer state "
+                              "values", (long long)c.velocity_len);
     }
     if (st != CNN_OK) {
+        cnn_dealloc(velocity);
+        cnn_dealloc(second);
         cnn_ckpt_free(&c);
         return st;
     }
@@ -287,10 +377,16 @@ static cnn_status resume(cnn_net *net, cnn_optimizer *opt, int64_t count,
     if (c.velocity_len > 0) {
         if (velocity) {
             opt->velocity = velocity;
-            opt->velocity_len = c.velocity_len;
+            opt->second = second;
+            opt->velocity_len = net->n_params;
         }
-        memcpy(opt->velocity, c.velocity, (size_t)c.velocity_len * sizeof *c.velocity);
+        size_t n = (size_t)net->n_params;
+        memcpy(opt->velocity, c.velocity, n * sizeof *c.velocity);
+        if (adam)
+            memcpy(opt->second, c.velocity + n, n * sizeof *c.velocity);
     }
+    opt->steps = c.opt_steps;
+    opt->lr = c.current_lr;
     if (s->order)
         memcpy(s->order, c.order, (size_t)c.order_len * sizeof *c.order);
     s->shuffle_rng = c.shuffle_rng;
@@ -309,20 +405,43 @@ static cnn_status checkpoint(cnn_net *net, const cnn_optimizer *opt, int64_t cou
                              const cnn_train_params *p, const train_state *s,
                              const cnn_train_result *r, int32_t epoch)
 {
-    bool momentum = opt->p.momentum > 0.0f && opt->velocity;
+    const bool adam = opt->kind == CNN_OPT_KIND_ADAM;
+    const int64_t buffers = opt->velocity ? cnn_optimizer_state_buffers(opt) : 0;
+    float *state = NULL;
+    if (adam && buffers) { /* m then v, one block */
+        size_t n = (size_t)net->n_params;
+        state = cnn_alloc_array(n ? 2 * n : 1, sizeof *state);
+        if (!state)
+            return cnn_net_fail(net, CNN_ENOMEM, WHO ": out of memory for the checkpoint's "
+                                "optimizer state");
+        memcpy(state, opt->velocity, n * sizeof *state);
+        memcpy(state + n, opt->second, n * sizeof *state);
+    }
     cnn_ckpt c = {
         .epoch = epoch, .batch_size = p->batch_size, .shuffle = p->shuffle != 0,
-        .seed = p->seed, .count = count, .n_params = net->n_params, .opt_kind = CNNC_OPT_SGD,
-        .learning_rate = opt->p.learning_rate, .momentum = opt->p.momentum, .l2 = opt->p.l2,
-        .l2_batches = opt->p.l2_batches, .shuffle_rng = s->shuffle_rng, .dropout_rng = net->rng,
+        .seed = p->seed, .count = count, .n_params = net->n_params,
+        .opt_kind = adam ? CNNC_OPT_ADAM : CNNC_OPT_SGD,
+        .learning_rate = adam ? opt->a.learning_rate : opt->p.learning_rate,
+        .momentum = adam ? 0.0f : opt->p.momentum, .l2 = adam ? opt->a.weight_decay : opt->p.l2,
+        .l2_batches = adam ? 0 : opt->p.l2_batches,
+        .opt_flag = adam ? opt->a.decoupled : opt->p.nesterov,
+        .beta1 = adam ? opt->a.beta1 : 0.0f, .beta2 = adam ? opt->a.beta2 : 0.0f,
+        .epsilon = adam ? opt->a.epsilon : 0.0f, .current_lr = opt->lr,
+        .opt_steps = opt->steps, .schedule = p->schedule, .schedule_gamma = p->schedule_gamma,
+        .schedule_step = p->schedule_step, .schedule_step_epochs = p->schedule_step_epochs != 0,
+        .warmup_fraction = p->warmup_fraction, .initial_lr_fraction = p->initial_lr_fraction,
+        .final_lr_fraction = p->final_lr_fraction, .run_epochs = p->epochs,
+        .shuffle_rng = s->shuffle_rng, .dropout_rng = net->rng,
         .best_epoch = r->best_epoch, .best_validation_accuracy = r->best_validation_accuracy,
         .test_accuracy_at_best = r->test_accuracy_at_best,
         .final_train_cost = r->final_train_cost,
-        .velocity = momentum ? opt->velocity : NULL,
-        .velocity_len = momentum ? opt->velocity_len : 0,
+        .velocity = buffers ? (adam ? state : opt->velocity) : NULL,
+        .velocity_len = buffers * net->n_params,
         .order = s->order, .order_len = s->order ? count : 0,
     };
-    return cnn_net_keep_error(net, cnn_ckpt_save(WHO, net, &c, p->checkpoint_path));
+    cnn_status st = cnn_net_keep_error(net, cnn_ckpt_save(WHO, net, &c, p->checkpoint_path));
+    cnn_dealloc(state);
+    return st;
 }
 
 cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
