@@ -587,6 +587,61 @@ START_TEST(schedule_params_validation)
 }
 END_TEST
 
+/* ---- cost ------------------------------------------------------------------ */
+
+/* 1x1x2 input -> softmax 3 with hand-set weights: the logits of x = (0.5, 0)
+ * are (100, 0, -30), so an example labelled 1 or 2 costs logsumexp - z_label
+ * (about 100 and 130: its probability underflows in float, where the old
+ * clamped -log(max(p, FLT_MIN)) reported 87.3). */
+START_TEST(exact_cross_entropy_from_logits)
+{
+    cnn_net *net = NULL;
+    ck_assert_ok(cnn_net_create(1, 1, 2, 1, &net));
+    cnn_softmax_params sp;
+    ck_assert_ok(cnn_softmax_params_init(&sp, 3));
+    cnn_layer *l = NULL;
+    ck_assert_ok(cnn_softmax_create(&sp, &l));
+    ck_assert_ok(cnn_net_add(net, l));
+    float *w = cnn_net_params(net); /* W (3 x 2) then b (3) */
+    const float wv[9] = {200, 7, 0, -3, -60, 1, 0, 0, 0};
+    memcpy(w, wv, sizeof wv);
+    const double z[3] = {100, 0, -30};
+    const double lse = 100 + log1p(exp(-100.0) + exp(-130.0));
+    const int32_t labels[4] = {1, 2, 0, 1};
+    double want = 0;
+    for (int i = 0; i < 4; i++)
+        want += lse - z[labels[i]];
+    want /= 4;
+
+    int64_t shape[4] = {4, 1, 1, 2};
+    cnn_tensor *x = NULL;
+    ck_assert_ok(cnn_tensor_create(4, shape, &x));
+    float *xd = cnn_tensor_data(x);
+    for (int i = 0; i < 4; i++) {
+        xd[2 * i] = 0.5f;
+        xd[2 * i + 1] = 0.0f;
+    }
+    double cost = 0;
+    ck_assert_ok(cnn_net_forward(net, x, CNN_MODE_TRAIN, NULL));
+    ck_assert_ok(cnn_net_backward(net, labels, &cost));
+    ck_assert_msg(fabs(cost - want) <= 1e-12 * want, "cost %.17g, closed form %.17g", cost, want);
+    ck_assert(cost > 87.4 * 3 / 4); /* beyond what the clamp could report */
+
+    /* cnn_net_evaluate: the same cost (pixels are byte/256: 128 -> 0.5). */
+    uint8_t px[8] = {128, 0, 128, 0, 128, 0, 128, 0}, lb[4] = {1, 2, 0, 1};
+    cnn_dataset *ds = NULL;
+    ck_assert_ok(cnn_dataset_create(4, 1, 1, 2, px, lb, &ds));
+    double acc = -1, ecost = 0;
+    ck_assert_ok(cnn_net_evaluate(net, ds, 3, &acc, &ecost));
+    ck_assert(acc == 0.25);
+    ck_assert_msg(fabs(ecost - want) <= 1e-12 * want, "evaluate %.17g, closed form %.17g", ecost,
+                  want);
+    cnn_dataset_destroy(ds);
+    cnn_tensor_destroy(x);
+    cnn_net_destroy(net);
+}
+END_TEST
+
 static Suite *adam_suite(void)
 {
     Suite *s = suite_create("optimizers");
@@ -602,6 +657,9 @@ static Suite *adam_suite(void)
     tcase_add_test(tc, schedule_params_validation);
     tcase_add_test(tc, adam_schedule_resume_is_bit_identical);
     tcase_add_test(tc, v1_checkpoint_resumes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cost");
+    tcase_add_test(tc, exact_cross_entropy_from_logits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,6 +173,9 @@ void cnn_k_bias_grad(int n, int c, size_t plane, const float *dy, float *db);
 void cnn_k_softmax_fwd(int n, int k, const float *z, float *y);
 /* Sum over rows of -log(max(y[i][label[i]], tiny)). */
 double cnn_k_nll_sum(int n, int k, const float *y, const int32_t *labels);
+/* sum_i -log softmax(z_i)[label_i] = logsumexp(z_i) - z_i[label_i], from the
+ * logits z (n x k), in double: exact where the probability underflows. */
+double cnn_k_ce_logits_sum(int n, int k, const float *z, const int32_t *labels);
 /* dz (write) = scale * (y - onehot(labels)): gradient of scale * sum NLL. */
 void cnn_k_softmax_nll_bwd(int n, int k, const float *y, const int32_t *labels, float scale,
                            float *dz);

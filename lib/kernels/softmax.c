@@ -40,6 +40,23 @@ double cnn_k_nll_sum(int n, int k, const float *y, const int32_t *labels)
     return s;
 }
 
+/* sum_i logsumexp(z_i) - z_i[label_i], in double: m + log(sum_j exp(z_ij - m)) - z_label. */
+double cnn_k_ce_logits_sum(int n, int k, const float *z, const int32_t *labels)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * (size_t)k;
+        double m = zi[0];
+        for (int j = 1; j < k; j++)
+            m = zi[j] > m ? zi[j] : m;
+        double e = 0.0;
+        for (int j = 0; j < k; j++)
+            e += exp((double)zi[j] - m);
+        s += m + log(e) - (double)zi[labels[i]];
+    }
+    return s;
+}
+
 /* dz = scale * (y - onehot(label)). */
 void cnn_k_softmax_nll_bwd(int n, int k, const float *y, const int32_t *labels, float scale,
                            float *dz)

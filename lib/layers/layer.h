@@ -147,6 +147,9 @@ typedef struct cnn_layer_ops {
      * the labels, the summed cost over the batch and dz, the gradient of
      * the mean cost w.r.t. the layer's pre-activation (n x classes). */
     double (*loss)(const cnn_layer *l, int n, const float *y, const int32_t *labels, float *dz);
+    /* Output layers, optional: the summed cost of the last forward (either
+     * mode) without the gradient; NULL = cnn_k_nll_sum of y. */
+    double (*cost)(const cnn_layer *l, int n, const float *y, const int32_t *labels);
     /* Output layers: backward from dz (as loss wrote it) instead of dy. */
     void (*backward_dz)(cnn_layer *l, int n, const float *x, const float *dz, float *dx,
                         const cnn_layer_ctx *ctx);

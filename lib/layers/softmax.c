@@ -62,9 +62,22 @@ static size_t softmax_scratch(const cnn_layer *l, int n)
     return (size_t)n * (size_t)P(l)->classes;
 }
 
+/* Aux slot of the logits z (slots 0 and 1 are the affine part's). */
+enum { AUX_LOGITS = 2 };
+
 static cnn_status softmax_reserve(cnn_layer *l, int n)
 {
-    return cnn_affine_reserve(l, n, P(l)->in_features, P(l)->dropout);
+    cnn_status st = cnn_affine_reserve(l, n, P(l)->in_features, P(l)->dropout);
+    if (st == CNN_OK)
+        st = cnn_aux_reserve(l, AUX_LOGITS, (size_t)n * (size_t)P(l)->classes, sizeof(float));
+    return st;
+}
+
+/* The logits of the last forward, or NULL where they were not kept. */
+static const float *logits_of(const cnn_layer *l, int n)
+{
+    return l->aux.len[AUX_LOGITS] >= (size_t)n * (size_t)P(l)->classes ? l->aux.buf[AUX_LOGITS]
+                                                                         : NULL;
 }
 
 static void softmax_forward(cnn_layer *l, int n, const float *x, float *y,
@@ -72,6 +85,11 @@ static void softmax_forward(cnn_layer *l, int n, const float *x, float *y,
 {
     const cnn_softmax_params *p = P(l);
     cnn_affine_forward(l, n, p->in_features, p->classes, p->dropout, x, y, ctx);
+    /* Kept for the exact cost (cnn_k_ce_logits_sum): from the
+     * probabilities it would be capped where one underflows to 0. */
+    float *z = (float *)logits_of(l, n);
+    if (z)
+        memcpy(z, y, (size_t)n * (size_t)p->classes * sizeof *z);
     cnn_k_softmax_fwd(n, p->classes, y, y);
 }
 
@@ -83,13 +101,21 @@ static void softmax_backward(cnn_layer *l, int n, const float *x, const float *y
     cnn_affine_backward(l, n, p->in_features, p->classes, p->dropout, x, ctx->scratch, dx, ctx);
 }
 
+/* Cross-entropy -z_label + logsumexp(z) from the kept logits (exact for any
+ * logits), else -log y_label from the probabilities. */
+static double softmax_cost(const cnn_layer *l, int n, const float *y, const int32_t *labels)
+{
+    const int classes = P(l)->classes;
+    const float *z = logits_of(l, n);
+    return z ? cnn_k_ce_logits_sum(n, classes, z, labels) : cnn_k_nll_sum(n, classes, y, labels);
+}
+
 /* The mean negative log-likelihood: its gradient w.r.t. z is (y - onehot)/n. */
 static double softmax_loss(const cnn_layer *l, int n, const float *y, const int32_t *labels,
                            float *dz)
 {
-    const int classes = P(l)->classes;
-    cnn_k_softmax_nll_bwd(n, classes, y, labels, 1.0f / (float)n, dz);
-    return cnn_k_nll_sum(n, classes, y, labels);
+    cnn_k_softmax_nll_bwd(n, P(l)->classes, y, labels, 1.0f / (float)n, dz);
+    return softmax_cost(l, n, y, labels);
 }
 
 static void softmax_backward_dz(cnn_layer *l, int n, const float *x, const float *dz, float *dx,
@@ -170,6 +196,7 @@ const cnn_layer_ops cnn_softmax_ops = {
     .backward = softmax_backward,
     .uses_workers = cnn_affine_uses_workers,
     .loss = softmax_loss,
+    .cost = softmax_cost,
     .backward_dz = softmax_backward_dz,
     .flops = softmax_flops,
     .describe = softmax_describe,

@@ -270,8 +270,10 @@ static void eval_visit(cnn_net *net, int n, const int32_t *truth, int64_t first,
         if (truth[i] >= classes)
             ctx->bad_label = true;
     }
+    const cnn_layer *last = net->layers[net->n_layers - 1];
     if (!ctx->bad_label)
-        ctx->nll += cnn_k_nll_sum(n, classes, y, truth);
+        ctx->nll += last->ops->cost ? last->ops->cost(last, n, y, truth)
+                                    : cnn_k_nll_sum(n, classes, y, truth);
 }
 
 cnn_status cnn_net_evaluate(cnn_net *net, const cnn_dataset *ds, int32_t batch, double *accuracy,
