@@ -80,13 +80,24 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
         return -1;
     }
     cnn_sgd_params sp;
+    cnn_adam_params ap;
     cnn_train_params tp;
     cnn_optimizer *opt = NULL;
-    cnn_status st = cnn_sgd_params_init(&sp, o->eta);
-    if (st == CNN_OK) {
-        sp.l2 = o->lambda; /* l2_batches 0: cnn_train uses floor(N / batch) like network3 */
-        sp.momentum = o->momentum;
-        st = cnn_sgd_create(&sp, &opt);
+    cnn_status st;
+    if (o->optimizer == OPTIMIZER_ADAM || o->optimizer == OPTIMIZER_ADAMW) {
+        st = cnn_adam_params_init(&ap, o->eta);
+        ap.weight_decay = o->weight_decay;
+        ap.decoupled = o->optimizer == OPTIMIZER_ADAMW;
+        if (st == CNN_OK)
+            st = cnn_adam_create(&ap, &opt);
+    } else {
+        st = cnn_sgd_params_init(&sp, o->eta);
+        if (st == CNN_OK) {
+            sp.l2 = o->lambda; /* l2_batches 0: cnn_train uses floor(N / batch) like network3 */
+            sp.momentum = o->momentum;
+            sp.nesterov = o->optimizer == OPTIMIZER_NESTEROV;
+            st = cnn_sgd_create(&sp, &opt);
+        }
     }
     if (st != CNN_OK) {
         snprintf(err, es, "cannot create the optimizer: %s", cnn_last_error());
@@ -108,6 +119,10 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     tp.user = rep;
     tp.checkpoint_path = checkpoint; /* every epoch (the default checkpoint_every) */
     tp.resume_path = resume;
+    tp.schedule = o->schedule;
+    tp.warmup_fraction = o->warmup;
+    tp.schedule_step = o->epochs / 3 > 0 ? o->epochs / 3 : 1; /* step: x0.1 per third */
+    tp.schedule_step_epochs = 1;
     memset(&m->result, 0, sizeof m->result);
     m->result.struct_size = sizeof m->result;
     rep->log = &m->log;

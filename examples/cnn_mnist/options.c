@@ -28,6 +28,14 @@ void options_usage(const char *prog)
            "  --eta X             learning rate (> 0)\n"
            "  --lambda X          L2 regularisation (>= 0), network3 form\n"
            "  --momentum X        SGD momentum in [0, 1) (default 0, as network3)\n"
+           "  --optimizer KIND    sgd (default), nesterov (needs --momentum > 0), adam or\n"
+           "                      adamw (--eta is then Adam's learning rate)\n"
+           "  --weight-decay X    adam: L2 added to the gradient; adamw: decoupled (>= 0)\n"
+           "  --schedule KIND     learning rate per step: constant (default), step (x0.1\n"
+           "                      every third of the epochs), cosine (down to 0) or\n"
+           "                      onecycle (linear warm-up to --eta, then cosine down)\n"
+           "  --warmup F          onecycle: fraction of the steps warming up, in [0, 1)\n"
+           "                      (default 0.3)\n"
            "  --batch N           mini-batch size (default 10)\n"
            "  --seed N            seed of weights, dropout, shuffling, expansion (default 0)\n"
            "  --threads N         threads (default 1; more lets BLAS use them)\n"
@@ -107,7 +115,8 @@ static int parse_f(const char *s, double *v)
 enum {
     O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
-    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM,
+    O_OPTIMIZER, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP
 };
 
 static const struct option long_opts[] = {
@@ -116,6 +125,10 @@ static const struct option long_opts[] = {
     {"eta", required_argument, NULL, O_ETA},
     {"lambda", required_argument, NULL, O_LAMBDA},
     {"momentum", required_argument, NULL, O_MOMENTUM},
+    {"optimizer", required_argument, NULL, O_OPTIMIZER},
+    {"weight-decay", required_argument, NULL, O_WEIGHT_DECAY},
+    {"schedule", required_argument, NULL, O_SCHEDULE},
+    {"warmup", required_argument, NULL, O_WARMUP},
     {"batch", required_argument, NULL, O_BATCH},
     {"seed", required_argument, NULL, O_SEED},
     {"threads", required_argument, NULL, O_THREADS},
@@ -157,7 +170,8 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
 
     int32_t epochs = -1;
     double eta = -1.0, lambda = -1.0;
-    int eta_given = 0, lambda_given = 0;
+    int eta_given = 0, lambda_given = 0, wd_given = 0, warmup_given = 0;
+    o->warmup = 0.3f;
 
     opterr = 0; /* we print our own one-line errors */
     optind = 1;
@@ -195,6 +209,40 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
             if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
                 return fail(err, es, "--momentum wants a number in [0, 1), not '%s'", optarg);
             o->momentum = (float)fv;
+            break;
+        case O_OPTIMIZER: {
+            static const char *const names[] = {"sgd", "nesterov", "adam", "adamw"};
+            int k = 0;
+            while (k < 4 && strcmp(optarg, names[k]) != 0)
+                k++;
+            if (k == 4)
+                return fail(err, es, "--optimizer wants sgd, nesterov, adam or adamw, not '%s'",
+                            optarg);
+            o->optimizer = k;
+            break;
+        }
+        case O_WEIGHT_DECAY:
+            if (parse_f(optarg, &fv) || fv < 0.0)
+                return fail(err, es, "--weight-decay wants a number >= 0, not '%s'", optarg);
+            o->weight_decay = (float)fv;
+            wd_given = 1;
+            break;
+        case O_SCHEDULE: {
+            static const char *const names[] = {"constant", "step", "cosine", "onecycle"};
+            int k = 0;
+            while (k < 4 && strcmp(optarg, names[k]) != 0)
+                k++;
+            if (k == 4)
+                return fail(err, es, "--schedule wants constant, step, cosine or onecycle, not "
+                            "'%s'", optarg);
+            o->schedule = k; /* the names are in cnn_schedule order */
+            break;
+        }
+        case O_WARMUP:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
+                return fail(err, es, "--warmup wants a fraction in [0, 1), not '%s'", optarg);
+            o->warmup = (float)fv;
+            warmup_given = 1;
             break;
         case O_BATCH:
             if (parse_i64(optarg, 1, 60000, &iv))
@@ -308,6 +356,16 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     o->lambda = lambda_given ? (float)lambda : e->lambda;
     if (!(o->eta > 0.0f))
         return fail(err, es, "--eta %g is too small for float", eta);
+    if (o->optimizer == OPTIMIZER_NESTEROV && o->momentum == 0.0f)
+        return fail(err, es, "--optimizer nesterov needs --momentum > 0");
+    if ((o->optimizer == OPTIMIZER_ADAM || o->optimizer == OPTIMIZER_ADAMW) &&
+        (o->momentum != 0.0f || lambda_given))
+        return fail(err, es, "--momentum and --lambda are SGD's; with --optimizer %s use "
+                    "--weight-decay", o->optimizer == OPTIMIZER_ADAM ? "adam" : "adamw");
+    if (wd_given && o->optimizer != OPTIMIZER_ADAM && o->optimizer != OPTIMIZER_ADAMW)
+        return fail(err, es, "--weight-decay is for --optimizer adam or adamw (SGD: --lambda)");
+    if (warmup_given && o->schedule != CNN_SCHEDULE_ONECYCLE)
+        return fail(err, es, "--warmup is for --schedule onecycle");
     if (o->expanded < 0)
         o->expanded = e->expanded;
     if (o->data_dir[0] == '\0')

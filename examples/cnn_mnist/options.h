@@ -8,6 +8,8 @@
 
 #define OPT_MAX_LOADS 64
 
+enum { OPTIMIZER_SGD, OPTIMIZER_NESTEROV, OPTIMIZER_ADAM, OPTIMIZER_ADAMW };
+
 typedef struct options {
     const experiment *exp;   /* the experiment named (or the default) */
     /* Effective hyperparameters: the experiment's unless overridden. */
@@ -16,6 +18,10 @@ typedef struct options {
     float eta;
     float lambda;
     float momentum;          /* SGD momentum, 0 unless --momentum */
+    int32_t optimizer;       /* OPTIMIZER_* of --optimizer; default SGD */
+    float weight_decay;      /* Adam/AdamW weight decay, 0 unless --weight-decay */
+    int32_t schedule;        /* ::cnn_schedule of --schedule; default constant */
+    float warmup;            /* one-cycle warm-up fraction (--warmup); default 0.3 */
     int32_t batch;
     uint64_t seed;
     int32_t threads;
