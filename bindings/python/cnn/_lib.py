@@ -100,7 +100,14 @@ class SoftmaxParams(Structure):
 
 class SgdParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("learning_rate", c_float),
-                ("momentum", c_float), ("l2", c_float), ("l2_batches", c_int64)]
+                ("momentum", c_float), ("l2", c_float), ("l2_batches", c_int64),
+                ("nesterov", c_int32)]
+
+
+class AdamParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("learning_rate", c_float), ("beta1", c_float),
+                ("beta2", c_float), ("epsilon", c_float), ("weight_decay", c_float),
+                ("decoupled", c_int32)]
 
 
 class Progress(Structure):
@@ -127,7 +134,10 @@ class TrainParams(Structure):
                 ("test", P_DS), ("eval_batch_size", c_int32), ("progress_every", c_int32),
                 ("on_progress", PROGRESS_FN), ("on_epoch", EPOCH_FN), ("user", c_void_p),
                 ("checkpoint_path", c_char_p), ("resume_path", c_char_p),
-                ("checkpoint_every", c_int32)]
+                ("checkpoint_every", c_int32), ("schedule", c_int32),
+                ("schedule_gamma", c_float), ("schedule_step", c_int32),
+                ("schedule_step_epochs", c_int32), ("warmup_fraction", c_float),
+                ("initial_lr_fraction", c_float), ("final_lr_fraction", c_float)]
 
 
 class TrainResult(Structure):
@@ -224,6 +234,11 @@ _PROTOS = {
     "cnn_net_load_buffer": (status, [c_void_p, c_size_t, P(P_NET)]),
     "cnn_sgd_params_init": (status, [P(SgdParams), c_float]),
     "cnn_sgd_create": (status, [P(SgdParams), P(P_OPT)]),
+    "cnn_adam_params_init": (status, [P(AdamParams), c_float]),
+    "cnn_adam_create": (status, [P(AdamParams), P(P_OPT)]),
+    "cnn_optimizer_set_learning_rate": (status, [P_OPT, c_float]),
+    "cnn_optimizer_learning_rate": (c_float, [P_OPT]),
+    "cnn_schedule_rate": (c_float, [P(TrainParams), c_float, c_int64, c_int64, c_int64]),
     "cnn_optimizer_destroy": (None, [P_OPT]),
     "cnn_optimizer_step": (status, [P_OPT, P_NET]),
     "cnn_train_step": (status, [P_NET, P_OPT, P_TENSOR, c_void_p, P(c_double)]),

@@ -34,25 +34,103 @@ def _read(struct_ptr, tuple_type):
     return tuple_type(*values)
 
 
-class SGD(Handle):
-    """Stochastic gradient descent (network3: momentum 0, optional L2)."""
+class Optimizer(Handle):
+    """What every optimizer has: step() and the learning rate."""
 
     _what = "optimizer"
 
-    def __init__(self, learning_rate, *, momentum=None, l2=None, l2_batches=None):
+    def step(self, net):
+        with self._use() as oh, net._use() as nh:
+            check(L.cnn_optimizer_step(oh, nh), nh)
+
+    @property
+    def learning_rate(self):
+        """The rate the next step uses (cnn_optimizer_learning_rate); settable.
+        Net.train's schedules set it every step."""
+        with self._use() as oh:
+            return L.cnn_optimizer_learning_rate(oh)
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        with self._use() as oh:
+            check(L.cnn_optimizer_set_learning_rate(oh, value))
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (network3: momentum 0, optional L2);
+    nesterov=True for Nesterov momentum (needs momentum > 0)."""
+
+    def __init__(self, learning_rate, *, momentum=None, l2=None, l2_batches=None,
+                 nesterov=None):
         p = _lib.new_struct(_lib.SgdParams)
         check(L.cnn_sgd_params_init(ctypes.byref(p), learning_rate))
         for name, value in (("momentum", momentum), ("l2", l2), ("l2_batches", l2_batches)):
             if value is not None:
                 _lib.set_field(p, name, value)
+        if nesterov is not None:
+            p.nesterov = 1 if nesterov else 0
         p.struct_size = ctypes.sizeof(_lib.SgdParams)
         h = _lib.P_OPT()
         check(L.cnn_sgd_create(ctypes.byref(p), ctypes.byref(h)))
         self._init_handle(h, L.cnn_optimizer_destroy)
 
-    def step(self, net):
-        with self._use() as oh, net._use() as nh:
-            check(L.cnn_optimizer_step(oh, nh), nh)
+
+class Adam(Optimizer):
+    """Adam with bias correction (cnn_adam_create); weight_decay is L2 added
+    to the gradient, as PyTorch's Adam, and applies to biases too."""
+
+    _decoupled = False
+
+    def __init__(self, learning_rate=0.001, *, beta1=None, beta2=None, epsilon=None,
+                 weight_decay=None):
+        p = _lib.new_struct(_lib.AdamParams)
+        check(L.cnn_adam_params_init(ctypes.byref(p), learning_rate))
+        for name, value in (("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon),
+                            ("weight_decay", weight_decay)):
+            if value is not None:
+                setattr(p, name, value)
+        p.decoupled = 1 if self._decoupled else 0
+        p.struct_size = ctypes.sizeof(_lib.AdamParams)
+        h = _lib.P_OPT()
+        check(L.cnn_adam_create(ctypes.byref(p), ctypes.byref(h)))
+        self._init_handle(h, L.cnn_optimizer_destroy)
+
+
+class AdamW(Adam):
+    """AdamW: weight decay decoupled from the gradient, W *= 1 - lr*wd each
+    step (PyTorch's AdamW), biases included."""
+
+    _decoupled = True
+
+
+SCHEDULES = {"constant": 0, "step": 1, "cosine": 2, "onecycle": 3}
+_SCHEDULE_FIELDS = ("schedule_gamma", "schedule_step", "warmup_fraction",
+                    "initial_lr_fraction", "final_lr_fraction")
+
+
+def _set_schedule(p, schedule, options):
+    if schedule is not None:
+        if schedule not in SCHEDULES:
+            raise ValueError("schedule must be one of %s, not %r"
+                             % (", ".join(sorted(SCHEDULES)), schedule))
+        p.schedule = SCHEDULES[schedule]
+    for name, value in options.items():
+        if name == "schedule_step_epochs":
+            p.schedule_step_epochs = 1 if value else 0
+        elif name in _SCHEDULE_FIELDS:
+            _lib.set_field(p, name, value)
+        else:
+            raise TypeError("unknown schedule option %r" % (name,))
+
+
+def schedule_rate(schedule, base, step, total, steps_per_epoch, **options):
+    """The rate Net.train sets before 0-based step `step` of `total`
+    (cnn_schedule_rate); options as for Net.train."""
+    p = _lib.new_struct(_lib.TrainParams)
+    check(L.cnn_train_params_init(ctypes.byref(p), 1))
+    _set_schedule(p, schedule, options)
+    p.struct_size = ctypes.sizeof(_lib.TrainParams)
+    return L.cnn_schedule_rate(ctypes.byref(p), base, step, total, steps_per_epoch)
 
 
 class _Callbacks:
@@ -311,13 +389,16 @@ class Net(Handle):
 
     def train(self, train, optimizer, epochs, *, batch_size=None, shuffle=None, seed=None,
               validation=None, test=None, eval_batch_size=None, progress_every=None,
-              on_progress=None, on_epoch=None):
+              on_progress=None, on_epoch=None, schedule=None, **schedule_options):
         """Mini-batch SGD (cnn_train).  Callbacks get a Progress / EpochReport
         namedtuple; returning a true value stops training (the result then
         has canceled=True).  An exception raised by a callback stops training
         and is re-raised here; so is KeyboardInterrupt (Ctrl-C).  While it
         runs, the network, optimizer and datasets cannot be closed, and
-        the network cannot be used (StateError), from callbacks included."""
+        the network cannot be used (StateError), from callbacks included.
+        schedule: "constant" (default), "step", "cosine" or "onecycle", with
+        schedule_gamma, schedule_step, schedule_step_epochs, warmup_fraction,
+        initial_lr_fraction, final_lr_fraction as in cnn_train_params."""
         p = _lib.new_struct(_lib.TrainParams)
         check(L.cnn_train_params_init(ctypes.byref(p), epochs))
         for name, value in (("batch_size", batch_size), ("seed", seed),
@@ -327,6 +408,7 @@ class Net(Handle):
                 _lib.set_field(p, name, value)
         if shuffle is not None:
             p.shuffle = 1 if shuffle else 0
+        _set_schedule(p, schedule, schedule_options)
         # Always installed, so Ctrl-C (delivered when Python code runs in a
         # trampoline) cancels training cleanly even without user callbacks.
         cb = _Callbacks(on_progress, on_epoch)
