@@ -24,7 +24,11 @@
  * - **Parameters.** Parameter structs belong to the caller.  Fill one with
  *   its `cnn_*_params_init` function, then change the fields you need.  The
  *   first field, `struct_size`, lets later versions append fields without
- *   breaking callers compiled against this header.
+ *   breaking callers compiled against this header: the init functions are
+ *   inline and pass the caller's `sizeof`, so a newer library never writes
+ *   past an older caller's struct, and the library reads only the first
+ *   `struct_size` bytes of a struct, taking defaults for fields the caller's
+ *   version did not have.
  * - **Threads.** The library has no mutable global state (see
  *   cnn_test_fail_alloc_after() for the one test-only exception).  Distinct
  *   handles may be used from different threads at the same time; one handle
@@ -367,8 +371,14 @@ enum cnn_padding {
  *         cnn_conv2d_create(), not here.
  * @since 0.1
  */
-CNN_API cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels,
-                                          int32_t kernel_h, int32_t kernel_w);
+CNN_API cnn_status cnn_conv2d_params_init_sized(cnn_conv2d_params *p, size_t struct_size, int32_t out_channels, int32_t kernel_h, int32_t kernel_w);
+/** cnn_conv2d_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h, int32_t kernel_w)
+{
+    return cnn_conv2d_params_init_sized(p, sizeof *p, out_channels, kernel_h, kernel_w);
+}
 
 /**
  * Creates a convolution layer.  Weights are drawn from p->seed if
@@ -390,8 +400,14 @@ typedef struct cnn_pool2d_params {
 } cnn_pool2d_params;
 
 /** Fills @p p: given mode and window, stride = window. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode,
-                                          int32_t window_h, int32_t window_w);
+CNN_API cnn_status cnn_pool2d_params_init_sized(cnn_pool2d_params *p, size_t struct_size, int32_t mode, int32_t window_h, int32_t window_w);
+/** cnn_pool2d_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode, int32_t window_h, int32_t window_w)
+{
+    return cnn_pool2d_params_init_sized(p, sizeof *p, mode, window_h, window_w);
+}
 
 /**
  * Creates a pooling layer (no parameters).  Windows that would run past the
@@ -416,7 +432,14 @@ typedef struct cnn_dense_params {
 } cnn_dense_params;
 
 /** Fills @p p with defaults and the neuron count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features);
+CNN_API cnn_status cnn_dense_params_init_sized(cnn_dense_params *p, size_t struct_size, int32_t out_features);
+/** cnn_dense_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
+{
+    return cnn_dense_params_init_sized(p, sizeof *p, out_features);
+}
 
 /**
  * Creates a fully connected layer y = activation(W x + b), W of shape (out, in).
@@ -437,7 +460,14 @@ typedef struct cnn_softmax_params {
 } cnn_softmax_params;
 
 /** Fills @p p with defaults and the class count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes);
+CNN_API cnn_status cnn_softmax_params_init_sized(cnn_softmax_params *p, size_t struct_size, int32_t classes);
+/** cnn_softmax_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes)
+{
+    return cnn_softmax_params_init_sized(p, sizeof *p, classes);
+}
 
 /**
  * Creates a softmax output layer: y = softmax(W x + b).  In a network its
@@ -940,7 +970,14 @@ typedef struct cnn_sgd_params {
 } cnn_sgd_params;
 
 /** Fills @p p with defaults and the learning rate. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate);
+CNN_API cnn_status cnn_sgd_params_init_sized(cnn_sgd_params *p, size_t struct_size, float learning_rate);
+/** cnn_sgd_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
+{
+    return cnn_sgd_params_init_sized(p, sizeof *p, learning_rate);
+}
 
 /**
  * Creates an SGD optimizer: v = mu*v - eta*(g + lambda/B * W); W += v
@@ -1080,7 +1117,14 @@ typedef struct cnn_train_result {
 } cnn_train_result;
 
 /** Fills @p p with defaults and the epoch count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs);
+CNN_API cnn_status cnn_train_params_init_sized(cnn_train_params *p, size_t struct_size, int32_t epochs);
+/** cnn_train_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
+{
+    return cnn_train_params_init_sized(p, sizeof *p, epochs);
+}
 
 /**
  * Trains @p net with mini-batch SGD on @p train: batches of batch_size in

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Forward values: a handful of float roundings of sums of <= ~100 terms of
@@ -351,6 +352,21 @@ START_TEST(params_init_defaults)
     memset(&c, 0xab, sizeof c);
     ck_assert_ok(cnn_conv2d_params_init(&c, 20, 5, 3));
     ck_assert_uint_eq(c.struct_size, sizeof c);
+    {
+        /* An older caller's smaller struct: init writes none of the bytes
+         * after it. */
+        unsigned char raw[sizeof(cnn_conv2d_params) + 8];
+        memset(raw, 0xAB, sizeof raw);
+        const size_t old = offsetof(cnn_conv2d_params, padding);
+        ck_assert_ok(cnn_conv2d_params_init_sized((cnn_conv2d_params *)(void *)raw, old, 8, 3, 3));
+        for (size_t i = old; i < sizeof raw; i++)
+            ck_assert_uint_eq(raw[i], 0xAB);
+        uint32_t size;
+        memcpy(&size, raw, sizeof size);
+        ck_assert_uint_eq(size, old);
+        ck_assert_status(cnn_conv2d_params_init_sized((cnn_conv2d_params *)(void *)raw, old - 1,
+                                                      8, 3, 3), CNN_EINVAL);
+    }
     ck_assert_int_eq(c.in_channels, 0);
     ck_assert_int_eq(c.out_channels, 20);
     ck_assert_int_eq(c.kernel_h, 5);
@@ -427,7 +443,18 @@ START_TEST(conv_validation)
     ck_assert_ptr_null(l);
     ck_assert_status(cnn_conv2d_create(&ok, NULL), CNN_EINVAL);
 
-    p = ok; p.struct_size = sizeof p - 1; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
+    /* A struct shorter than version 0.1's is refused; 0.1's own size (no
+     * `padding`) is an older caller: accepted, the missing field defaulted. */
+    p = ok; p.struct_size = offsetof(cnn_conv2d_params, padding) - 1;
+    EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
+    {
+        cnn_conv2d_params old = ok;
+        old.struct_size = offsetof(cnn_conv2d_params, padding);
+        old.padding = 12345; /* beyond the old caller's struct: never read */
+        cnn_layer *l_old = NULL;
+        ck_assert_ok(cnn_conv2d_create(&old, &l_old));
+        cnn_layer_destroy(l_old);
+    }
     p = ok; p.struct_size = 0; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
     p = ok; p.out_channels = 0; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
     p = ok; p.out_channels = -4; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);

@@ -26,18 +26,17 @@
  * fields it lacks take their defaults. */
 #define TRAIN_PARAMS_MIN_SIZE offsetof(cnn_train_params, checkpoint_path)
 
-cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
+cnn_status cnn_train_params_init_sized(cnn_train_params *p, size_t struct_size, int32_t epochs)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_train_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->epochs = epochs;
-    p->batch_size = 10;
-    p->eval_batch_size = 1000;
-    p->progress_every = 100;
-    p->checkpoint_every = 1;
-    return CNN_OK;
+    cnn_train_params d;
+    memset(&d, 0, sizeof d);
+    d.epochs = epochs;
+    d.batch_size = 10;
+    d.eval_batch_size = 1000;
+    d.progress_every = 100;
+    d.checkpoint_every = 1;
+    return cnn_params_copy_out("cnn_train_params_init", p, struct_size, &d, sizeof d,
+                               TRAIN_PARAMS_MIN_SIZE);
 }
 
 static cnn_status check_set(cnn_net *net, const char *what, const cnn_dataset *ds, int classes)
@@ -64,7 +63,7 @@ static cnn_status read_params(cnn_net *net, const cnn_train_params *p, cnn_train
         return cnn_net_fail(net, CNN_EINVAL, WHO ": params struct_size %u, expected at least %zu "
                             "(use cnn_train_params_init)", (unsigned)p->struct_size,
                             TRAIN_PARAMS_MIN_SIZE);
-    cnn_train_params_init(q, p->epochs);
+    cnn_train_params_init_sized(q, sizeof *q, p->epochs);
     memcpy(q, p, TRAIN_PARAMS_MIN_SIZE);
     q->struct_size = sizeof *q;
     /* A later field is taken only if the caller's struct holds all of it. */
