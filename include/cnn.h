@@ -40,6 +40,13 @@
  *   give each thread its own copy (cnn_net_clone()).
  * - **Determinism.** Given the same seed, build and thread count, training
  *   produces bit-identical weights.  No call reads the clock for randomness.
+ * - **Instruction set.** Some kernels pick a SIMD path (AVX2 + FMA on
+ *   x86-64) at run time and fall back to plain C on CPUs without it.  The
+ *   environment variable `CNN_ISA=generic` forces the plain-C paths on any
+ *   CPU; it is read once, on the first call that needs it, and any other
+ *   value (or none) means the best path the CPU has.  The two paths round
+ *   differently, so "same build" in the determinism rule includes the same
+ *   CNN_ISA.  The BLAS library's own dispatch is not affected.
  *
  * @section layout Data layout
  * Tensors hold float32 values in row-major NCHW order: a batch of N images

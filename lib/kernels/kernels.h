@@ -11,8 +11,25 @@
 #ifndef CNN_KERNELS_H
 #define CNN_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- instruction set (isa.c) ------------------------------------------
+ * The kernels with run-time dispatch (the small-batch dense kernels, see
+ * dense_simd.h) take the path cnn_k_isa() names.  It is chosen on first
+ * use: the best the CPU supports, or CNN_K_ISA_GENERIC (plain C) when the
+ * environment variable CNN_ISA is "generic".  GEMM is the BLAS library's
+ * business and is not affected. */
+enum { CNN_K_ISA_GENERIC = 0, CNN_K_ISA_AVX2 = 1 };
+int cnn_k_isa(void);
+/* The best path this CPU can run (ignores CNN_ISA). */
+int cnn_k_isa_best(void);
+/* Tests: switch every dispatched kernel to `isa` (GENERIC, or the best the
+ * CPU supports; false and nothing changed otherwise), or with isa < 0 back
+ * to what the environment chooses.  Not meant to race with running kernels. */
+bool cnn_k_isa_set(int isa);
+const char *cnn_k_isa_name(int isa); /* "generic", "avx2" */
 
 /* ---- matrix multiply (gemm.c) -----------------------------------------
  * C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
