@@ -375,6 +375,18 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
         double t0 = cnn_now_seconds(), cost = 0.0;
         if ((st = run_epoch(net, opt, train, p, &s, epoch, &cost)) != CNN_OK)
             break;
+        /* A bounded cost can hide parameters already lost (the softmax of
+         * infinities is still a distribution): one pass over them per
+         * epoch, before they are evaluated or checkpointed. */
+        for (int64_t i = 0; i < net->n_params; i++)
+            if (!isfinite(net->params[i])) {
+                st = cnn_net_fail(net, CNN_EDIVERGED, WHO ": diverged in epoch %d: parameter "
+                                  "%lld is %g after the epoch (try a smaller learning rate)",
+                                  (int)epoch, (long long)i, (double)net->params[i]);
+                break;
+            }
+        if (st != CNN_OK)
+            break;
         double seconds = cnn_now_seconds() - t0;
         double val, test;
         if ((st = accuracy_of(net, p->validation, p->eval_batch_size, &val)) != CNN_OK ||
