@@ -592,12 +592,17 @@ enum cnn_mnist_split {
  * Magic numbers, dimensions, counts and file sizes are all checked.
  * The resulting images have 1 channel.
  *
- * Limits: 1 <= N <= 2^28; H, W <= 65535 and H*W <= 2^24; at most 2^34 bytes
- * of pixels.  A raw file must be exactly header + data long; for gzip the
- * buffer grows only as data actually arrives, so a tiny hostile file cannot
- * make the library allocate what its header claims.  Concatenated gzip
- * members are accepted; any byte after the data is an error.
- * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read),
+ * Only regular files are read: a FIFO or device is #CNN_EIO, without
+ * blocking.  Limits: 1 <= N <= 2^28; H, W <= 65535 and H*W <= 2^24; at most
+ * 2^34 bytes of pixels.  A raw file must be exactly header + data long.  A
+ * gzip file's header may not claim more than 1032 times the file's size
+ * (deflate's maximum ratio), the buffer grows only as data actually
+ * arrives, and inflating stops soon after the claimed size, so a tiny
+ * hostile file cannot make the library allocate or inflate what its header
+ * claims.  Concatenated gzip members are accepted; any byte after the data
+ * is an error.
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read; not a
+ *         regular file),
  *         #CNN_EFORMAT (bad magic, zero or oversized dimensions, truncated,
  *         trailing data, image and label counts differ, corrupt gzip),
  *         #CNN_ENOMEM
@@ -863,7 +868,10 @@ CNN_API const char *cnn_net_errmsg(const cnn_net *net);
 CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path);
 
 /**
- * Loads a network saved by cnn_net_save().
+ * Loads a network saved by cnn_net_save().  Only a regular file is read,
+ * by its size (checked against the format's limit before reading); a
+ * directory, FIFO or device (/dev/zero) is #CNN_EIO without reading or
+ * blocking.
  * @return #CNN_OK, #CNN_EINVAL, #CNN_EIO, #CNN_EFORMAT, #CNN_EVERSION (newer
  *         format), #CNN_ECHECKSUM, #CNN_ENOMEM
  * @since 0.1

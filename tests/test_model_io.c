@@ -581,7 +581,7 @@ START_TEST(load_argument_and_path_errors)
     ck_assert_status(cnn_net_load("/nonexistent/dir/net.cnnm", &net), CNN_EIO);
     ck_assert_ptr_nonnull(strstr(cnn_last_error(), "/nonexistent/dir/net.cnnm"));
     ck_assert_status(cnn_net_load("/", &net), CNN_EIO);
-    ck_assert_status(cnn_net_load("/dev/null", &net), CNN_EFORMAT);
+    ck_assert_status(cnn_net_load("/dev/null", &net), CNN_EIO); /* not a regular file */
     ck_assert_ptr_null(net);
     char dir[4096], path[4200];
     make_dir(dir, sizeof dir);

@@ -3,6 +3,7 @@
  * instead of silently becoming 0. */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -37,7 +38,8 @@ void options_usage(const char *prog)
            "  --no-expanded       do not\n"
            "  --shuffle           reshuffle the training set every epoch\n"
            "  --ensemble N        train N nets with seeds seed..seed+N-1 and vote\n"
-           "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist)\n"
+           "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist);\n"
+           "                      each of the four files may be raw or .gz\n"
            "  --csv FILE          write per-epoch figures as CSV\n"
            "  --save FILE         save the trained net (ensemble: FILE-1, FILE-2, ...)\n"
            "  --load FILE         load a saved net (repeat for an ensemble); evaluate it,\n"
@@ -69,12 +71,16 @@ static int fail(char *err, size_t size, const char *fmt, ...)
     return -1;
 }
 
+/* Whole numbers are digits only: no sign, no spaces (strtoll would skip
+ * leading whitespace and accept "+"), nothing after them. */
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
 {
     char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
     errno = 0;
     long long x = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi)
+    if (*end != '\0' || errno != 0 || x < lo || x > hi)
         return -1;
     *v = x;
     return 0;
@@ -83,9 +89,9 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
 static int parse_u64(const char *s, uint64_t *v)
 {
     char *end;
-    errno = 0;
-    if (s[0] == '\0' || s[0] == '-')
+    if (!isdigit((unsigned char)s[0]))
         return -1;
+    errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
     if (*end != '\0' || errno != 0)
         return -1;
@@ -93,15 +99,31 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
+/* A finite number with nothing around it (strtod skips leading spaces;
+ * ERANGE covers overflow and underflow of the double). */
 static int parse_f(const char *s, double *v)
 {
     char *end;
+    if (s[0] == '\0' || isspace((unsigned char)s[0]))
+        return -1;
     errno = 0;
     double x = strtod(s, &end);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(x))
+    if (*end != '\0' || errno != 0 || !isfinite(x))
         return -1;
     *v = x;
     return 0;
+}
+
+/* The float the library will get: NULL if `x` survives the conversion,
+ * else why not (the caller's range check then runs on the float). */
+static const char *float_problem(double x)
+{
+    float f = (float)x;
+    if (!isfinite(f))
+        return "is too large for a float";
+    if (x != 0.0 && f == 0.0f)
+        return "is too small for a float (it rounds to 0)";
+    return NULL;
 }
 
 enum {
@@ -156,7 +178,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     o->data_dir = env_dir && env_dir[0] ? env_dir : "data/mnist";
 
     int32_t epochs = -1;
-    double eta = -1.0, lambda = -1.0;
+    float eta = -1.0f, lambda = -1.0f;
     int eta_given = 0, lambda_given = 0;
 
     opterr = 0; /* we print our own one-line errors */
@@ -169,6 +191,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         const char *word = argv[optind - 1];
         int64_t iv;
         double fv;
+        const char *why;
         switch (c) {
         case O_LIST: o->list = 1; break;
         case O_HELP:
@@ -182,18 +205,28 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_ETA:
             if (parse_f(optarg, &fv) || fv <= 0.0)
                 return fail(err, es, "--eta wants a learning rate > 0, not '%s'", optarg);
-            eta = fv;
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--eta %s %s", optarg, why);
+            eta = (float)fv;
             eta_given = 1;
             break;
         case O_LAMBDA:
             if (parse_f(optarg, &fv) || fv < 0.0)
                 return fail(err, es, "--lambda wants a number >= 0, not '%s'", optarg);
-            lambda = fv;
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--lambda %s %s", optarg, why);
+            lambda = (float)fv;
             lambda_given = 1;
             break;
         case O_MOMENTUM:
             if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
                 return fail(err, es, "--momentum wants a number in [0, 1), not '%s'", optarg);
+            /* Checked as the float the optimizer gets: 0.99999999999 is 1. */
+            if ((float)fv >= 1.0f)
+                return fail(err, es, "--momentum %s rounds to 1 as a float; it must be below 1",
+                            optarg);
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--momentum %s %s", optarg, why);
             o->momentum = (float)fv;
             break;
         case O_BATCH:
@@ -304,10 +337,8 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         if (o->ensemble < 0)
             o->ensemble = e->ensemble;
     }
-    o->eta = eta_given ? (float)eta : e->eta;
-    o->lambda = lambda_given ? (float)lambda : e->lambda;
-    if (!(o->eta > 0.0f))
-        return fail(err, es, "--eta %g is too small for float", eta);
+    o->eta = eta_given ? eta : e->eta;
+    o->lambda = lambda_given ? lambda : e->lambda;
     if (o->expanded < 0)
         o->expanded = e->expanded;
     if (o->data_dir[0] == '\0')
