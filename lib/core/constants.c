@@ -53,6 +53,7 @@ static const named_constant constants[] = {
     ENTRY(CNN_PARAM_GRAD_BIASES),
     ENTRY(CNN_MNIST_TRAIN),
     ENTRY(CNN_MNIST_TEST),
+    ENTRY(CNN_AUGMENT_MAX_ELASTIC_SIDE),
 };
 
 cnn_status cnn_constant(const char *name, int64_t *value)
