@@ -669,7 +669,7 @@ CNN_API cnn_status cnn_augment_params_init(cnn_augment_params *p);
  * @p p is read during the call only; the result is independent of @p ds,
  * which may be destroyed first.  Free the result with cnn_dataset_destroy().
  * @return #CNN_OK, #CNN_EINVAL (NULL argument; struct_size too small; a
- *         value not finite; min > max; probability outside [0, 1];
+ *         value not finite or of magnitude above 10^6; min > max; probability outside [0, 1];
  *         scale <= 0; |shear| >= 90; elastic_alpha < 0; elastic_sigma
  *         outside [0, #CNN_AUGMENT_MAX_ELASTIC_SIDE]; elastic distortion on
  *         images higher or wider than #CNN_AUGMENT_MAX_ELASTIC_SIDE;

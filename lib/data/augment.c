@@ -141,6 +141,28 @@ static void elastic_field(const cnn_aug_cfg *cfg, cnn_rng *rng, int h, int w, fl
     }
 }
 
+static void warp_planes(const uint8_t *img, int32_t c, int32_t h, int32_t w, const int win[4],
+                        const float m[6], const float *dx, const float *dy, float *out)
+{
+    const int64_t plane = (int64_t)h * w;
+    for (int32_t ch = 0; ch < c; ch++)
+        cnn_k_warp_bilinear_u8(img + ch * plane, h, w, win, m, dx, dy, 1.0f / 256.0f,
+                               out + ch * plane);
+}
+
+/* The field's 32 KiB of stack only on this path (kept out of line so that
+ * affine-only reads do not reserve it). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void warp_elastic(const cnn_aug_cfg *cfg, cnn_rng *rng, const uint8_t *img, int32_t c,
+                         int32_t h, int32_t w, const int win[4], const float m[6], float *out)
+{
+    float field[2][SIDE * SIDE];
+    elastic_field(cfg, rng, h, w, field[0], field[1]);
+    warp_planes(img, c, h, w, win, m, field[0], field[1], out);
+}
+
 bool cnn_aug_example(const cnn_aug_cfg *cfg, uint64_t pass, int64_t key, const uint8_t *img,
                      int xf, int32_t c, int32_t h, int32_t w, float *out)
 {
@@ -175,17 +197,9 @@ bool cnn_aug_example(const cnn_aug_cfg *cfg, uint64_t pass, int64_t key, const u
     default: break;
     }
     const float m[6] = {(float)i00, (float)i01, (float)m2, (float)i10, (float)i11, (float)m5};
-
-    float field[2][SIDE * SIDE];
-    float *dx = NULL, *dy = NULL;
-    if (cfg->alpha > 0.0f) {
-        dx = field[0];
-        dy = field[1];
-        elastic_field(cfg, &rng, h, w, dx, dy);
-    }
-    const int64_t plane = (int64_t)h * w;
-    for (int32_t ch = 0; ch < c; ch++)
-        cnn_k_warp_bilinear_u8(img + ch * plane, h, w, win, m, dx, dy, 1.0f / 256.0f,
-                               out + ch * plane);
+    if (cfg->alpha > 0.0f)
+        warp_elastic(cfg, &rng, img, c, h, w, win, m, out);
+    else
+        warp_planes(img, c, h, w, win, m, NULL, NULL, out);
     return true;
 }
