@@ -686,6 +686,77 @@ CNN_API cnn_status cnn_dataset_get(const cnn_dataset *ds, int64_t index, float *
  */
 CNN_API cnn_status cnn_dataset_batch(const cnn_dataset *ds, int64_t start, int64_t count,
                                      cnn_tensor *x, int32_t *labels);
+
+/** Largest image height and width for elastic distortion (see cnn_augment_params). */
+#define CNN_AUGMENT_MAX_ELASTIC_SIDE 64
+
+/**
+ * Random geometric augmentation, drawn per example and per pass.  Fill with
+ * cnn_augment_params_init(), which gives the identity (every range [0, 0],
+ * scale [1, 1], elastic off), then widen the ranges you want.  Each value is
+ * drawn uniformly from [min, max]; min == max fixes it exactly.
+ *
+ * For an output pixel q, the source point is p = c + A^-1 (q' - c - t), where
+ * c is the image centre ((w-1)/2, (h-1)/2), t = (shift_x, shift_y),
+ * A = R(rotate) * [[1, tan(shear)], [0, 1]] * scale, R(a) = [[cos a, sin a],
+ * [-sin a, cos a]] in (x right, y down) coordinates, and q' = q + d(q) with
+ * d the elastic displacement (0 when off).  The value is the bilinear
+ * interpolation of the source image at p, with 0 outside the image.
+ */
+typedef struct cnn_augment_params {
+    uint32_t struct_size;  /**< sizeof(cnn_augment_params), set by the init function */
+    float probability;     /**< chance in [0, 1] that an example is transformed at all
+                                (otherwise it is read unchanged); default 1 */
+    float rotate_min;      /**< rotation in degrees, counterclockwise as displayed; default 0 */
+    float rotate_max;      /**< default 0; rotate_min <= rotate_max */
+    float scale_min;       /**< zoom factor, > 0 (2 doubles the size); default 1 */
+    float scale_max;       /**< default 1; scale_min <= scale_max */
+    float shift_x_min;     /**< shift in pixels, positive = right; default 0 */
+    float shift_x_max;     /**< default 0 */
+    float shift_y_min;     /**< shift in pixels, positive = down; default 0 */
+    float shift_y_max;     /**< default 0 */
+    float shear_min;       /**< horizontal shear angle in degrees, in (-90, 90); default 0 */
+    float shear_max;       /**< default 0 */
+    float elastic_alpha;   /**< Simard et al. (2003) elastic distortion: a field of
+                                uniform [-1, 1] values per pixel and axis, smoothed by a
+                                Gaussian of std elastic_sigma (truncated at 3 sigma,
+                                zero outside the image), scaled by elastic_alpha pixels.
+                                0 (default) turns it off; >= 0 */
+    float elastic_sigma;   /**< in [0, CNN_AUGMENT_MAX_ELASTIC_SIDE]; default 4 */
+    uint64_t seed;         /**< seeds the draws; default 0 */
+} cnn_augment_params;
+
+/** Fills @p p with the identity augmentation described above. @return #CNN_OK, #CNN_EINVAL (NULL). @since 0.1 */
+CNN_API cnn_status cnn_augment_params_init(cnn_augment_params *p);
+
+/**
+ * A new dataset with the same examples as @p ds, each transformed when read
+ * by a random affine map (and optional elastic distortion) described by
+ * @p p, sharing @p ds's storage: nothing is copied or stored per example.
+ *
+ * Transforms are stateless: example i's transform is a function of (seed,
+ * pass, i) only, so results do not depend on thread count or read order and
+ * training resumed from a checkpoint sees the same images.  cnn_train()
+ * reads its training set with pass = the epoch number (1, 2, ...), so each
+ * epoch sees fresh transforms; cnn_dataset_get(), cnn_dataset_batch() and
+ * evaluation (cnn_net_evaluate() and friends) read pass 0, a fixed
+ * transform per example.  Evaluate on the unaugmented dataset.
+ *
+ * Pixels stay in [0, 1).  A slice of the result transforms each example as
+ * the result does.  Augmenting sits after cnn_dataset_expand(): expand
+ * first, then augment (expanding an augmented dataset is refused).
+ * @p p is read during the call only; the result is independent of @p ds,
+ * which may be destroyed first.  Free the result with cnn_dataset_destroy().
+ * @return #CNN_OK, #CNN_EINVAL (NULL argument; struct_size too small; a
+ *         value not finite or of magnitude above 10^6; min > max; probability outside [0, 1];
+ *         scale <= 0; |shear| >= 90; elastic_alpha < 0; elastic_sigma
+ *         outside [0, #CNN_AUGMENT_MAX_ELASTIC_SIDE]; elastic distortion on
+ *         images higher or wider than #CNN_AUGMENT_MAX_ELASTIC_SIDE;
+ *         @p ds already augmented), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_augment(const cnn_dataset *ds, const cnn_augment_params *p,
+                                       cnn_dataset **out);
 /** @} */
 
 /* ------------------------------------------------------------------------ */

@@ -33,6 +33,7 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_dataset_load_mnist), CNN_FN(cnn_dataset_create), CNN_FN(cnn_dataset_destroy),
     CNN_FN(cnn_dataset_count), CNN_FN(cnn_dataset_shape), CNN_FN(cnn_dataset_slice),
     CNN_FN(cnn_dataset_expand), CNN_FN(cnn_dataset_get), CNN_FN(cnn_dataset_batch),
+    CNN_FN(cnn_augment_params_init), CNN_FN(cnn_dataset_augment),
     CNN_FN(cnn_net_create), CNN_FN(cnn_net_destroy), CNN_FN(cnn_net_add),
     CNN_FN(cnn_net_init_weights), CNN_FN(cnn_net_clone), CNN_FN(cnn_net_layer_count),
     CNN_FN(cnn_net_layer), CNN_FN(cnn_net_input_shape), CNN_FN(cnn_net_output_shape),
@@ -65,6 +66,7 @@ static int check_layouts(void)
         {"cnn_epoch_report", sizeof(cnn_epoch_report), 80},
         {"cnn_train_params", sizeof(cnn_train_params), 96},
         {"cnn_train_result", sizeof(cnn_train_result), 48},
+        {"cnn_augment_params", sizeof(cnn_augment_params), 64},
     };
     int bad = 0;
     size_t i;

@@ -146,7 +146,8 @@ static void print_setup(const options *o, const mnist_splits *d)
         printf("training: %lld images%s, epochs %d, batch %d, eta %g, lambda %g, init %s, "
                "seed %llu, threads %d, %s\n",
                (long long)cnn_dataset_count(d->train),
-               o->expanded ? " (expanded 5x)" : "", (int)o->epochs, (int)o->batch,
+               o->expanded ? (o->augmented ? " (expanded 5x, augmented)" : " (expanded 5x)")
+                           : (o->augmented ? " (augmented)" : ""), (int)o->epochs, (int)o->batch,
                (double)o->eta, (double)o->lambda,
                o->loads > 0 ? "(loaded)" : init_name(o->init >= 0 ? o->init : e->init),
                (unsigned long long)o->seed, (int)o->threads,
@@ -229,7 +230,8 @@ int main(int argc, char **argv)
 
     double t0 = now();
     mnist_splits d;
-    if (mnist_load(o.data_dir, o.train_size, o.expanded, o.seed, &d, err, sizeof err) != 0) {
+    if (mnist_load(o.data_dir, o.train_size, o.expanded, o.seed, o.augmented ? &o.augment : NULL,
+                   &d, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }

@@ -36,6 +36,14 @@ void options_usage(const char *prog)
            "  --train-size N      use the first N of the 50,000 training images\n"
            "  --expanded          train on the 5x expanded set (rows 7-11 do by default)\n"
            "  --no-expanded       do not\n"
+           "  --rotate DEG        augment: rotate each training image by up to +-DEG\n"
+           "  --scale-range A,B   augment: zoom by a factor in [A, B] (0 < A <= B)\n"
+           "  --shift PX          augment: shift by up to +-PX pixels in x and in y\n"
+           "  --shear DEG         augment: shear by up to +-DEG degrees (< 90)\n"
+           "  --elastic A,S       augment: elastic distortion, alpha A, sigma S (Simard 2003)\n"
+           "  --augment-prob P    augment each image with probability P (default 1)\n"
+           "                      Augmentation is drawn anew every epoch from --seed, on top\n"
+           "                      of --expanded; validation and test sets are not augmented\n"
            "  --shuffle           reshuffle the training set every epoch\n"
            "  --ensemble N        train N nets with seeds seed..seed+N-1 and vote\n"
            "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist);\n"
@@ -126,10 +134,23 @@ static const char *float_problem(double x)
     return NULL;
 }
 
+/* "A,B" into two finite numbers. */
+static int parse_pair(const char *s, double *a, double *b)
+{
+    const char *comma = strchr(s, ',');
+    char first[64];
+    if (!comma || (size_t)(comma - s) >= sizeof first)
+        return -1;
+    memcpy(first, s, (size_t)(comma - s));
+    first[comma - s] = '\0';
+    return parse_f(first, a) || parse_f(comma + 1, b) ? -1 : 0;
+}
+
 enum {
     O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
-    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM,
+    O_ROTATE, O_SCALE_RANGE, O_SHIFT, O_SHEAR, O_ELASTIC, O_AUGMENT_PROB
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +166,12 @@ static const struct option long_opts[] = {
     {"expanded", no_argument, NULL, O_EXPANDED},
     {"no-expanded", no_argument, NULL, O_NO_EXPANDED},
     {"shuffle", no_argument, NULL, O_SHUFFLE},
+    {"rotate", required_argument, NULL, O_ROTATE},
+    {"scale-range", required_argument, NULL, O_SCALE_RANGE},
+    {"shift", required_argument, NULL, O_SHIFT},
+    {"shear", required_argument, NULL, O_SHEAR},
+    {"elastic", required_argument, NULL, O_ELASTIC},
+    {"augment-prob", required_argument, NULL, O_AUGMENT_PROB},
     {"ensemble", required_argument, NULL, O_ENSEMBLE},
     {"data", required_argument, NULL, O_DATA},
     {"csv", required_argument, NULL, O_CSV},
@@ -174,6 +201,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     o->require_accuracy = -1.0;
     o->expanded = -1; /* -1: the experiment decides */
     o->ensemble = -1;
+    cnn_augment_params_init(&o->augment);
     const char *env_dir = getenv("CNN_MNIST_DIR");
     o->data_dir = env_dir && env_dir[0] ? env_dir : "data/mnist";
 
@@ -190,8 +218,9 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         /* The word just processed (getopt_long has stepped past it). */
         const char *word = argv[optind - 1];
         int64_t iv;
-        double fv;
+        double fv, fv2;
         const char *why;
+        cnn_augment_params *a = &o->augment;
         switch (c) {
         case O_LIST: o->list = 1; break;
         case O_HELP:
@@ -252,6 +281,46 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_EXPANDED: o->expanded = 1; break;
         case O_NO_EXPANDED: o->expanded = 0; break;
         case O_SHUFFLE: o->shuffle = 1; break;
+        case O_ROTATE:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 180.0)
+                return fail(err, es, "--rotate wants degrees from 0 to 180, not '%s'", optarg);
+            a->rotate_min = -(a->rotate_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_SCALE_RANGE:
+            if (parse_pair(optarg, &fv, &fv2) || !(fv > 0.0) || fv > fv2 || fv2 > 100.0)
+                return fail(err, es, "--scale-range wants A,B with 0 < A <= B <= 100, not '%s'", optarg);
+            a->scale_min = (float)fv;
+            a->scale_max = (float)fv2;
+            o->augmented = 1;
+            break;
+        case O_SHIFT:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 28.0)
+                return fail(err, es, "--shift wants pixels from 0 to 28, not '%s'", optarg);
+            a->shift_x_min = a->shift_y_min = -(a->shift_x_max = a->shift_y_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_SHEAR:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 90.0)
+                return fail(err, es, "--shear wants degrees in [0, 90), not '%s'", optarg);
+            a->shear_min = -(a->shear_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_ELASTIC:
+            if (parse_pair(optarg, &fv, &fv2) || fv < 0.0 || fv2 < 0.0 ||
+                fv2 > CNN_AUGMENT_MAX_ELASTIC_SIDE)
+                return fail(err, es, "--elastic wants ALPHA,SIGMA with ALPHA >= 0 and SIGMA in "
+                            "[0, %d], not '%s'", CNN_AUGMENT_MAX_ELASTIC_SIDE, optarg);
+            a->elastic_alpha = (float)fv;
+            a->elastic_sigma = (float)fv2;
+            o->augmented = 1;
+            break;
+        case O_AUGMENT_PROB:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 1.0)
+                return fail(err, es, "--augment-prob wants a probability from 0 to 1, not '%s'", optarg);
+            a->probability = (float)fv;
+            o->augmented = 1;
+            break;
         case O_ENSEMBLE:
             if (parse_i64(optarg, 1, 100, &iv))
                 return fail(err, es, "--ensemble wants a whole number from 1 to 100, not '%s'", optarg);
@@ -341,6 +410,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     o->lambda = lambda_given ? lambda : e->lambda;
     if (o->expanded < 0)
         o->expanded = e->expanded;
+    o->augment.seed = o->seed;
     if (o->data_dir[0] == '\0')
         return fail(err, es, "--data wants a directory, not an empty string");
     return 0;

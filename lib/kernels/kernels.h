@@ -212,4 +212,22 @@ void cnn_k_dropout_apply(size_t count, const float *x, const uint8_t *mask, floa
 void cnn_k_sgd_update(size_t count, float *p, const float *g, float *v, float eta,
                       float momentum, float decay);
 
+/* ---- warp.c ------------------------------------------------------------
+ * Bilinear resampling of one h x w byte plane for data augmentation.  For
+ * each output pixel (x, y): u = x + dx[y*w+x], v = y + dy[y*w+x] (dx and
+ * dy both NULL: no displacement), source point sx = m[0]u + m[1]v + m[2],
+ * sy = m[3]u + m[4]v + m[5]; out = scale * bilinear(src at (sx, sy)),
+ * where source pixels outside rows [win[0], win[1]) x columns
+ * [win[2], win[3]) (and outside the plane) read as 0.  Integer source
+ * points copy the byte exactly (times scale). */
+void cnn_k_warp_bilinear_u8(const uint8_t *src, int h, int w, const int win[4], const float m[6],
+                            const float *dx, const float *dy, float scale, float *out);
+/* Normalised Gaussian taps[0 .. 2r] of std sigma, truncated at
+ * r = min(ceil(3 sigma), max_radius); returns r (0, taps = {1}, when
+ * sigma <= 0). */
+int cnn_k_gauss_taps(float sigma, int max_radius, float *taps);
+/* In-place separable smoothing of an h x w image by taps of radius r
+ * (zero outside the image); tmp holds max(h, w) floats. */
+void cnn_k_blur_sep(float *img, int h, int w, const float *taps, int radius, float *tmp);
+
 #endif /* CNN_KERNELS_H */

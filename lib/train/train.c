@@ -142,7 +142,7 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
     for (int64_t b = 0; b < batches; b++) {
         int64_t start = b * p->batch_size;
         int n = (int)(count - start < p->batch_size ? count - start : p->batch_size);
-        cnn_dataset_gather(train, s->order, start, n, net->input, s->labels);
+        cnn_dataset_gather(train, s->order, start, n, net->input, s->labels, (uint64_t)epoch);
         cnn_net_forward_input(net, n, CNN_MODE_TRAIN);
         double cost = 0.0;
         cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);

@@ -103,6 +103,16 @@ class SgdParams(Structure):
                 ("momentum", c_float), ("l2", c_float), ("l2_batches", c_int64)]
 
 
+class AugmentParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("probability", c_float),
+                ("rotate_min", c_float), ("rotate_max", c_float),
+                ("scale_min", c_float), ("scale_max", c_float),
+                ("shift_x_min", c_float), ("shift_x_max", c_float),
+                ("shift_y_min", c_float), ("shift_y_max", c_float),
+                ("shear_min", c_float), ("shear_max", c_float),
+                ("elastic_alpha", c_float), ("elastic_sigma", c_float), ("seed", c_uint64)]
+
+
 class Progress(Structure):
     _fields_ = [("struct_size", c_uint32), ("epoch", c_int32), ("epochs", c_int32),
                 ("batch", c_int64), ("batches", c_int64), ("cost", c_double),
@@ -192,6 +202,8 @@ _PROTOS = {
     "cnn_dataset_expand": (status, [P_DS, c_uint64, P(P_DS)]),
     "cnn_dataset_get": (status, [P_DS, c_int64, c_void_p, P_I32]),
     "cnn_dataset_batch": (status, [P_DS, c_int64, c_int64, P_TENSOR, c_void_p]),
+    "cnn_augment_params_init": (status, [P(AugmentParams)]),
+    "cnn_dataset_augment": (status, [P_DS, P(AugmentParams), P(P_DS)]),
     "cnn_net_create": (status, [c_int32, c_int32, c_int32, c_uint64, P(P_NET)]),
     "cnn_net_destroy": (None, [P_NET]),
     "cnn_net_add": (status, [P_NET, P_LAYER]),
