@@ -727,7 +727,12 @@ typedef struct cnn_augment_params {
 } cnn_augment_params;
 
 /** Fills @p p with the identity augmentation described above. @return #CNN_OK, #CNN_EINVAL (NULL). @since 0.1 */
-CNN_API cnn_status cnn_augment_params_init(cnn_augment_params *p);
+CNN_API cnn_status cnn_augment_params_init_sized(cnn_augment_params *p, size_t struct_size);
+/** cnn_augment_params_init_sized() with the caller's own sizeof. */
+static inline cnn_status cnn_augment_params_init(cnn_augment_params *p)
+{
+    return cnn_augment_params_init_sized(p, sizeof *p);
+}
 
 /**
  * A new dataset with the same examples as @p ds, each transformed when read

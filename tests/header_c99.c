@@ -45,6 +45,13 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_sgd_create), CNN_FN(cnn_optimizer_destroy), CNN_FN(cnn_optimizer_step),
     CNN_FN(cnn_train_step), CNN_FN(cnn_train_params_init), CNN_FN(cnn_train),
     CNN_FN(cnn_checkpoint_info),
+    CNN_FN(cnn_conv2d_params_init_sized), CNN_FN(cnn_pool2d_params_init_sized),
+    CNN_FN(cnn_dense_params_init_sized), CNN_FN(cnn_softmax_params_init_sized),
+    CNN_FN(cnn_sgd_params_init_sized), CNN_FN(cnn_train_params_init_sized),
+    CNN_FN(cnn_augment_params_init_sized), CNN_FN(cnn_load_limits_init),
+    CNN_FN(cnn_net_load_limited), CNN_FN(cnn_net_load_buffer_limited),
+    CNN_FN(cnn_net_set_limits), CNN_FN(cnn_net_get_limits), CNN_FN(cnn_net_summary),
+    CNN_FN(cnn_layer_summary),
     CNN_FN(cnn_test_fail_alloc_after),
 };
 

@@ -25,16 +25,14 @@
 #define SIDE CNN_AUGMENT_MAX_ELASTIC_SIDE
 #define MAX_RADIUS (3 * SIDE) /* ceil(3 sigma) for the largest sigma */
 
-cnn_status cnn_augment_params_init(cnn_augment_params *p)
+cnn_status cnn_augment_params_init_sized(cnn_augment_params *p, size_t struct_size)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_augment_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->probability = 1.0f;
-    p->scale_min = p->scale_max = 1.0f;
-    p->elastic_sigma = 4.0f;
-    return CNN_OK;
+    cnn_augment_params d;
+    memset(&d, 0, sizeof d);
+    d.probability = 1.0f;
+    d.scale_min = d.scale_max = 1.0f;
+    d.elastic_sigma = 4.0f;
+    return cnn_params_copy_out("cnn_augment_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 /* Checks one [min, max] range; `lo`/`hi` bound both ends (inclusive), and

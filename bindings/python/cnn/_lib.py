@@ -202,7 +202,7 @@ _PROTOS = {
     "cnn_dataset_expand": (status, [P_DS, c_uint64, P(P_DS)]),
     "cnn_dataset_get": (status, [P_DS, c_int64, c_void_p, P_I32]),
     "cnn_dataset_batch": (status, [P_DS, c_int64, c_int64, P_TENSOR, c_void_p]),
-    "cnn_augment_params_init": (status, [P(AugmentParams)]),
+    "cnn_augment_params_init_sized": (status, [P(AugmentParams), c_size_t]),
     "cnn_dataset_augment": (status, [P_DS, P(AugmentParams), P(P_DS)]),
     "cnn_net_create": (status, [c_int32, c_int32, c_int32, c_uint64, P(P_NET)]),
     "cnn_net_destroy": (None, [P_NET]),
