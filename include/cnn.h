@@ -80,9 +80,9 @@ extern "C" {
 /** @{ */
 
 /** Major version: changes only with an incompatible ABI (the soname). */
-#define CNN_VERSION_MAJOR 0
+#define CNN_VERSION_MAJOR 1
 /** Minor version: additions that keep the ABI. */
-#define CNN_VERSION_MINOR 1
+#define CNN_VERSION_MINOR 0
 /** Patch version: fixes only. */
 #define CNN_VERSION_PATCH 0
 
@@ -1032,6 +1032,9 @@ CNN_API cnn_status cnn_net_get_limits(const cnn_net *net, cnn_load_limits *limit
  * the input, then one line per layer with what it computes, its output shape
  * and its parameter count, each ending in a newline, the whole
  * NUL-terminated.  @p buf may be NULL with @p size 0 to ask for the size.
+ * @param net    the network (not changed, but its error message is)
+ * @param buf    where the text goes, or NULL with @p size 0
+ * @param size   bytes at @p buf
  * @param needed if not NULL, receives the bytes needed including the NUL
  * @return #CNN_OK, #CNN_EINVAL (NULL network; NULL buf with size > 0; buf too
  *         small: it then holds as much as fits, NUL-terminated)

@@ -12,7 +12,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float,
                     c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_uint64,
                     c_void_p)
 
-SONAME_MAJOR = 0  # the soname this package is written for (libcnn.so.0)
+SONAME_MAJOR = 1  # the soname this package is written for (libcnn.so.1)
 
 
 def _candidates():
