@@ -33,6 +33,7 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_dataset_load_mnist), CNN_FN(cnn_dataset_create), CNN_FN(cnn_dataset_destroy),
     CNN_FN(cnn_dataset_count), CNN_FN(cnn_dataset_shape), CNN_FN(cnn_dataset_slice),
     CNN_FN(cnn_dataset_expand), CNN_FN(cnn_dataset_get), CNN_FN(cnn_dataset_batch),
+    CNN_FN(cnn_augment_params_init), CNN_FN(cnn_dataset_augment),
     CNN_FN(cnn_net_create), CNN_FN(cnn_net_destroy), CNN_FN(cnn_net_add),
     CNN_FN(cnn_net_init_weights), CNN_FN(cnn_net_clone), CNN_FN(cnn_net_layer_count),
     CNN_FN(cnn_net_layer), CNN_FN(cnn_net_input_shape), CNN_FN(cnn_net_output_shape),
@@ -43,9 +44,16 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_net_save_buffer), CNN_FN(cnn_net_load_buffer), CNN_FN(cnn_sgd_params_init),
     CNN_FN(cnn_sgd_create), CNN_FN(cnn_optimizer_destroy), CNN_FN(cnn_optimizer_step),
     CNN_FN(cnn_train_step), CNN_FN(cnn_train_params_init), CNN_FN(cnn_train),
-    CNN_FN(cnn_checkpoint_info), CNN_FN(cnn_adam_params_init), CNN_FN(cnn_adam_create),
+    CNN_FN(cnn_checkpoint_info), CNN_FN(cnn_adam_params_init_sized), CNN_FN(cnn_adam_create),
     CNN_FN(cnn_optimizer_set_learning_rate), CNN_FN(cnn_optimizer_learning_rate),
     CNN_FN(cnn_schedule_rate),
+    CNN_FN(cnn_conv2d_params_init_sized), CNN_FN(cnn_pool2d_params_init_sized),
+    CNN_FN(cnn_dense_params_init_sized), CNN_FN(cnn_softmax_params_init_sized),
+    CNN_FN(cnn_sgd_params_init_sized), CNN_FN(cnn_train_params_init_sized),
+    CNN_FN(cnn_augment_params_init_sized), CNN_FN(cnn_load_limits_init),
+    CNN_FN(cnn_net_load_limited), CNN_FN(cnn_net_load_buffer_limited),
+    CNN_FN(cnn_net_set_limits), CNN_FN(cnn_net_get_limits), CNN_FN(cnn_net_summary),
+    CNN_FN(cnn_layer_summary),
     CNN_FN(cnn_test_fail_alloc_after),
 };
 
@@ -68,6 +76,7 @@ static int check_layouts(void)
         {"cnn_train_params", sizeof(cnn_train_params), 120},
         {"cnn_adam_params", sizeof(cnn_adam_params), 28},
         {"cnn_train_result", sizeof(cnn_train_result), 48},
+        {"cnn_augment_params", sizeof(cnn_augment_params), 64},
     };
     int bad = 0;
     size_t i;

@@ -12,17 +12,15 @@
 #include <stddef.h>
 #include <string.h>
 
-cnn_status cnn_adam_params_init(cnn_adam_params *p, float learning_rate)
+cnn_status cnn_adam_params_init_sized(cnn_adam_params *p, size_t struct_size, float learning_rate)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_adam_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->learning_rate = learning_rate;
-    p->beta1 = 0.9f;
-    p->beta2 = 0.999f;
-    p->epsilon = 1e-8f;
-    return CNN_OK;
+    cnn_adam_params d;
+    memset(&d, 0, sizeof d);
+    d.learning_rate = learning_rate;
+    d.beta1 = 0.9f;
+    d.beta2 = 0.999f;
+    d.epsilon = 1e-8f;
+    return cnn_params_copy_out("cnn_adam_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out)
