@@ -1069,7 +1069,7 @@ typedef struct cnn_sgd_params {
      *  or W -= eta*(g' + mu*buf) with nesterov) with v = -eta*buf; when eta
      *  changes (cnn_optimizer_set_learning_rate(), schedules) the velocity
      *  keeps the earlier rates' steps, as in Sutskever et al.  A caller
-     *  whose struct_size ends before this field gets 0.  @since 0.3 */
+     *  whose struct_size ends before this field gets 0.  @since 1.1 */
     int32_t nesterov;
 } cnn_sgd_params;
 
@@ -1093,7 +1093,7 @@ static inline cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_r
  */
 CNN_API cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out);
 
-/** Parameters of Adam and AdamW. Fill with cnn_adam_params_init(). @since 0.3 */
+/** Parameters of Adam and AdamW. Fill with cnn_adam_params_init(). @since 1.1 */
 typedef struct cnn_adam_params {
     uint32_t struct_size;   /**< sizeof(cnn_adam_params) */
     float learning_rate;    /**< lr > 0 */
@@ -1129,7 +1129,7 @@ static inline cnn_status cnn_adam_params_init(cnn_adam_params *p, float learning
  * @return #CNN_OK, #CNN_EINVAL (NULL, struct_size too small, lr <= 0 or not
  *         finite, a beta outside [0,1), eps <= 0, wd < 0 or not finite),
  *         #CNN_ENOMEM
- * @since 0.3
+ * @since 1.1
  */
 CNN_API cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out);
 
@@ -1138,11 +1138,11 @@ CNN_API cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out
  * Adam); the rate given at creation stays the one cnn_train()'s schedules
  * start from and checkpoints compare.
  * @return #CNN_OK, #CNN_EINVAL (NULL, rate <= 0 or not finite)
- * @since 0.3
+ * @since 1.1
  */
 CNN_API cnn_status cnn_optimizer_set_learning_rate(cnn_optimizer *opt, float learning_rate);
 
-/** The learning rate the next step uses; 0 for NULL. @since 0.3 */
+/** The learning rate the next step uses; 0 for NULL. @since 1.1 */
 CNN_API float cnn_optimizer_learning_rate(const cnn_optimizer *opt);
 
 /** Destroys an optimizer; NULL is fine. @since 0.1 */
@@ -1275,7 +1275,7 @@ typedef struct cnn_train_params {
      *    r0 * (i + (1 - i) * t/w), i = initial_lr_fraction; then
      *    f + (r0 - f) * (1 + cos(pi*(t - w)/(T - w))) / 2 (r0 is the peak).
      *  Checkpoints store these fields and a resume must match them.  A caller
-     *  whose struct_size ends before a field gets its default.  @since 0.3 */
+     *  whose struct_size ends before a field gets its default.  @since 1.1 */
     int32_t schedule;
     float schedule_gamma;          /**< step: factor, in (0, 1]; default 0.1 */
     int32_t schedule_step;         /**< step: steps (or epochs) between factors, >= 1;
@@ -1290,7 +1290,7 @@ typedef struct cnn_train_params {
                                         default 0 */
 } cnn_train_params;
 
-/** Learning-rate schedules of cnn_train_params::schedule; values pinned. @since 0.3 */
+/** Learning-rate schedules of cnn_train_params::schedule; values pinned. @since 1.1 */
 enum cnn_schedule {
     CNN_SCHEDULE_CONSTANT = 0, /**< the optimizer's rate, untouched */
     CNN_SCHEDULE_STEP = 1,     /**< times gamma every schedule_step steps or epochs */
@@ -1304,7 +1304,7 @@ enum cnn_schedule {
  * creation rate @p base, @p steps_per_epoch steps in an epoch.
  * @return the rate; 0 for a NULL @p p, an unknown schedule or t outside
  *         [0, total)
- * @since 0.3
+ * @since 1.1
  */
 CNN_API float cnn_schedule_rate(const cnn_train_params *p, float base, int64_t t, int64_t total,
                                 int64_t steps_per_epoch);

@@ -305,8 +305,11 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_WARMUP:
             if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
                 return fail(err, es, "--warmup wants a fraction in [0, 1), not '%s'", optarg);
-            if ((float)fv >= 1.0f || (why = float_problem(fv)) != NULL)
-                return fail(err, es, "--warmup %s %s", optarg, why ? why : "rounds to 1 as a float");
+            if ((float)fv >= 1.0f)
+                return fail(err, es, "--warmup %s rounds to 1 as a float; it must be below 1",
+                            optarg);
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--warmup %s %s", optarg, why);
             o->warmup = (float)fv;
             warmup_given = 1;
             break;
