@@ -49,6 +49,17 @@ expect 2 "--eta 1e300 is too large for a float" fc --eta 1e300 $nodata
 expect 2 "--eta 1e-50 is too small for a float" fc --eta 1e-50 $nodata
 expect 2 "--lambda 1e39 is too large for a float" fc --lambda 1e39 $nodata
 expect 2 "--momentum 0.99999999999 rounds to 1" fc --momentum 0.99999999999 $nodata
+# Optimizers and schedules (issue 10).
+expect 2 "--optimizer wants sgd, nesterov, adam or adamw" fc --optimizer rmsprop $nodata
+expect 2 "--optimizer nesterov needs --momentum > 0" fc --optimizer nesterov $nodata
+expect 2 "--weight-decay is for --optimizer adam or adamw" fc --weight-decay 0.1 $nodata
+expect 2 "--weight-decay wants a number >= 0" fc --optimizer adam --weight-decay -1 $nodata
+expect 2 "--weight-decay 1e60 is too large for a float" fc --optimizer adamw --weight-decay 1e60 $nodata
+expect 2 "--momentum and --lambda are SGD's" fc --optimizer adam --momentum 0.9 $nodata
+expect 2 "--schedule wants constant, step, cosine or onecycle" fc --schedule linear $nodata
+expect 2 "--warmup is for --schedule onecycle" fc --warmup 0.2 $nodata
+expect 2 "--warmup wants a fraction in [0, 1)" fc --schedule onecycle --warmup 1 $nodata
+expect 2 "--warmup 0.99999999999 rounds to 1" fc --schedule onecycle --warmup 0.99999999999 $nodata
 expect 2 "--epochs wants a whole number" fc --epochs " 5" $nodata
 expect 2 "--epochs wants a whole number" fc --epochs "5 " $nodata
 expect 2 "--batch wants a whole number" fc --batch " 10" $nodata
