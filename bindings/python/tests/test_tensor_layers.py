@@ -21,7 +21,7 @@ class Layouts(unittest.TestCase):
             self.assertEqual(ctypes.sizeof(getattr(_lib, name)), size, name)
 
     def test_version(self):
-        self.assertEqual(cnn.version().split(".")[0], "0")
+        self.assertEqual(cnn.version().split(".")[0], "1")
 
 
 class Tensors(unittest.TestCase):
