@@ -576,6 +576,32 @@ START_TEST(deterministic_across_runs_and_threads)
 }
 END_TEST
 
+/* gamma and beta are trained (plain SGD, where other kinds fuse the
+ * update into backward, and with momentum); the state is not a parameter. */
+START_TEST(optimizer_trains_gamma_and_beta)
+{
+    for (int with_momentum = 0; with_momentum < 2; with_momentum++) {
+        cnn_net *net = make_net(3);
+        cnn_layer *bn = cnn_net_layer(net, 1);
+        ck_assert_int_eq(cnn_layer_kind(bn), CNN_LAYER_BATCHNORM);
+        float *gamma = cnn_layer_param(bn, CNN_PARAM_WEIGHTS)->data;
+        float *beta = cnn_layer_param(bn, CNN_PARAM_BIASES)->data;
+        ck_assert(gamma[0] == 1.0f && beta[0] == 0.0f);
+        cnn_optimizer *opt = make_sgd(with_momentum ? 0.9f : 0.0f);
+        batch b = make_batch(3);
+        ck_assert_ok(cnn_train_step(net, opt, b.x, b.labels, NULL));
+        int changed = 0;
+        for (int ch = 0; ch < 4; ch++)
+            changed += (gamma[ch] != 1.0f) + (beta[ch] != 0.0f);
+        ck_assert_int_gt(changed, 4);
+        ck_assert_int_eq(cnn_net_param_count(net), net->n_params);
+        cnn_tensor_destroy(b.x);
+        cnn_optimizer_destroy(opt);
+        cnn_net_destroy(net);
+    }
+}
+END_TEST
+
 START_TEST(save_load_and_clone_keep_state)
 {
     cnn_net *net = trained_net(1, 4);
@@ -768,6 +794,7 @@ static Suite *batchnorm_suite(void)
     suite_add_tcase(s, values);
     TCase *net = tcase_create("network");
     tcase_add_test(net, deterministic_across_runs_and_threads);
+    tcase_add_test(net, optimizer_trains_gamma_and_beta);
     tcase_add_test(net, save_load_and_clone_keep_state);
     tcase_add_test(net, descriptor_ranges_checked);
     tcase_add_test(net, checkpoint_resume_bit_identical);
