@@ -24,7 +24,11 @@
  * - **Parameters.** Parameter structs belong to the caller.  Fill one with
  *   its `cnn_*_params_init` function, then change the fields you need.  The
  *   first field, `struct_size`, lets later versions append fields without
- *   breaking callers compiled against this header.
+ *   breaking callers compiled against this header: the init functions are
+ *   inline and pass the caller's `sizeof`, so a newer library never writes
+ *   past an older caller's struct, and the library reads only the first
+ *   `struct_size` bytes of a struct, taking defaults for fields the caller's
+ *   version did not have.
  * - **Threads.** The library has no mutable global state (see
  *   cnn_test_fail_alloc_after() for the one test-only exception).  Distinct
  *   handles may be used from different threads at the same time; one handle
@@ -36,6 +40,13 @@
  *   give each thread its own copy (cnn_net_clone()).
  * - **Determinism.** Given the same seed, build and thread count, training
  *   produces bit-identical weights.  No call reads the clock for randomness.
+ * - **Instruction set.** Some kernels pick a SIMD path (AVX2 + FMA on
+ *   x86-64) at run time and fall back to plain C on CPUs without it.  The
+ *   environment variable `CNN_ISA=generic` forces the plain-C paths on any
+ *   CPU; it is read once, on the first call that needs it, and any other
+ *   value (or none) means the best path the CPU has.  The two paths round
+ *   differently, so "same build" in the determinism rule includes the same
+ *   CNN_ISA.  The BLAS library's own dispatch is not affected.
  *
  * @section layout Data layout
  * Tensors hold float32 values in row-major NCHW order: a batch of N images
@@ -370,8 +381,14 @@ enum cnn_padding {
  *         cnn_conv2d_create(), not here.
  * @since 0.1
  */
-CNN_API cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels,
-                                          int32_t kernel_h, int32_t kernel_w);
+CNN_API cnn_status cnn_conv2d_params_init_sized(cnn_conv2d_params *p, size_t struct_size, int32_t out_channels, int32_t kernel_h, int32_t kernel_w);
+/** cnn_conv2d_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h, int32_t kernel_w)
+{
+    return cnn_conv2d_params_init_sized(p, sizeof *p, out_channels, kernel_h, kernel_w);
+}
 
 /**
  * Creates a convolution layer.  Weights are drawn from p->seed if
@@ -393,8 +410,14 @@ typedef struct cnn_pool2d_params {
 } cnn_pool2d_params;
 
 /** Fills @p p: given mode and window, stride = window. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode,
-                                          int32_t window_h, int32_t window_w);
+CNN_API cnn_status cnn_pool2d_params_init_sized(cnn_pool2d_params *p, size_t struct_size, int32_t mode, int32_t window_h, int32_t window_w);
+/** cnn_pool2d_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode, int32_t window_h, int32_t window_w)
+{
+    return cnn_pool2d_params_init_sized(p, sizeof *p, mode, window_h, window_w);
+}
 
 /**
  * Creates a pooling layer (no parameters).  Windows that would run past the
@@ -419,7 +442,14 @@ typedef struct cnn_dense_params {
 } cnn_dense_params;
 
 /** Fills @p p with defaults and the neuron count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features);
+CNN_API cnn_status cnn_dense_params_init_sized(cnn_dense_params *p, size_t struct_size, int32_t out_features);
+/** cnn_dense_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
+{
+    return cnn_dense_params_init_sized(p, sizeof *p, out_features);
+}
 
 /**
  * Creates a fully connected layer y = activation(W x + b), W of shape (out, in).
@@ -440,7 +470,14 @@ typedef struct cnn_softmax_params {
 } cnn_softmax_params;
 
 /** Fills @p p with defaults and the class count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes);
+CNN_API cnn_status cnn_softmax_params_init_sized(cnn_softmax_params *p, size_t struct_size, int32_t classes);
+/** cnn_softmax_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes)
+{
+    return cnn_softmax_params_init_sized(p, sizeof *p, classes);
+}
 
 /**
  * Creates a softmax output layer: y = softmax(W x + b).  In a network its
@@ -472,7 +509,14 @@ typedef struct cnn_batchnorm_params {
 } cnn_batchnorm_params;
 
 /** Fills @p p with defaults (momentum 0.1, epsilon 1e-5, channels 0). @return #CNN_OK, #CNN_EINVAL. @since 0.2 */
-CNN_API cnn_status cnn_batchnorm_params_init(cnn_batchnorm_params *p);
+CNN_API cnn_status cnn_batchnorm_params_init_sized(cnn_batchnorm_params *p, size_t struct_size);
+/** cnn_batchnorm_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_batchnorm_params_init(cnn_batchnorm_params *p)
+{
+    return cnn_batchnorm_params_init_sized(p, sizeof *p);
+}
 
 /**
  * Creates a batch normalisation layer: y = gamma * (x - mean) / sqrt(var + eps) + beta
@@ -596,12 +640,17 @@ enum cnn_mnist_split {
  * Magic numbers, dimensions, counts and file sizes are all checked.
  * The resulting images have 1 channel.
  *
- * Limits: 1 <= N <= 2^28; H, W <= 65535 and H*W <= 2^24; at most 2^34 bytes
- * of pixels.  A raw file must be exactly header + data long; for gzip the
- * buffer grows only as data actually arrives, so a tiny hostile file cannot
- * make the library allocate what its header claims.  Concatenated gzip
- * members are accepted; any byte after the data is an error.
- * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read),
+ * Only regular files are read: a FIFO or device is #CNN_EIO, without
+ * blocking.  Limits: 1 <= N <= 2^28; H, W <= 65535 and H*W <= 2^24; at most
+ * 2^34 bytes of pixels.  A raw file must be exactly header + data long.  A
+ * gzip file's header may not claim more than 1032 times the file's size
+ * (deflate's maximum ratio), the buffer grows only as data actually
+ * arrives, and inflating stops soon after the claimed size, so a tiny
+ * hostile file cannot make the library allocate or inflate what its header
+ * claims.  Concatenated gzip members are accepted; any byte after the data
+ * is an error.
+ * @return #CNN_OK, #CNN_EINVAL (NULL), #CNN_EIO (cannot open or read; not a
+ *         regular file),
  *         #CNN_EFORMAT (bad magic, zero or oversized dimensions, truncated,
  *         trailing data, image and label counts differ, corrupt gzip),
  *         #CNN_ENOMEM
@@ -685,6 +734,82 @@ CNN_API cnn_status cnn_dataset_get(const cnn_dataset *ds, int64_t index, float *
  */
 CNN_API cnn_status cnn_dataset_batch(const cnn_dataset *ds, int64_t start, int64_t count,
                                      cnn_tensor *x, int32_t *labels);
+
+/** Largest image height and width for elastic distortion (see cnn_augment_params). */
+#define CNN_AUGMENT_MAX_ELASTIC_SIDE 64
+
+/**
+ * Random geometric augmentation, drawn per example and per pass.  Fill with
+ * cnn_augment_params_init(), which gives the identity (every range [0, 0],
+ * scale [1, 1], elastic off), then widen the ranges you want.  Each value is
+ * drawn uniformly from [min, max]; min == max fixes it exactly.
+ *
+ * For an output pixel q, the source point is p = c + A^-1 (q' - c - t), where
+ * c is the image centre ((w-1)/2, (h-1)/2), t = (shift_x, shift_y),
+ * A = R(rotate) * [[1, tan(shear)], [0, 1]] * scale, R(a) = [[cos a, sin a],
+ * [-sin a, cos a]] in (x right, y down) coordinates, and q' = q + d(q) with
+ * d the elastic displacement (0 when off).  The value is the bilinear
+ * interpolation of the source image at p, with 0 outside the image.
+ */
+typedef struct cnn_augment_params {
+    uint32_t struct_size;  /**< sizeof(cnn_augment_params), set by the init function */
+    float probability;     /**< chance in [0, 1] that an example is transformed at all
+                                (otherwise it is read unchanged); default 1 */
+    float rotate_min;      /**< rotation in degrees, counterclockwise as displayed; default 0 */
+    float rotate_max;      /**< default 0; rotate_min <= rotate_max */
+    float scale_min;       /**< zoom factor, > 0 (2 doubles the size); default 1 */
+    float scale_max;       /**< default 1; scale_min <= scale_max */
+    float shift_x_min;     /**< shift in pixels, positive = right; default 0 */
+    float shift_x_max;     /**< default 0 */
+    float shift_y_min;     /**< shift in pixels, positive = down; default 0 */
+    float shift_y_max;     /**< default 0 */
+    float shear_min;       /**< horizontal shear angle in degrees, in (-90, 90); default 0 */
+    float shear_max;       /**< default 0 */
+    float elastic_alpha;   /**< Simard et al. (2003) elastic distortion: a field of
+                                uniform [-1, 1] values per pixel and axis, smoothed by a
+                                Gaussian of std elastic_sigma (truncated at 3 sigma,
+                                zero outside the image), scaled by elastic_alpha pixels.
+                                0 (default) turns it off; >= 0 */
+    float elastic_sigma;   /**< in [0, CNN_AUGMENT_MAX_ELASTIC_SIDE]; default 4 */
+    uint64_t seed;         /**< seeds the draws; default 0 */
+} cnn_augment_params;
+
+/** Fills @p p with the identity augmentation described above. @return #CNN_OK, #CNN_EINVAL (NULL). @since 0.1 */
+CNN_API cnn_status cnn_augment_params_init_sized(cnn_augment_params *p, size_t struct_size);
+/** cnn_augment_params_init_sized() with the caller's own sizeof. */
+static inline cnn_status cnn_augment_params_init(cnn_augment_params *p)
+{
+    return cnn_augment_params_init_sized(p, sizeof *p);
+}
+
+/**
+ * A new dataset with the same examples as @p ds, each transformed when read
+ * by a random affine map (and optional elastic distortion) described by
+ * @p p, sharing @p ds's storage: nothing is copied or stored per example.
+ *
+ * Transforms are stateless: example i's transform is a function of (seed,
+ * pass, i) only, so results do not depend on thread count or read order and
+ * training resumed from a checkpoint sees the same images.  cnn_train()
+ * reads its training set with pass = the epoch number (1, 2, ...), so each
+ * epoch sees fresh transforms; cnn_dataset_get(), cnn_dataset_batch() and
+ * evaluation (cnn_net_evaluate() and friends) read pass 0, a fixed
+ * transform per example.  Evaluate on the unaugmented dataset.
+ *
+ * Pixels stay in [0, 1).  A slice of the result transforms each example as
+ * the result does.  Augmenting sits after cnn_dataset_expand(): expand
+ * first, then augment (expanding an augmented dataset is refused).
+ * @p p is read during the call only; the result is independent of @p ds,
+ * which may be destroyed first.  Free the result with cnn_dataset_destroy().
+ * @return #CNN_OK, #CNN_EINVAL (NULL argument; struct_size too small; a
+ *         value not finite or of magnitude above 10^6; min > max; probability outside [0, 1];
+ *         scale <= 0; |shear| >= 90; elastic_alpha < 0; elastic_sigma
+ *         outside [0, #CNN_AUGMENT_MAX_ELASTIC_SIDE]; elastic distortion on
+ *         images higher or wider than #CNN_AUGMENT_MAX_ELASTIC_SIDE;
+ *         @p ds already augmented), #CNN_ENOMEM
+ * @since 0.1
+ */
+CNN_API cnn_status cnn_dataset_augment(const cnn_dataset *ds, const cnn_augment_params *p,
+                                       cnn_dataset **out);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
@@ -867,7 +992,10 @@ CNN_API const char *cnn_net_errmsg(const cnn_net *net);
 CNN_API cnn_status cnn_net_save(const cnn_net *net, const char *path);
 
 /**
- * Loads a network saved by cnn_net_save().
+ * Loads a network saved by cnn_net_save().  Only a regular file is read,
+ * by its size (checked against the format's limit before reading); a
+ * directory, FIFO or device (/dev/zero) is #CNN_EIO without reading or
+ * blocking.
  * @return #CNN_OK, #CNN_EINVAL, #CNN_EIO, #CNN_EFORMAT, #CNN_EVERSION (newer
  *         format), #CNN_ECHECKSUM, #CNN_ENOMEM
  * @since 0.1
@@ -981,7 +1109,14 @@ typedef struct cnn_sgd_params {
 } cnn_sgd_params;
 
 /** Fills @p p with defaults and the learning rate. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate);
+CNN_API cnn_status cnn_sgd_params_init_sized(cnn_sgd_params *p, size_t struct_size, float learning_rate);
+/** cnn_sgd_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
+{
+    return cnn_sgd_params_init_sized(p, sizeof *p, learning_rate);
+}
 
 /**
  * Creates an SGD optimizer: v = mu*v - eta*(g + lambda/B * W); W += v
@@ -1121,7 +1256,14 @@ typedef struct cnn_train_result {
 } cnn_train_result;
 
 /** Fills @p p with defaults and the epoch count. @return #CNN_OK, #CNN_EINVAL. @since 0.1 */
-CNN_API cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs);
+CNN_API cnn_status cnn_train_params_init_sized(cnn_train_params *p, size_t struct_size, int32_t epochs);
+/** cnn_train_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
+{
+    return cnn_train_params_init_sized(p, sizeof *p, epochs);
+}
 
 /**
  * Trains @p net with mini-batch SGD on @p train: batches of batch_size in

@@ -28,12 +28,14 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_pool2d_params_init), CNN_FN(cnn_pool2d_create), CNN_FN(cnn_dense_params_init),
     CNN_FN(cnn_dense_create), CNN_FN(cnn_softmax_params_init), CNN_FN(cnn_softmax_create),
     CNN_FN(cnn_activation_create), CNN_FN(cnn_batchnorm_params_init),
-    CNN_FN(cnn_batchnorm_create), CNN_FN(cnn_global_avg_pool_create), CNN_FN(cnn_layer_destroy), CNN_FN(cnn_layer_kind),
+    CNN_FN(cnn_batchnorm_create), CNN_FN(cnn_global_avg_pool_create),
+    CNN_FN(cnn_layer_destroy), CNN_FN(cnn_layer_kind),
     CNN_FN(cnn_layer_output_shape), CNN_FN(cnn_layer_param_count), CNN_FN(cnn_layer_param),
     CNN_FN(cnn_layer_forward), CNN_FN(cnn_layer_backward), CNN_FN(cnn_dataset_load_idx),
     CNN_FN(cnn_dataset_load_mnist), CNN_FN(cnn_dataset_create), CNN_FN(cnn_dataset_destroy),
     CNN_FN(cnn_dataset_count), CNN_FN(cnn_dataset_shape), CNN_FN(cnn_dataset_slice),
     CNN_FN(cnn_dataset_expand), CNN_FN(cnn_dataset_get), CNN_FN(cnn_dataset_batch),
+    CNN_FN(cnn_augment_params_init), CNN_FN(cnn_dataset_augment),
     CNN_FN(cnn_net_create), CNN_FN(cnn_net_destroy), CNN_FN(cnn_net_add),
     CNN_FN(cnn_net_init_weights), CNN_FN(cnn_net_clone), CNN_FN(cnn_net_layer_count),
     CNN_FN(cnn_net_layer), CNN_FN(cnn_net_input_shape), CNN_FN(cnn_net_output_shape),
@@ -45,6 +47,14 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_sgd_create), CNN_FN(cnn_optimizer_destroy), CNN_FN(cnn_optimizer_step),
     CNN_FN(cnn_train_step), CNN_FN(cnn_train_params_init), CNN_FN(cnn_train),
     CNN_FN(cnn_checkpoint_info),
+    CNN_FN(cnn_conv2d_params_init_sized), CNN_FN(cnn_pool2d_params_init_sized),
+    CNN_FN(cnn_dense_params_init_sized), CNN_FN(cnn_softmax_params_init_sized),
+    CNN_FN(cnn_sgd_params_init_sized), CNN_FN(cnn_train_params_init_sized),
+    CNN_FN(cnn_augment_params_init_sized), CNN_FN(cnn_batchnorm_params_init_sized),
+    CNN_FN(cnn_load_limits_init),
+    CNN_FN(cnn_net_load_limited), CNN_FN(cnn_net_load_buffer_limited),
+    CNN_FN(cnn_net_set_limits), CNN_FN(cnn_net_get_limits), CNN_FN(cnn_net_summary),
+    CNN_FN(cnn_layer_summary),
     CNN_FN(cnn_test_fail_alloc_after),
 };
 
@@ -67,6 +77,7 @@ static int check_layouts(void)
         {"cnn_epoch_report", sizeof(cnn_epoch_report), 80},
         {"cnn_train_params", sizeof(cnn_train_params), 96},
         {"cnn_train_result", sizeof(cnn_train_result), 48},
+        {"cnn_augment_params", sizeof(cnn_augment_params), 64},
     };
     int bad = 0;
     size_t i;

@@ -72,7 +72,7 @@ static bool one_pass(const char *model_path, const char *ckpt_path)
     cnn_net *net = NULL, *loaded = NULL, *from_buf = NULL, *copy = NULL;
     cnn_optimizer *opt = NULL, *resume_opt = NULL;
     cnn_tensor *x = NULL;
-    cnn_dataset *ds = NULL, *slice = NULL, *expanded = NULL;
+    cnn_dataset *ds = NULL, *slice = NULL, *expanded = NULL, *augmented = NULL;
     void *buf = NULL;
     size_t size = 0;
     uint8_t pixels[6 * 10 * 10], labels[6];
@@ -99,6 +99,11 @@ static bool one_pass(const char *model_path, const char *ckpt_path)
     int32_t batch_labels[4];
     STEP(cnn_tensor_create(4, shape, &x));
     STEP(cnn_dataset_batch(expanded, 0, 4, x, batch_labels));
+    cnn_augment_params ap;
+    cnn_augment_params_init(&ap);
+    ap.rotate_min = -10, ap.rotate_max = 10, ap.elastic_alpha = 2;
+    STEP(cnn_dataset_augment(expanded, &ap, &augmented));
+    STEP(cnn_dataset_batch(augmented, 0, 4, x, batch_labels));
     STEP(cnn_train_step(net, opt, x, batch_labels, NULL));
 
     cnn_train_params tp;
@@ -145,6 +150,7 @@ cleanup:
     cnn_dataset_destroy(ds);
     cnn_dataset_destroy(slice);
     cnn_dataset_destroy(expanded);
+    cnn_dataset_destroy(augmented);
     return complete;
 }
 

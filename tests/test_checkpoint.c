@@ -517,6 +517,81 @@ START_TEST(layout_matches_the_spec)
 }
 END_TEST
 
+/* cnn.h: "shuffle: reshuffle the training set every epoch".  Tests that only
+ * compare runs with different seeds pass if the set is shuffled once, before
+ * epoch 1.  Here the order each epoch trained in is read from the checkpoint
+ * written after it (docs/format.md: the K u32 before the CRC, "the order
+ * ... after the last epoch's shuffle"), parsed from the specification rather
+ * than through the library's reader.  Every order must be a permutation of
+ * 0..COUNT-1 and each must differ from the one before it (the chance that a
+ * fair shuffle of 23 examples repeats is 1/23!, about 4e-23); the first must
+ * also differ from the stored order. */
+enum { SHUFFLE_EPOCHS = 4 };
+
+typedef struct order_log {
+    const char *path;
+    int epochs;
+    uint32_t order[SHUFFLE_EPOCHS][COUNT];
+} order_log;
+
+static int32_t record_order(const cnn_epoch_report *rep, void *user)
+{
+    order_log *log = user;
+    size_t n;
+    uint8_t *f = test_read_file(log->path, &n);
+    ck_assert_uint_ge(n, (size_t)OFF_MODEL + STATE_LEN + 4 * COUNT + 4);
+    ck_assert_uint_eq(test_get64(f + OFF_SIZE), n);
+    ck_assert_uint_eq(test_get32(f + n - 4), (uint32_t)crc32(0L, f, (uInt)(n - 4)));
+    const uint8_t *st = f + OFF_MODEL + test_get64(f + OFF_MODEL_LEN);
+    ck_assert_uint_eq(test_get32(st + 0), (uint32_t)rep->epoch); /* epochs completed */
+    ck_assert_uint_eq(test_get32(st + 8), 1);                    /* shuffle */
+    ck_assert_uint_eq(test_get64(st + 160), COUNT);              /* K */
+    ck_assert_int_lt(log->epochs, SHUFFLE_EPOCHS);
+    ck_assert_int_eq(rep->epoch, log->epochs + 1);
+    const uint8_t *order = f + n - 4 - 4 * COUNT;
+    int seen[COUNT] = {0};
+    for (int i = 0; i < COUNT; i++) {
+        uint32_t x = test_get32(order + 4 * i);
+        ck_assert_msg(x < COUNT, "epoch %d: order[%d] = %u", rep->epoch, i, x);
+        ck_assert_msg(seen[x]++ == 0, "epoch %d: example %u twice in the order", rep->epoch, x);
+        log->order[log->epochs][i] = x;
+    }
+    log->epochs++;
+    free(f);
+    return 0;
+}
+
+START_TEST(shuffle_every_epoch)
+{
+    sets s = make_sets();
+    char dir[4096], path[4200];
+    make_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/run.ckpt", dir);
+    cnn_net *net = make_net();
+    cnn_optimizer *opt = make_sgd();
+    cnn_train_params p = params_for(&s, SHUFFLE_EPOCHS);
+    p.checkpoint_path = path;
+    p.checkpoint_every = 1;
+    order_log log = {.path = path, .epochs = 0};
+    p.on_epoch = record_order;
+    p.user = &log;
+    cnn_train_result r = result_init();
+    ck_assert_ok(cnn_train(net, opt, s.train, &p, &r));
+    ck_assert_int_eq(log.epochs, SHUFFLE_EPOCHS);
+    int identity = 1;
+    for (int i = 0; i < COUNT; i++)
+        identity &= log.order[0][i] == (uint32_t)i;
+    ck_assert_msg(!identity, "epoch 1 trained in the stored order");
+    for (int e = 1; e < SHUFFLE_EPOCHS; e++)
+        ck_assert_msg(memcmp(log.order[e], log.order[e - 1], sizeof log.order[e]) != 0,
+                      "epoch %d trained in the same order as epoch %d: not reshuffled", e + 1, e);
+    cnn_optimizer_destroy(opt);
+    cnn_net_destroy(net);
+    free_sets(&s);
+    test_rm_tree(dir);
+}
+END_TEST
+
 /* ---- (c) errors ----------------------------------------------------------- */
 
 START_TEST(argument_and_file_errors)
@@ -1033,6 +1108,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, resume_at_the_end_and_variants);
     tcase_add_test(tc, resume_after_sigkill);
     tcase_add_test(tc, layout_matches_the_spec);
+    tcase_add_test(tc, shuffle_every_epoch);
     tcase_add_test(tc, old_struct_size_ignores_new_fields);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");

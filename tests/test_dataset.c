@@ -272,7 +272,7 @@ START_TEST(gather_with_and_without_indices)
     int32_t labels[6];
 
     /* Without indices: examples start .. start+n-1 of the view. */
-    cnn_dataset_gather(sl, NULL, 3, 6, x, labels);
+    cnn_dataset_gather(sl, NULL, 3, 6, x, labels, 0);
     for (int i = 0; i < 6; i++) {
         ck_assert_int_eq(labels[i], (13 + i) % 10);
         for (int k = 0; k < 15; k++)
@@ -280,15 +280,15 @@ START_TEST(gather_with_and_without_indices)
     }
     /* With indices: example i is indices[start + i]. */
     int64_t idx[9] = {-1, -1, 19, 0, 7, 7, 12, 3, -1};
-    cnn_dataset_gather(sl, idx, 2, 6, x, NULL);
+    cnn_dataset_gather(sl, idx, 2, 6, x, NULL, 0);
     for (int i = 0; i < 6; i++)
         for (int k = 0; k < 15; k++)
             ck_assert(x[i * 15 + k] == want_pixel(10 + idx[2 + i], k));
-    cnn_dataset_gather(sl, idx, 2, 6, x, labels);
+    cnn_dataset_gather(sl, idx, 2, 6, x, labels, 0);
     for (int i = 0; i < 6; i++)
         ck_assert_int_eq(labels[i], (10 + idx[2 + i]) % 10);
     /* n = 0 touches nothing. */
-    cnn_dataset_gather(sl, NULL, 0, 0, NULL, NULL);
+    cnn_dataset_gather(sl, NULL, 0, 0, NULL, NULL, 0);
     cnn_dataset_destroy(sl);
     cnn_dataset_destroy(ds);
 }

@@ -392,14 +392,14 @@ START_TEST(gather_matches_get)
         idx[i] = (i * 37) % 100;
     float xs[50 * 36], one[36];
     int32_t labels[50];
-    cnn_dataset_gather(ex, idx, 25, 50, xs, labels);
+    cnn_dataset_gather(ex, idx, 25, 50, xs, labels, 0);
     for (int i = 0; i < 50; i++) {
         int32_t label;
         ck_assert_ok(cnn_dataset_get(ex, idx[25 + i], one, &label));
         ck_assert_int_eq(labels[i], label);
         ck_assert_mem_eq(xs + i * 36, one, sizeof one);
     }
-    cnn_dataset_gather(ex, NULL, 60, 40, xs, labels);
+    cnn_dataset_gather(ex, NULL, 60, 40, xs, labels, 0);
     for (int i = 0; i < 40; i++) {
         int32_t label;
         ck_assert_ok(cnn_dataset_get(ex, 60 + i, one, &label));

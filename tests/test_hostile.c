@@ -123,6 +123,116 @@ START_TEST(model_truncated)
 }
 END_TEST
 
+/* Truncation again, but each cut image sits in a heap buffer of exactly its
+ * own length (model_truncated cuts inside a full-size buffer, where reading
+ * past the cut stays inside the allocation and no sanitizer can see it), and
+ * the refusal's message is checked, not just its status.  At every length L
+ * of the reference model: the raw cut, and the cut with the declared size
+ * and the CRC over its first L - 4 bytes fixed up, so the reader gets past
+ * those checks and meets a layer record that ends early at E = L - 4.  Where
+ * E falls inside a layer's header, descriptor or parameter counts, the
+ * refusal must be CNN_EFORMAT "truncated at offset X" with X between the
+ * record's start and E; inside the parameters, CNN_EFORMAT naming an offset.
+ * A reader whose bounds check leaves out the 16 count bytes reads up to 12
+ * bytes past the buffer (ASan: heap-buffer-overflow) or the CRC as counts
+ * (the wrong message). */
+
+/* Layer records of a model image (docs/format.md), from a valid file. */
+typedef struct layer_span {
+    size_t start, counts_end, end; /* header at start; parameters [counts_end, end) */
+} layer_span;
+
+static int model_layers(const uint8_t *b, size_t size, layer_span *sp, int max)
+{
+    const int n = (int)test_get32(b + 36);
+    ck_assert_int_le(n, max);
+    size_t pos = 56;
+    for (int i = 0; i < n; i++) {
+        const size_t len = test_get32(b + pos + 4);
+        sp[i].start = pos;
+        sp[i].counts_end = pos + 8 + len + 16;
+        ck_assert_uint_le(sp[i].counts_end, size - 4);
+        const uint64_t np = test_get64(b + pos + 8 + len) + test_get64(b + pos + 8 + len + 8);
+        sp[i].end = sp[i].counts_end + 4 * (size_t)np;
+        pos = sp[i].end;
+    }
+    ck_assert_uint_eq(pos, size - 4);
+    return n;
+}
+
+/* Loads the first len bytes of `image` from an exact-size heap copy. */
+static cnn_status load_exact(const uint8_t *image, size_t len, bool fix)
+{
+    uint8_t *b = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, image, len);
+    if (fix) {
+        test_put64(b + 12, (uint64_t)len);
+        test_put32(b + len - 4, (uint32_t)crc32(crc32(0, Z_NULL, 0), b, (uInt)(len - 4)));
+    }
+    cnn_net *net = (cnn_net *)1;
+    cnn_status st = cnn_net_load_buffer(b, len, &net);
+    free(b);
+    ck_assert_ptr_null(net);
+    return st;
+}
+
+START_TEST(model_truncated_exact_size)
+{
+    size_t size;
+    uint8_t *good = read_all(MODEL_PATH, &size);
+    layer_span sp[16];
+    const int n_layers = model_layers(good, size, sp, 16);
+    long in_counts = 0, in_params = 0, cases = 0;
+    for (size_t len = 1; len < size; len++) {
+        cnn_status st = load_exact(good, len, false);
+        cases++;
+        ck_assert_msg(st == CNN_EFORMAT, "cut at %zu: %s: %s", len, cnn_status_name(st),
+                      cnn_last_error());
+        ck_assert_msg(len < 8 || strstr(cnn_last_error(), "truncated") != NULL,
+                      "cut at %zu: %s", len, cnn_last_error());
+        if (len < 24)
+            continue;
+        st = load_exact(good, len, true);
+        cases++;
+        ck_assert_msg(st == CNN_EFORMAT, "cut at %zu, size and CRC fixed: %s: %s", len,
+                      cnn_status_name(st), cnn_last_error());
+        const char *msg = cnn_last_error();
+        if (len < 60) { /* shorter than the fixed header and the CRC */
+            ck_assert_msg(strstr(msg, "truncated") != NULL, "cut at %zu: %s", len, msg);
+            continue;
+        }
+        const size_t e = len - 4; /* where the records end now */
+        int i = 0;
+        while (i < n_layers && e >= sp[i].end)
+            i++;
+        ck_assert_int_lt(i, n_layers); /* e < size - 4 = end of the last layer */
+        if (e < sp[i].counts_end) {
+            /* Inside the header, descriptor or counts of layer i. */
+            in_counts += e >= sp[i].counts_end - 16;
+            const char *at = strstr(msg, "truncated at offset ");
+            ck_assert_msg(at != NULL, "cut at %zu (layer %d record at %zu, counts end at %zu): %s",
+                          len, i, sp[i].start, sp[i].counts_end, msg);
+            unsigned long long x = strtoull(at + strlen("truncated at offset "), NULL, 10);
+            ck_assert_msg(x >= sp[i].start && x <= e, "cut at %zu (layer %d at %zu): %s", len, i,
+                          sp[i].start, msg);
+        } else {
+            /* Inside layer i's parameters. */
+            in_params++;
+            ck_assert_msg(strstr(msg, "offset") != NULL, "cut at %zu: %s", len, msg);
+        }
+    }
+    /* Every count byte of every layer was a cut point (the reference model
+     * has all five layer kinds). */
+    ck_assert_int_eq(n_layers, 5);
+    ck_assert_int_eq(in_counts, 16 * n_layers);
+    ck_assert_int_gt(in_params, 0);
+    printf("model truncation, exact-size buffers: %ld cases (%zu bytes), %ld cut in layer "
+           "counts, all refused\n", cases, size, in_counts);
+    free(good);
+}
+END_TEST
+
 START_TEST(model_flipped)
 {
     size_t size;
@@ -304,6 +414,7 @@ int main(void)
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("model");
     tcase_add_test(tc, model_truncated);
+    tcase_add_test(tc, model_truncated_exact_size);
     tcase_add_test(tc, model_flipped);
     suite_add_tcase(s, tc);
     tc = tcase_create("idx");

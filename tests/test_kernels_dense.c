@@ -6,6 +6,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,6 +316,131 @@ START_TEST(test_train_step_fused)
 }
 END_TEST
 
+/* ---- the plain-C and SIMD paths --------------------------------------------
+ * The small-batch kernels dispatch at run time (dense_simd.h); on an AVX2
+ * machine the plain-C fallbacks run only when CNN_ISA=generic selects them
+ * (tests/meson.build runs this suite both ways).  test_isa_environment
+ * checks that the variable really selects the path, so the second run is
+ * not silently a copy of the first; test_dense_isa_paths runs every
+ * dispatched kernel on both paths in one process and compares the results
+ * against each other and against double-precision sums. */
+START_TEST(test_isa_environment)
+{
+    const char *v = getenv("CNN_ISA");
+    const int want = v && strcmp(v, "generic") == 0 ? CNN_K_ISA_GENERIC : cnn_k_isa_best();
+    ck_assert_msg(cnn_k_isa() == want, "CNN_ISA=%s: kernels use %s, want %s", v ? v : "(unset)",
+                  cnn_k_isa_name(cnn_k_isa()), cnn_k_isa_name(want));
+    ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
+    ck_assert_int_eq(cnn_k_isa(), CNN_K_ISA_GENERIC);
+    ck_assert(cnn_k_isa_set(cnn_k_isa_best()));
+    ck_assert_int_eq(cnn_k_isa(), cnn_k_isa_best());
+    ck_assert(cnn_k_isa_set(-1));
+    ck_assert_int_eq(cnn_k_isa(), want);
+}
+END_TEST
+
+typedef struct dense_outs {
+    float *y, *dx, *dw, *w; /* forward, data gradient, weight gradient, SGD-updated W */
+} dense_outs;
+
+/* Every dispatched kernel under `isa`, the SGD update and dx on slices
+ * (two threads' worth of rows and columns) as well as whole. */
+static dense_outs run_dense_kernels(int isa, int n, int in, int out, const float *x,
+                                    const float *w, const float *b, const float *dz, float eta,
+                                    float decay)
+{
+    ck_assert(cnn_k_isa_set(isa));
+    dense_outs o = {nan_floats((size_t)n * out), nan_floats((size_t)n * in),
+                    nan_floats((size_t)out * in), malloc((size_t)out * in * sizeof(float))};
+    ck_assert_ptr_nonnull(o.w);
+    memcpy(o.w, w, (size_t)out * in * sizeof(float));
+    cnn_k_dense_fwd_small(n, in, out, x, w, b, 0.75f, o.y);
+    cnn_k_dense_bwd_data_cols(n, in, out, dz, w, o.dx, 0, in / 2);
+    cnn_k_dense_bwd_data_cols(n, in, out, dz, w, o.dx, in / 2, in);
+    cnn_k_dense_bwd_weights_small(n, in, out, x, dz, o.dw);
+    cnn_k_dense_sgd_rows(n, in, out, x, dz, o.w, eta, decay, 0, out / 2);
+    cnn_k_dense_sgd_rows(n, in, out, x, dz, o.w, eta, decay, out / 2, out);
+    ck_assert(cnn_k_isa_set(-1));
+    return o;
+}
+
+static void free_outs(dense_outs *o)
+{
+    free(o->y);
+    free(o->dx);
+    free(o->dw);
+    free(o->w);
+}
+
+/* _i = dims index; batches 1..16 (every block remainder of both paths). */
+START_TEST(test_dense_isa_paths)
+{
+    const int in = dims[_i][0], out = dims[_i][1];
+    const float eta = 0.03f, decay = 0.75f; /* decay far from 1: a dropped term shows */
+    if (cnn_k_isa_best() == CNN_K_ISA_GENERIC)
+        printf("test_dense_isa_paths: this CPU has no SIMD path; generic against itself\n");
+    for (int n = 1; n <= CNN_K_DENSE_SMALL_N; n++) {
+        test_rng r;
+        test_rng_seed(&r, 8000 + (unsigned)(_i * 100 + n));
+        float *x = random_floats(&r, (size_t)n * in), *w = random_floats(&r, (size_t)out * in);
+        float *b = random_floats(&r, (size_t)out), *dz = random_floats(&r, (size_t)n * out);
+        dense_outs g = run_dense_kernels(CNN_K_ISA_GENERIC, n, in, out, x, w, b, dz, eta, decay);
+        dense_outs s = run_dense_kernels(cnn_k_isa_best(), n, in, out, x, w, b, dz, eta, decay);
+        for (int pass = 0; pass < 2; pass++) {
+            const dense_outs *o = pass ? &s : &g;
+            const char *path = pass ? cnn_k_isa_name(cnn_k_isa_best()) : "generic";
+            char what[64];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < out; j++) {
+                    double sum = 0.0, mag = 0.0;
+                    for (int k = 0; k < in; k++) {
+                        double t = (double)x[(size_t)i * in + k] * w[(size_t)j * in + k];
+                        sum += t;
+                        mag += fabs(t);
+                    }
+                    snprintf(what, sizeof what, "%s fwd", path);
+                    check_one(what, in, out, n, (size_t)i * out + j, o->y[(size_t)i * out + j],
+                              0.75 * sum + b[j], 0.75 * mag + fabs(b[j]));
+                }
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < in; k++) {
+                    double sum = 0.0, mag = 0.0;
+                    for (int j = 0; j < out; j++) {
+                        double t = (double)dz[(size_t)i * out + j] * w[(size_t)j * in + k];
+                        sum += t;
+                        mag += fabs(t);
+                    }
+                    snprintf(what, sizeof what, "%s bwd_data", path);
+                    check_one(what, in, out, n, (size_t)i * in + k, o->dx[(size_t)i * in + k],
+                              sum, mag);
+                }
+            for (int j = 0; j < out; j++)
+                for (int k = 0; k < in; k++) {
+                    double sum = 0.0, mag = 0.0;
+                    for (int i = 0; i < n; i++) {
+                        double t = (double)dz[(size_t)i * out + j] * x[(size_t)i * in + k];
+                        sum += t;
+                        mag += fabs(t);
+                    }
+                    const size_t at = (size_t)j * in + k;
+                    snprintf(what, sizeof what, "%s bwd_weights", path);
+                    check_one(what, in, out, n, at, o->dw[at], sum, mag);
+                    snprintf(what, sizeof what, "%s sgd", path);
+                    check_one(what, in, out, n, at, o->w[at],
+                              (double)decay * w[at] - (double)eta * sum,
+                              fabs((double)decay * w[at]) + eta * mag);
+                }
+        }
+        free_outs(&g);
+        free_outs(&s);
+        free(x);
+        free(w);
+        free(b);
+        free(dz);
+    }
+}
+END_TEST
+
 static Suite *dense_suite(void)
 {
     Suite *s = suite_create("kernels_dense");
@@ -325,6 +451,8 @@ static Suite *dense_suite(void)
     tcase_add_loop_test(tc, test_dense_batches, 0, NDIMS);
     tcase_add_loop_test(tc, test_dense_sgd_fused, 0, NDIMS);
     tcase_add_loop_test(tc, test_train_step_fused, 0, 3);
+    tcase_add_test(tc, test_isa_environment);
+    tcase_add_loop_test(tc, test_dense_isa_paths, 0, NDIMS);
     suite_add_tcase(s, tc);
     return s;
 }

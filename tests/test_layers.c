@@ -3,9 +3,12 @@
  * kind against naive double-precision loops written here. */
 #include "testutil.h"
 
+#include "core.h" /* cnn_rng: dense_dropout_exact_mask reproduces the mask */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Forward values: a handful of float roundings of sums of <= ~100 terms of
@@ -351,6 +354,21 @@ START_TEST(params_init_defaults)
     memset(&c, 0xab, sizeof c);
     ck_assert_ok(cnn_conv2d_params_init(&c, 20, 5, 3));
     ck_assert_uint_eq(c.struct_size, sizeof c);
+    {
+        /* An older caller's smaller struct: init writes none of the bytes
+         * after it. */
+        unsigned char raw[sizeof(cnn_conv2d_params) + 8];
+        memset(raw, 0xAB, sizeof raw);
+        const size_t old = offsetof(cnn_conv2d_params, padding);
+        ck_assert_ok(cnn_conv2d_params_init_sized((cnn_conv2d_params *)(void *)raw, old, 8, 3, 3));
+        for (size_t i = old; i < sizeof raw; i++)
+            ck_assert_uint_eq(raw[i], 0xAB);
+        uint32_t size;
+        memcpy(&size, raw, sizeof size);
+        ck_assert_uint_eq(size, old);
+        ck_assert_status(cnn_conv2d_params_init_sized((cnn_conv2d_params *)(void *)raw, old - 1,
+                                                      8, 3, 3), CNN_EINVAL);
+    }
     ck_assert_int_eq(c.in_channels, 0);
     ck_assert_int_eq(c.out_channels, 20);
     ck_assert_int_eq(c.kernel_h, 5);
@@ -427,7 +445,18 @@ START_TEST(conv_validation)
     ck_assert_ptr_null(l);
     ck_assert_status(cnn_conv2d_create(&ok, NULL), CNN_EINVAL);
 
-    p = ok; p.struct_size = sizeof p - 1; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
+    /* A struct shorter than version 0.1's is refused; 0.1's own size (no
+     * `padding`) is an older caller: accepted, the missing field defaulted. */
+    p = ok; p.struct_size = offsetof(cnn_conv2d_params, padding) - 1;
+    EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
+    {
+        cnn_conv2d_params old = ok;
+        old.struct_size = offsetof(cnn_conv2d_params, padding);
+        old.padding = 12345; /* beyond the old caller's struct: never read */
+        cnn_layer *l_old = NULL;
+        ck_assert_ok(cnn_conv2d_create(&old, &l_old));
+        cnn_layer_destroy(l_old);
+    }
     p = ok; p.struct_size = 0; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
     p = ok; p.out_channels = 0; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
     p = ok; p.out_channels = -4; EXPECT_CREATE_FAILS(cnn_conv2d_create, p, CNN_EINVAL);
@@ -1155,6 +1184,156 @@ START_TEST(dense_dropout)
 }
 END_TEST
 
+/* Bounds [lo, hi] for X ~ Binomial(n, q) with P(X < lo) <= tail and
+ * P(X > hi) <= tail, from the exact probabilities (summed in log space). */
+static void binomial_bounds(int n, double q, double tail, int *lo, int *hi)
+{
+    double cdf = 0.0;
+    *lo = 0;
+    for (int k = 0; k <= n; k++) {
+        double lp = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * log(q) +
+                    (n - k) * log1p(-q);
+        cdf += exp(lp);
+        if (cdf > tail) {
+            *lo = k; /* P(X < k) <= tail */
+            break;
+        }
+    }
+    double sf = 0.0;
+    *hi = n;
+    for (int k = n; k >= 0; k--) {
+        double lp = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * log(q) +
+                    (n - k) * log1p(-q);
+        sf += exp(lp);
+        if (sf > tail) {
+            *hi = k; /* P(X > k) <= tail */
+            break;
+        }
+    }
+}
+
+/* A standalone dense layer with W = I, b = 0 and identity activation, so a
+ * training forward returns its input with the dropped entries zeroed. */
+static cnn_layer *identity_dropout_layer(int k, float p, uint64_t seed)
+{
+    cnn_dense_params dp;
+    ck_assert_ok(cnn_dense_params_init(&dp, k));
+    dp.in_features = k;
+    dp.activation = CNN_ACT_IDENTITY;
+    dp.dropout = p;
+    dp.seed = seed;
+    cnn_layer *l;
+    ck_assert_ok(cnn_dense_create(&dp, &l));
+    float *w = cnn_tensor_data(cnn_layer_param(l, CNN_PARAM_WEIGHTS));
+    memset(w, 0, (size_t)k * (size_t)k * sizeof *w);
+    for (int i = 0; i < k; i++)
+        w[(size_t)i * (size_t)k + (size_t)i] = 1.0f;
+    memset(cnn_tensor_data(cnn_layer_param(l, CNN_PARAM_BIASES)), 0, (size_t)k * sizeof(float));
+    return l;
+}
+
+/* Dropout decisions are independent: the two elements that share a 64-bit
+ * draw (2i, 2i+1) must not be tied together.  dense_dropout only counts the
+ * dropped inputs, which a mask giving both elements the same 24 bits passes.
+ * p = 0.5, 2,000 inputs = 1,000 pairs: each pair differs with probability
+ * 1/2 if independent (0 if both use the same bits, 1 if complementary), and
+ * the four (kept, dropped) combinations have probability 1/4 each.  Bounds
+ * are binomial tails of 1e-9, so no seed can make this flake. */
+START_TEST(dense_dropout_independent_pairs)
+{
+    enum { N = 50, K = 40, PAIRS = N * K / 2 };
+    cnn_layer *l = identity_dropout_layer(K, 0.5f, 31);
+    cnn_tensor *x = tensor2(N, K), *y = tensor2(N, K);
+    fill(x, 3, 0.5f, 1.5f);
+    const float *xd = cnn_tensor_data(x), *yd = cnn_tensor_data(y);
+    int lo2, hi2, lo4, hi4, lo_drop, hi_drop;
+    binomial_bounds(PAIRS, 0.5, 1e-9, &lo2, &hi2);
+    binomial_bounds(PAIRS, 0.25, 1e-9, &lo4, &hi4);
+    binomial_bounds(2 * PAIRS, 0.5, 1e-9, &lo_drop, &hi_drop);
+    /* Sanity of the bounds themselves: 500 +- ~6 sd. */
+    ck_assert_int_gt(lo2, 400);
+    ck_assert_int_lt(hi2, 600);
+    for (int round = 0; round < 3; round++) { /* three masks from the same generator */
+        ck_assert_ok(cnn_layer_forward(l, x, y, CNN_MODE_TRAIN));
+        int differ = 0, dropped = 0, combo[4] = {0, 0, 0, 0};
+        for (int i = 0; i < PAIRS; i++) {
+            int d0 = yd[2 * i] == 0.0f, d1 = yd[2 * i + 1] == 0.0f;
+            if (!d0)
+                ck_assert_float_eq(yd[2 * i], xd[2 * i]);
+            if (!d1)
+                ck_assert_float_eq(yd[2 * i + 1], xd[2 * i + 1]);
+            differ += d0 != d1;
+            dropped += d0 + d1;
+            combo[d0 * 2 + d1]++;
+        }
+        ck_assert_msg(dropped >= lo_drop && dropped <= hi_drop, "round %d: %d of %d dropped",
+                      round, dropped, 2 * PAIRS);
+        ck_assert_msg(differ >= lo2 && differ <= hi2,
+                      "round %d: %d of %d pairs (2i, 2i+1) differ, want %d..%d: the two "
+                      "elements of one draw are not independent",
+                      round, differ, PAIRS, lo2, hi2);
+        for (int c = 0; c < 4; c++)
+            ck_assert_msg(combo[c] >= lo4 && combo[c] <= hi4,
+                          "round %d: %d pairs (dropped %d, dropped %d), want %d..%d", round,
+                          combo[c], c >> 1, c & 1, lo4, hi4);
+    }
+    cnn_tensor_destroy(x);
+    cnn_tensor_destroy(y);
+    cnn_layer_destroy(l);
+}
+END_TEST
+
+/* The exact mask for a fixed seed, against the rule in cnn_affine_forward
+ * (lib/layers/dense.c): a standalone layer draws masks from its own
+ * generator, seeded as stream 1 of its seed; each 64-bit draw r serves two
+ * consecutive inputs (flattened over the batch), u = r >> 40 for the first
+ * and u = (r >> 16) & 0xFFFFFF for the second, an odd last input takes
+ * r >> 40 of a draw of its own, and an input is kept when
+ * u >= ceil(p * 2^24).  Successive training forwards continue the stream.
+ * _i = 0: p = 0.5, 50 x 40 (even); 1: p = 0.3, 3 x 7 (odd count). */
+START_TEST(dense_dropout_exact_mask)
+{
+    const int n = _i == 0 ? 50 : 3, k = _i == 0 ? 40 : 7;
+    const float p = _i == 0 ? 0.5f : 0.3f;
+    const uint64_t seed = _i == 0 ? 1234 : 987654321;
+    cnn_layer *l = identity_dropout_layer(k, p, seed);
+    cnn_tensor *x = tensor2(n, k), *y = tensor2(n, k);
+    fill(x, 5, 0.5f, 1.5f);
+    const float *xd = cnn_tensor_data(x), *yd = cnn_tensor_data(y);
+    const size_t count = (size_t)n * (size_t)k;
+    const uint32_t keep_from = (uint32_t)ceil((double)p * 16777216.0);
+    cnn_rng rng;
+    cnn_rng_seed_stream(&rng, seed, 1);
+    unsigned char *want = malloc(count);
+    ck_assert_ptr_nonnull(want);
+    for (int round = 0; round < 3; round++) {
+        size_t i = 0;
+        for (; i + 2 <= count; i += 2) {
+            const uint64_t r = cnn_rng_next(&rng);
+            want[i] = (uint32_t)(r >> 40) >= keep_from;
+            want[i + 1] = (uint32_t)((r >> 16) & 0xFFFFFFu) >= keep_from;
+        }
+        if (i < count)
+            want[i] = (uint32_t)(cnn_rng_next(&rng) >> 40) >= keep_from;
+        ck_assert_ok(cnn_layer_forward(l, x, y, CNN_MODE_TRAIN));
+        size_t kept = 0;
+        for (i = 0; i < count; i++) {
+            ck_assert_msg(yd[i] == (want[i] ? xd[i] : 0.0f),
+                          "round %d, input %zu: got %g, the rule says %s (x = %g)", round, i,
+                          (double)yd[i], want[i] ? "kept" : "dropped", (double)xd[i]);
+            kept += want[i];
+        }
+        /* The reference itself is not degenerate. */
+        ck_assert_uint_gt(kept, 0);
+        ck_assert_uint_lt(kept, count);
+    }
+    free(want);
+    cnn_tensor_destroy(x);
+    cnn_tensor_destroy(y);
+    cnn_layer_destroy(l);
+}
+END_TEST
+
 /* ---- activation layer ---------------------------------------------------- */
 
 START_TEST(activation_forward_backward)
@@ -1388,6 +1567,8 @@ int main(void)
     tcase_add_test(tc, dense_forward_backward);
     tcase_add_test(tc, softmax_forward_backward);
     tcase_add_test(tc, dense_dropout);
+    tcase_add_test(tc, dense_dropout_independent_pairs);
+    tcase_add_loop_test(tc, dense_dropout_exact_mask, 0, 2);
     tcase_add_test(tc, activation_forward_backward);
     tcase_add_test(tc, backward_before_forward);
     tcase_add_test(tc, forward_argument_errors);

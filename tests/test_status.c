@@ -221,6 +221,7 @@ START_TEST(constants_by_name)
         {"CNN_PARAM_GRAD_BIASES", CNN_PARAM_GRAD_BIASES},
         {"CNN_MNIST_TRAIN", CNN_MNIST_TRAIN},
         {"CNN_MNIST_TEST", CNN_MNIST_TEST},
+        {"CNN_AUGMENT_MAX_ELASTIC_SIDE", CNN_AUGMENT_MAX_ELASTIC_SIDE},
     };
     size_t n = sizeof want / sizeof want[0];
     for (size_t i = 0; i < n; i++) {

@@ -17,7 +17,7 @@ static int lib_fail(char *err, size_t size, const char *what, cnn_status st)
 }
 
 int mnist_load(const char *dir, int64_t train_size, int expanded, uint64_t seed,
-               mnist_splits *s, char *err, size_t es)
+               const cnn_augment_params *augment, mnist_splits *s, char *err, size_t es)
 {
     struct stat sb;
     cnn_dataset *full = NULL, *base = NULL;
@@ -64,6 +64,15 @@ int mnist_load(const char *dir, int64_t train_size, int expanded, uint64_t seed,
         }
     } else {
         s->train = base;
+    }
+    if (augment) {
+        cnn_dataset *plain = s->train;
+        st = cnn_dataset_augment(plain, augment, &s->train);
+        cnn_dataset_destroy(plain); /* the augmented view keeps what it needs */
+        if (st != CNN_OK) {
+            mnist_free(s);
+            return lib_fail(err, es, "cannot augment the training set", st);
+        }
     }
     st = cnn_dataset_load_mnist(dir, CNN_MNIST_TEST, &s->test);
     if (st != CNN_OK) {

@@ -18,9 +18,11 @@ typedef struct mnist_splits {
 
 /* Loads the splits from `dir`.  On failure writes one line into err
  * (naming the directory or file and the library's reason) and returns -1;
+ * augment, when not NULL, makes the training set augmented on the fly
+ * (after the expansion, if any);
  * nothing is left allocated. */
 int mnist_load(const char *dir, int64_t train_size, int expanded, uint64_t seed,
-               mnist_splits *s, char *err, size_t err_size);
+               const cnn_augment_params *augment, mnist_splits *s, char *err, size_t err_size);
 
 void mnist_free(mnist_splits *s);
 

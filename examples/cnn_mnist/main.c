@@ -6,10 +6,12 @@
  *
  * Exit status: 0 success, 1 runtime failure (data, files, library),
  * 2 bad command line, 3 below --require-accuracy, 130 interrupted. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,27 +55,79 @@ static const char *init_name(int32_t init)
 }
 
 /* Fails early when an output file could not be written, so that a long
- * training run is not lost to a typo in --save or a picture path. */
-static int check_output(const char *option, const char *path, char *err, size_t es)
+ * training run is not lost to a typo in --save or a picture path: the name
+ * must not end in '/', must not name a directory (nor, when `regular_only`,
+ * anything else that is not a regular file: /dev/null cannot be replaced
+ * atomically), and a file must be creatable in its directory, which is
+ * probed by creating and removing one (access() says yes to root on a
+ * read-only file system).  The probe is named like the library's temporary
+ * files, "<path>.tmp.<pid>.XXXXXX", so that if we are killed between the
+ * two steps the next save of `path` removes it. */
+static int check_output_file(const char *option, const char *path, int regular_only, char *err,
+                             size_t es)
 {
-    if (path == NULL)
-        return 0;
     const char *slash = strrchr(path, '/');
     char dir[4096];
+    if (path[0] == '\0' || (slash != NULL && slash[1] == '\0')) {
+        snprintf(err, es, "%s wants a file name, not '%.300s'", option, path);
+        return -1;
+    }
     if (slash == NULL)
         snprintf(dir, sizeof dir, ".");
     else if (slash == path)
         snprintf(dir, sizeof dir, "/");
     else
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (path[0] == '\0' || slash == path + strlen(path) - 1) {
-        snprintf(err, es, "%s wants a file name, not '%.300s'", option, path);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            snprintf(err, es, "%s '%.300s' is a directory; it wants a file name", option, path);
+            return -1;
+        }
+        if (regular_only && !S_ISREG(sb.st_mode)) {
+            snprintf(err, es, "%s '%.300s' exists and is not a regular file", option, path);
+            return -1;
+        }
+    }
+    size_t n = strlen(path) + 48;
+    char *probe = malloc(n);
+    if (probe == NULL) {
+        snprintf(err, es, "out of memory");
         return -1;
     }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, es, "%s '%.300s': directory '%.300s' is missing or not writable", option,
-                 path, dir);
+    snprintf(probe, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+    int fd = mkstemp(probe);
+    if (fd < 0) {
+        snprintf(err, es, "%s '%.300s': cannot create a file in directory '%.300s': %s", option,
+                 path, dir, strerror(errno));
+        free(probe);
         return -1;
+    }
+    close(fd);
+    unlink(probe);
+    free(probe);
+    return 0;
+}
+
+/* check_output_file for an option's path, or each ensemble member's name
+ * when the option is per member ("-N" inserted, see member_path). */
+static int check_output(const char *option, const char *path, int regular_only, int per_member,
+                        const options *o, char *err, size_t es)
+{
+    if (path == NULL)
+        return 0;
+    if (!per_member || o->ensemble <= 1)
+        return check_output_file(option, path, regular_only, err, es);
+    for (int32_t i = 0; i < o->ensemble; i++) {
+        char *p = member_path(path, i + 1);
+        if (p == NULL) {
+            snprintf(err, es, "out of memory");
+            return -1;
+        }
+        int rc = check_output_file(option, p, regular_only, err, es);
+        free(p);
+        if (rc != 0)
+            return -1;
     }
     return 0;
 }
@@ -92,7 +146,8 @@ static void print_setup(const options *o, const mnist_splits *d)
         printf("training: %lld images%s, epochs %d, batch %d, eta %g, lambda %g, init %s, "
                "seed %llu, threads %d, %s\n",
                (long long)cnn_dataset_count(d->train),
-               o->expanded ? " (expanded 5x)" : "", (int)o->epochs, (int)o->batch,
+               o->expanded ? (o->augmented ? " (expanded 5x, augmented)" : " (expanded 5x)")
+                           : (o->augmented ? " (augmented)" : ""), (int)o->epochs, (int)o->batch,
                (double)o->eta, (double)o->lambda,
                o->loads > 0 ? "(loaded)" : init_name(o->init >= 0 ? o->init : e->init),
                (unsigned long long)o->seed, (int)o->threads,
@@ -154,18 +209,29 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (check_output("--save", o.save_path, err, sizeof err) != 0 ||
-        check_output("--csv", o.csv_path, err, sizeof err) != 0 ||
-        check_output("--filters", o.filters_png, err, sizeof err) != 0 ||
-        check_output("--errors", o.errors_png, err, sizeof err) != 0 ||
-        check_output("--plot", o.plot_png, err, sizeof err) != 0) {
+    /* A file size limit (ulimit -f) must make a write fail with EFBIG,
+     * which the library reports and cleans up after, not kill us with
+     * SIGXFSZ half way through writing a temporary file. */
+    signal(SIGXFSZ, SIG_IGN);
+
+    /* Every output is checked before the data is loaded and nets trained.
+     * --save and --checkpoint are replaced atomically and the pictures by
+     * rename, so they must be (or become) regular files; the CSV is
+     * written in place and may be a device (/dev/stdout). */
+    if (check_output("--save", o.save_path, 1, 1, &o, err, sizeof err) != 0 ||
+        check_output("--checkpoint", o.checkpoint_path, 1, 1, &o, err, sizeof err) != 0 ||
+        check_output("--csv", o.csv_path, 0, 0, &o, err, sizeof err) != 0 ||
+        check_output("--filters", o.filters_png, 1, 0, &o, err, sizeof err) != 0 ||
+        check_output("--errors", o.errors_png, 1, 0, &o, err, sizeof err) != 0 ||
+        check_output("--plot", o.plot_png, 1, 0, &o, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_USAGE;
     }
 
     double t0 = now();
     mnist_splits d;
-    if (mnist_load(o.data_dir, o.train_size, o.expanded, o.seed, &d, err, sizeof err) != 0) {
+    if (mnist_load(o.data_dir, o.train_size, o.expanded, o.seed, o.augmented ? &o.augment : NULL,
+                   &d, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
@@ -193,6 +259,11 @@ int main(int argc, char **argv)
         status = 1;
     }
     for (int32_t i = 0; status == 0 && i < o.ensemble; i++) {
+        if (interrupted) {
+            fprintf(stderr, "%s: interrupted\n", prog);
+            status = EXIT_INTERRUPTED;
+            break;
+        }
         rep.member = i + 1;
         if (member_create(&members[i], i, &o, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -217,6 +288,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: interrupted\n", prog);
             status = EXIT_INTERRUPTED;
         }
+    }
+
+    /* Ctrl-C after the last net: nothing more is done (no vote, no save),
+     * as when it comes during training. */
+    if (status == 0 && interrupted) {
+        fprintf(stderr, "%s: interrupted\n", prog);
+        status = EXIT_INTERRUPTED;
     }
 
     /* The ensemble's vote, or the single net's predictions. */

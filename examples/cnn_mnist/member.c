@@ -55,8 +55,6 @@ static int create_net(member *m, const options *o, char *err, size_t es)
     return 0;
 }
 
-static char *member_path(const char *path, int32_t number);
-
 /* A file named on the command line, as this member uses it: an ensemble's
  * member N gets "-N" before the extension (as --save does).  NULL stays
  * NULL; -1 when out of memory. */
@@ -132,7 +130,8 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
  * figures (cnn_train evaluated exactly these weights), so the sets are only
  * run again when the per-example probabilities are needed: for the vote and
  * the picture of errors. */
-static int evaluate(member *m, const options *o, const mnist_splits *d, char *err, size_t es)
+static int evaluate(member *m, const options *o, const mnist_splits *d,
+                    const volatile sig_atomic_t *stop, char *err, size_t es)
 {
     int need_probs = o->ensemble > 1 || o->errors_png != NULL;
     int have_figures = m->trained && m->log.count == m->result.epochs_run && m->log.count > 0;
@@ -140,7 +139,24 @@ static int evaluate(member *m, const options *o, const mnist_splits *d, char *er
         m->final_validation = m->log.validation[m->log.count - 1];
         m->final_test = m->log.test[m->log.count - 1];
     } else {
-        cnn_status st = cnn_net_evaluate(m->net, d->validation, EVAL_BATCH, &m->final_validation, NULL);
+        /* Batch by batch through predict_probs (the figures cnn_net_evaluate
+         * gives), so that Ctrl-C stops a long evaluation between batches. */
+        int64_t nv = cnn_dataset_count(d->validation);
+        float *vprobs = malloc((size_t)nv * MNIST_CLASSES * sizeof *vprobs);
+        int32_t *vpred = malloc((size_t)nv * sizeof *vpred);
+        cnn_status st = vprobs && vpred ? predict_probs(m->net, d->validation, EVAL_BATCH,
+                                                        MNIST_CLASSES, stop, vprobs)
+                                        : CNN_ENOMEM;
+        if (st == CNN_OK) {
+            predict_argmax(vprobs, nv, MNIST_CLASSES, vpred);
+            m->final_validation = predict_accuracy(d->validation, vpred, NULL);
+        }
+        free(vprobs);
+        free(vpred);
+        if (st == CNN_ECANCELED) {
+            m->canceled = 1;
+            return 0;
+        }
         if (st != CNN_OK) {
             snprintf(err, es, "evaluation failed: %s", lib_msg(m->net));
             return -1;
@@ -156,7 +172,11 @@ static int evaluate(member *m, const options *o, const mnist_splits *d, char *er
         snprintf(err, es, "out of memory for the test predictions");
         return -1;
     }
-    cnn_status st = predict_probs(m->net, d->test, EVAL_BATCH, MNIST_CLASSES, m->test_probs);
+    cnn_status st = predict_probs(m->net, d->test, EVAL_BATCH, MNIST_CLASSES, stop, m->test_probs);
+    if (st == CNN_ECANCELED) {
+        m->canceled = 1;
+        return 0;
+    }
     if (st != CNN_OK) {
         snprintf(err, es, "evaluation failed: %s", lib_msg(m->net));
         return -1;
@@ -187,11 +207,11 @@ int member_run(member *m, const options *o, const mnist_splits *d, report *rep, 
         return -1;
     if (m->canceled)
         return 0;
-    return evaluate(m, o, d, err, es);
+    return evaluate(m, o, d, rep->stop, err, es);
 }
 
 /* "dir/net.cnn" -> "dir/net-3.cnn"; "net" -> "net-3". */
-static char *member_path(const char *path, int32_t number)
+char *member_path(const char *path, int32_t number)
 {
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(path, '.');

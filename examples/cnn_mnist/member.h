@@ -33,8 +33,9 @@ typedef struct member {
 int member_create(member *m, int32_t index, const options *o, char *err, size_t err_size);
 
 /* Trains the net if options ask for epochs, then evaluates the final net.
- * -1 with a message on failure.  A user interrupt is not a failure:
- * m->canceled is set and the net is not evaluated. */
+ * -1 with a message on failure.  A user interrupt (*rep->stop set, checked
+ * by training and between evaluation batches) is not a failure:
+ * m->canceled is set and the evaluation is not finished. */
 int member_run(member *m, const options *o, const mnist_splits *d, report *rep, char *err,
                size_t err_size);
 
@@ -44,5 +45,10 @@ int member_run(member *m, const options *o, const mnist_splits *d, report *rep, 
 int member_save(const member *m, const options *o, char **saved_as, char *err, size_t err_size);
 
 void member_free(member *m);
+
+/* The name member `number` (1-based) of an ensemble uses for a file named
+ * on the command line: "dir/net.cnn" -> "dir/net-3.cnn"; "net" -> "net-3".
+ * malloc'd; NULL when out of memory. */
+char *member_path(const char *path, int32_t number);
 
 #endif

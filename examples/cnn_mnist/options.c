@@ -3,6 +3,7 @@
  * instead of silently becoming 0. */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -35,9 +36,18 @@ void options_usage(const char *prog)
            "  --train-size N      use the first N of the 50,000 training images\n"
            "  --expanded          train on the 5x expanded set (rows 7-11 do by default)\n"
            "  --no-expanded       do not\n"
+           "  --rotate DEG        augment: rotate each training image by up to +-DEG\n"
+           "  --scale-range A,B   augment: zoom by a factor in [A, B] (0 < A <= B)\n"
+           "  --shift PX          augment: shift by up to +-PX pixels in x and in y\n"
+           "  --shear DEG         augment: shear by up to +-DEG degrees (< 90)\n"
+           "  --elastic A,S       augment: elastic distortion, alpha A, sigma S (Simard 2003)\n"
+           "  --augment-prob P    augment each image with probability P (default 1)\n"
+           "                      Augmentation is drawn anew every epoch from --seed, on top\n"
+           "                      of --expanded; validation and test sets are not augmented\n"
            "  --shuffle           reshuffle the training set every epoch\n"
            "  --ensemble N        train N nets with seeds seed..seed+N-1 and vote\n"
-           "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist)\n"
+           "  --data DIR          MNIST directory (default $CNN_MNIST_DIR or data/mnist);\n"
+           "                      each of the four files may be raw or .gz\n"
            "  --csv FILE          write per-epoch figures as CSV\n"
            "  --save FILE         save the trained net (ensemble: FILE-1, FILE-2, ...)\n"
            "  --load FILE         load a saved net (repeat for an ensemble); evaluate it,\n"
@@ -69,12 +79,16 @@ static int fail(char *err, size_t size, const char *fmt, ...)
     return -1;
 }
 
+/* Whole numbers are digits only: no sign, no spaces (strtoll would skip
+ * leading whitespace and accept "+"), nothing after them. */
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
 {
     char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
     errno = 0;
     long long x = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi)
+    if (*end != '\0' || errno != 0 || x < lo || x > hi)
         return -1;
     *v = x;
     return 0;
@@ -83,9 +97,9 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
 static int parse_u64(const char *s, uint64_t *v)
 {
     char *end;
-    errno = 0;
-    if (s[0] == '\0' || s[0] == '-')
+    if (!isdigit((unsigned char)s[0]))
         return -1;
+    errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
     if (*end != '\0' || errno != 0)
         return -1;
@@ -93,21 +107,50 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
+/* A finite number with nothing around it (strtod skips leading spaces;
+ * ERANGE covers overflow and underflow of the double). */
 static int parse_f(const char *s, double *v)
 {
     char *end;
+    if (s[0] == '\0' || isspace((unsigned char)s[0]))
+        return -1;
     errno = 0;
     double x = strtod(s, &end);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(x))
+    if (*end != '\0' || errno != 0 || !isfinite(x))
         return -1;
     *v = x;
     return 0;
 }
 
+/* The float the library will get: NULL if `x` survives the conversion,
+ * else why not (the caller's range check then runs on the float). */
+static const char *float_problem(double x)
+{
+    float f = (float)x;
+    if (!isfinite(f))
+        return "is too large for a float";
+    if (x != 0.0 && f == 0.0f)
+        return "is too small for a float (it rounds to 0)";
+    return NULL;
+}
+
+/* "A,B" into two finite numbers. */
+static int parse_pair(const char *s, double *a, double *b)
+{
+    const char *comma = strchr(s, ',');
+    char first[64];
+    if (!comma || (size_t)(comma - s) >= sizeof first)
+        return -1;
+    memcpy(first, s, (size_t)(comma - s));
+    first[comma - s] = '\0';
+    return parse_f(first, a) || parse_f(comma + 1, b) ? -1 : 0;
+}
+
 enum {
     O_LIST = 256, O_EPOCHS, O_ETA, O_LAMBDA, O_BATCH, O_SEED, O_THREADS, O_TRAIN_SIZE,
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
-    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM
+    O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM,
+    O_ROTATE, O_SCALE_RANGE, O_SHIFT, O_SHEAR, O_ELASTIC, O_AUGMENT_PROB
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +166,12 @@ static const struct option long_opts[] = {
     {"expanded", no_argument, NULL, O_EXPANDED},
     {"no-expanded", no_argument, NULL, O_NO_EXPANDED},
     {"shuffle", no_argument, NULL, O_SHUFFLE},
+    {"rotate", required_argument, NULL, O_ROTATE},
+    {"scale-range", required_argument, NULL, O_SCALE_RANGE},
+    {"shift", required_argument, NULL, O_SHIFT},
+    {"shear", required_argument, NULL, O_SHEAR},
+    {"elastic", required_argument, NULL, O_ELASTIC},
+    {"augment-prob", required_argument, NULL, O_AUGMENT_PROB},
     {"ensemble", required_argument, NULL, O_ENSEMBLE},
     {"data", required_argument, NULL, O_DATA},
     {"csv", required_argument, NULL, O_CSV},
@@ -152,11 +201,12 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     o->require_accuracy = -1.0;
     o->expanded = -1; /* -1: the experiment decides */
     o->ensemble = -1;
+    cnn_augment_params_init(&o->augment);
     const char *env_dir = getenv("CNN_MNIST_DIR");
     o->data_dir = env_dir && env_dir[0] ? env_dir : "data/mnist";
 
     int32_t epochs = -1;
-    double eta = -1.0, lambda = -1.0;
+    float eta = -1.0f, lambda = -1.0f;
     int eta_given = 0, lambda_given = 0;
 
     opterr = 0; /* we print our own one-line errors */
@@ -168,7 +218,9 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         /* The word just processed (getopt_long has stepped past it). */
         const char *word = argv[optind - 1];
         int64_t iv;
-        double fv;
+        double fv, fv2;
+        const char *why;
+        cnn_augment_params *a = &o->augment;
         switch (c) {
         case O_LIST: o->list = 1; break;
         case O_HELP:
@@ -182,18 +234,28 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_ETA:
             if (parse_f(optarg, &fv) || fv <= 0.0)
                 return fail(err, es, "--eta wants a learning rate > 0, not '%s'", optarg);
-            eta = fv;
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--eta %s %s", optarg, why);
+            eta = (float)fv;
             eta_given = 1;
             break;
         case O_LAMBDA:
             if (parse_f(optarg, &fv) || fv < 0.0)
                 return fail(err, es, "--lambda wants a number >= 0, not '%s'", optarg);
-            lambda = fv;
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--lambda %s %s", optarg, why);
+            lambda = (float)fv;
             lambda_given = 1;
             break;
         case O_MOMENTUM:
             if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 1.0)
                 return fail(err, es, "--momentum wants a number in [0, 1), not '%s'", optarg);
+            /* Checked as the float the optimizer gets: 0.99999999999 is 1. */
+            if ((float)fv >= 1.0f)
+                return fail(err, es, "--momentum %s rounds to 1 as a float; it must be below 1",
+                            optarg);
+            if ((why = float_problem(fv)) != NULL)
+                return fail(err, es, "--momentum %s %s", optarg, why);
             o->momentum = (float)fv;
             break;
         case O_BATCH:
@@ -219,6 +281,46 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         case O_EXPANDED: o->expanded = 1; break;
         case O_NO_EXPANDED: o->expanded = 0; break;
         case O_SHUFFLE: o->shuffle = 1; break;
+        case O_ROTATE:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 180.0)
+                return fail(err, es, "--rotate wants degrees from 0 to 180, not '%s'", optarg);
+            a->rotate_min = -(a->rotate_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_SCALE_RANGE:
+            if (parse_pair(optarg, &fv, &fv2) || !(fv > 0.0) || fv > fv2 || fv2 > 100.0)
+                return fail(err, es, "--scale-range wants A,B with 0 < A <= B <= 100, not '%s'", optarg);
+            a->scale_min = (float)fv;
+            a->scale_max = (float)fv2;
+            o->augmented = 1;
+            break;
+        case O_SHIFT:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 28.0)
+                return fail(err, es, "--shift wants pixels from 0 to 28, not '%s'", optarg);
+            a->shift_x_min = a->shift_y_min = -(a->shift_x_max = a->shift_y_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_SHEAR:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv >= 90.0)
+                return fail(err, es, "--shear wants degrees in [0, 90), not '%s'", optarg);
+            a->shear_min = -(a->shear_max = (float)fv);
+            o->augmented = 1;
+            break;
+        case O_ELASTIC:
+            if (parse_pair(optarg, &fv, &fv2) || fv < 0.0 || fv2 < 0.0 ||
+                fv2 > CNN_AUGMENT_MAX_ELASTIC_SIDE)
+                return fail(err, es, "--elastic wants ALPHA,SIGMA with ALPHA >= 0 and SIGMA in "
+                            "[0, %d], not '%s'", CNN_AUGMENT_MAX_ELASTIC_SIDE, optarg);
+            a->elastic_alpha = (float)fv;
+            a->elastic_sigma = (float)fv2;
+            o->augmented = 1;
+            break;
+        case O_AUGMENT_PROB:
+            if (parse_f(optarg, &fv) || fv < 0.0 || fv > 1.0)
+                return fail(err, es, "--augment-prob wants a probability from 0 to 1, not '%s'", optarg);
+            a->probability = (float)fv;
+            o->augmented = 1;
+            break;
         case O_ENSEMBLE:
             if (parse_i64(optarg, 1, 100, &iv))
                 return fail(err, es, "--ensemble wants a whole number from 1 to 100, not '%s'", optarg);
@@ -304,12 +406,11 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
         if (o->ensemble < 0)
             o->ensemble = e->ensemble;
     }
-    o->eta = eta_given ? (float)eta : e->eta;
-    o->lambda = lambda_given ? (float)lambda : e->lambda;
-    if (!(o->eta > 0.0f))
-        return fail(err, es, "--eta %g is too small for float", eta);
+    o->eta = eta_given ? eta : e->eta;
+    o->lambda = lambda_given ? lambda : e->lambda;
     if (o->expanded < 0)
         o->expanded = e->expanded;
+    o->augment.seed = o->seed;
     if (o->data_dir[0] == '\0')
         return fail(err, es, "--data wants a directory, not an empty string");
     return 0;

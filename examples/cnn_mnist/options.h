@@ -22,6 +22,8 @@ typedef struct options {
     int32_t init;            /* ::cnn_init of conv and FC layers; -1: the experiment's */
     int64_t train_size;      /* images of the 50k training split used (before expansion) */
     int expanded;
+    int augmented;           /* an augmentation option appeared: train on the fly */
+    cnn_augment_params augment; /* --rotate, --scale-range, ...; seed = --seed */
     int shuffle;
     int32_t ensemble;        /* nets to train (ignored when --load is given) */
     const char *data_dir;

@@ -8,7 +8,7 @@
 #include "vote.h"
 
 cnn_status predict_probs(cnn_net *net, const cnn_dataset *ds, int32_t batch, int32_t classes,
-                         float *probs)
+                         const volatile sig_atomic_t *stop, float *probs)
 {
     int32_t shape[3];
     cnn_status st = cnn_dataset_shape(ds, shape);
@@ -20,6 +20,10 @@ cnn_status predict_probs(cnn_net *net, const cnn_dataset *ds, int32_t batch, int
     if (xbuf == NULL)
         return CNN_ENOMEM;
     for (int64_t start = 0; start < count && st == CNN_OK; start += batch) {
+        if (stop != NULL && *stop) {
+            st = CNN_ECANCELED;
+            break;
+        }
         int64_t n = count - start < batch ? count - start : batch;
         /* Wrapping caller memory per batch lets the last, shorter batch use
          * the same buffers. */

@@ -3,14 +3,17 @@
 #ifndef CNN_MNIST_PREDICT_H
 #define CNN_MNIST_PREDICT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "cnn.h"
 
 /* Runs `net` in inference mode over every example of `ds`, `batch` at a
- * time, writing count x classes softmax outputs to probs. */
+ * time, writing count x classes softmax outputs to probs.  Returns
+ * CNN_ECANCELED, before the next batch, once *stop is non-zero (stop may
+ * be NULL). */
 cnn_status predict_probs(cnn_net *net, const cnn_dataset *ds, int32_t batch, int32_t classes,
-                         float *probs);
+                         const volatile sig_atomic_t *stop, float *probs);
 
 /* labels[i] = argmax of row i (lowest index on ties, like cnn_net_predict). */
 void predict_argmax(const float *probs, int64_t count, int32_t classes, int32_t *labels);

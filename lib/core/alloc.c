@@ -80,3 +80,18 @@ void cnn_free(void *ptr)
 {
     cnn_dealloc(ptr);
 }
+
+cnn_status cnn_params_copy_out(const char *who, void *dst, size_t dst_size, void *full,
+                               size_t full_size, size_t min_size)
+{
+    if (!dst)
+        return cnn_fail(CNN_EINVAL, "%s: params is NULL", who);
+    if (dst_size < min_size)
+        return cnn_fail(CNN_EINVAL, "%s: struct_size %zu, at least %zu expected", who, dst_size,
+                        min_size);
+    const size_t n = dst_size < full_size ? dst_size : full_size;
+    const uint32_t size = (uint32_t)n;
+    memcpy(full, &size, sizeof size);
+    memcpy(dst, full, n);
+    return CNN_OK;
+}

@@ -59,6 +59,7 @@ static const named_constant constants[] = {
     ENTRY(CNN_PARAM_GRAD_BIASES),
     ENTRY(CNN_MNIST_TRAIN),
     ENTRY(CNN_MNIST_TEST),
+    ENTRY(CNN_AUGMENT_MAX_ELASTIC_SIDE),
 };
 
 #define N_FIXED ((int32_t)(sizeof constants / sizeof constants[0]))

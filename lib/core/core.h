@@ -28,6 +28,13 @@ void cnn_dealloc(void *ptr);                       /* NULL is fine */
 /* Returns true if a*b overflows size_t; otherwise stores the product. */
 bool cnn_mul_overflows(size_t a, size_t b, size_t *product);
 
+/* ---- parameter structs ---------------------------------------------------
+ * Every params struct starts with uint32_t struct_size.  The init functions
+ * fill a complete default struct, then copy the first struct_size bytes of
+ * it to the caller (the caller's own sizeof): defaults, full. */
+cnn_status cnn_params_copy_out(const char *who, void *dst, size_t dst_size, void *full,
+                               size_t full_size, size_t min_size);
+
 /* ---- errors -----------------------------------------------------------
  * cnn_fail() formats a message into the calling thread's last-error buffer
  * and returns `status`, so callers write `return cnn_fail(CNN_EINVAL, ...)`.

@@ -42,6 +42,8 @@ struct cnn_dataset {
     int32_t c, h, w;
     int64_t size;    /* c*h*w */
     int32_t classes; /* largest label in this view + 1 */
+    bool augmented;  /* examples are transformed when read (cnn_dataset_augment) */
+    cnn_aug_cfg aug; /* valid when augmented; copied into slices */
 };
 
 /* ---- reference-counted blocks ------------------------------------------ */
@@ -111,6 +113,8 @@ static cnn_status view_new(const cnn_dataset *shape_of, ds_storage *store, ds_ma
     ds->h = shape_of->h;
     ds->w = shape_of->w;
     ds->size = shape_of->size;
+    ds->augmented = shape_of->augmented;
+    ds->aug = shape_of->aug;
     ds->classes = compute_classes(ds);
     *out = ds;
     return CNN_OK;
@@ -202,21 +206,32 @@ static inline void prefetch_example(const uint8_t *img, int64_t size)
 #endif
 }
 
+/* Example e (position pos in storage or map, stored at src with expand
+ * transform xf) of pass `pass`, as floats. */
+static inline void read_example(const cnn_dataset *ds, int64_t pos, int64_t src, int xf,
+                                uint64_t pass, float *out)
+{
+    const uint8_t *img = ds->store->pixels + src * ds->size;
+    if (!ds->augmented || !cnn_aug_example(&ds->aug, pass, pos, img, xf, ds->c, ds->h, ds->w, out))
+        decode(img, xf, ds->c, ds->h, ds->w, out);
+}
+
 void cnn_dataset_gather(const cnn_dataset *ds, const int64_t *indices, int64_t start, int n,
-                        float *x, int32_t *labels)
+                        float *x, int32_t *labels, uint64_t pass)
 {
     const ds_storage *s = ds->store;
     int xf = CNN_XFORM_IDENTITY, next_xf = CNN_XFORM_IDENTITY;
-    int64_t next = n > 0 ? resolve(ds, indices ? indices[start] : start, &next_xf) : 0;
+    int64_t next_e = n > 0 ? (indices ? indices[start] : start) : 0;
+    int64_t next = n > 0 ? resolve(ds, next_e, &next_xf) : 0;
     for (int i = 0; i < n; i++) {
-        int64_t src = next;
+        int64_t src = next, e = next_e;
         xf = next_xf;
         if (i + 1 < n) {
-            int64_t e = indices ? indices[start + i + 1] : start + i + 1;
-            next = resolve(ds, e, &next_xf);
+            next_e = indices ? indices[start + i + 1] : start + i + 1;
+            next = resolve(ds, next_e, &next_xf);
             prefetch_example(s->pixels + next * ds->size, ds->size);
         }
-        decode(s->pixels + src * ds->size, xf, ds->c, ds->h, ds->w, x + (int64_t)i * ds->size);
+        read_example(ds, ds->start + e, src, xf, pass, x + (int64_t)i * ds->size);
         if (labels)
             labels[i] = s->labels[src];
     }
@@ -321,7 +336,7 @@ static cnn_status materialise(const cnn_dataset *ds, ds_storage **out)
     }
     for (int64_t i = 0; i < ds->count; i++) {
         int32_t label;
-        cnn_dataset_gather(ds, NULL, i, 1, tmp, &label);
+        cnn_dataset_gather(ds, NULL, i, 1, tmp, &label, 0);
         uint8_t *dst = px + i * ds->size;
         for (int64_t k = 0; k < ds->size; k++)
             dst[k] = (uint8_t)(tmp[k] * 256.0f); /* exact inverse of byte/256 */
@@ -352,6 +367,9 @@ cnn_status cnn_dataset_expand(const cnn_dataset *ds, uint64_t seed, cnn_dataset 
         *out = NULL;
     if (!ds || !out)
         return cnn_fail(CNN_EINVAL, "dataset_expand: %s is NULL", !ds ? "dataset" : "out");
+    if (ds->augmented)
+        return cnn_fail(CNN_EINVAL, "dataset_expand: the dataset is augmented; expand first, "
+                        "then augment the expansion");
 
     /* The map stores int32 storage indices; refuse anything it cannot hold
      * (2^31 images would be hundreds of GB of pixels anyway). */
@@ -427,7 +445,7 @@ cnn_status cnn_dataset_get(const cnn_dataset *ds, int64_t index, float *pixels, 
     int xf;
     int64_t src = resolve(ds, index, &xf);
     if (pixels)
-        decode(ds->store->pixels + src * ds->size, xf, ds->c, ds->h, ds->w, pixels);
+        read_example(ds, ds->start + index, src, xf, 0, pixels);
     if (label)
         *label = ds->store->labels[src];
     return CNN_OK;
@@ -456,8 +474,29 @@ cnn_status cnn_dataset_batch(const cnn_dataset *ds, int64_t start, int64_t count
     for (int64_t done = 0; done < count;) {
         int n = count - done > INT_MAX ? INT_MAX : (int)(count - done);
         cnn_dataset_gather(ds, NULL, start + done, n, x->data + done * ds->size,
-                           labels ? labels + done : NULL);
+                           labels ? labels + done : NULL, 0);
         done += n;
     }
     return CNN_OK;
+}
+
+cnn_status cnn_dataset_augment(const cnn_dataset *ds, const cnn_augment_params *p,
+                               cnn_dataset **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ds || !p || !out)
+        return cnn_fail(CNN_EINVAL, "dataset_augment: %s is NULL",
+                        !ds ? "dataset" : !p ? "params" : "out");
+    if (ds->augmented)
+        return cnn_fail(CNN_EINVAL, "dataset_augment: the dataset is already augmented; "
+                        "augment the unaugmented dataset with all the transforms at once");
+    /* The new view is ds with augmentation switched on: same storage, map
+     * and range, so keys (positions) match those of ds's examples. */
+    cnn_dataset shape = *ds;
+    cnn_status st = cnn_aug_configure(p, ds->h, ds->w, &shape.aug);
+    if (st != CNN_OK)
+        return st;
+    shape.augmented = true;
+    return view_new(&shape, ds->store, ds->map, ds->start, ds->count, out);
 }

@@ -10,31 +10,46 @@
  *   - N (examples) <= 2^28 (268 million; MNIST has 60,000);
  *   - H and W <= 65535, and H*W <= 2^24 (CNN_DATA_MAX_EXAMPLE_SIZE);
  *   - N*H*W <= 2^34 bytes (16 GiB) and must fit size_t.
- * Raw regular files must be exactly header + data bytes long (fstat), so a
- * short or padded file is CNN_EFORMAT before any allocation.  For gzip (and
- * pipes) the decompressed size is unknown up front: the buffer starts at
- * 1 MiB (or the claimed size, if smaller) and doubles, never beyond the
- * claim, only as data actually arrives, so a tiny hostile file claiming
- * 16 GiB costs at most twice what it really decompresses to.  After the
- * data the stream must end: trailing bytes, in the file or in the
- * decompressed stream, are CNN_EFORMAT, as is a gzip stream that is
- * corrupt, fails its CRC or stops early.  Concatenated gzip members (which
- * gzip itself produces for `cat a.gz b.gz`) are accepted.
+ * Only regular files are read (a FIFO, /dev/zero or a terminal could block
+ * or never end; they are refused with CNN_EIO, opened O_NONBLOCK so that a
+ * FIFO without a writer does not block the open).  Raw files must be
+ * exactly header + data bytes long (fstat), so a short or padded file is
+ * CNN_EFORMAT before any allocation.  For gzip the decompressed size is
+ * unknown up front, but it cannot exceed 1032 times the file's size
+ * (deflate's densest code): a header claiming more is CNN_EFORMAT before
+ * anything is inflated.  Otherwise the buffer starts at 1 MiB (or the
+ * claimed size, if smaller) and doubles, never beyond the claim, only as
+ * data actually arrives, so a hostile file costs at most twice what it
+ * really decompresses to, and inflating stops at the claimed size (plus at
+ * most 1 MiB to tell trailing data from a damaged stream, see
+ * src_expect_end).  After the data the stream must end: trailing bytes, in
+ * the file or in the decompressed stream, are CNN_EFORMAT, as is a gzip
+ * stream that is corrupt, fails its CRC or stops early.  Concatenated gzip
+ * members (which gzip itself produces for `cat a.gz b.gz`) are accepted.
  *
  * zlib's allocations go through cnn_alloc, so failure injection covers them. */
 #include "dataset.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define IDX_MAX_COUNT ((uint32_t)1 << 28)
 #define IDX_MAX_SIDE 65535u
 #define IDX_MAX_TOTAL ((uint64_t)1 << 34)
 #define IDX_IN_CHUNK ((size_t)1 << 16)   /* compressed input buffer */
-#define IDX_FIRST_ALLOC ((size_t)1 << 20) /* first data buffer for unsized input */
+#define IDX_FIRST_ALLOC ((size_t)1 << 20) /* first data buffer for gzip input */
+/* Deflate's densest code is 2 bits (a 1-bit length code for 258 bytes and a
+ * 1-bit distance code) per 258 bytes: no gzip file of C bytes inflates to
+ * more than 1032 * C bytes. */
+#define IDX_GZ_MAX_RATIO 1032u
+/* Decompressed bytes inflated past the declared end looking for the CRC
+ * (src_expect_end). */
+#define IDX_DRAIN_LIMIT ((uint64_t)1 << 20)
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
@@ -45,7 +60,7 @@
 typedef struct idx_src {
     const char *path;
     FILE *f;
-    int64_t file_size; /* bytes, or -1 when not a regular file */
+    int64_t file_size; /* bytes (fstat; only regular files are read) */
     unsigned char *in; /* IDX_IN_CHUNK bytes */
     bool gz;
     bool z_ready;      /* inflateInit2 succeeded: inflateEnd needed */
@@ -105,16 +120,40 @@ static cnn_status src_open(idx_src *s, const char *path)
     memset(s, 0, sizeof *s);
     s->path = path;
     s->file_size = -1;
-    s->f = fopen(path, "rb");
-    if (!s->f)
+    /* O_NONBLOCK: a FIFO without a writer must not block the open (it is
+     * refused below; for a regular file the flag changes nothing). */
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
         return io_fail(s, "cannot open", errno);
     struct stat st;
-    if (fstat(fileno(s->f), &st) != 0)
-        return io_fail(s, "cannot stat", errno);
-    if (S_ISDIR(st.st_mode))
-        return io_fail(s, "cannot read", EISDIR);
-    if (S_ISREG(st.st_mode))
-        s->file_size = (int64_t)st.st_size;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return io_fail(s, "cannot stat", err);
+    }
+    /* Only regular files: their size bounds what reading them costs.  A
+     * FIFO, /dev/zero or a terminal could block or never end. */
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        if (S_ISDIR(st.st_mode))
+            return io_fail(s, "cannot read", EISDIR);
+        return cnn_fail(CNN_EIO, "idx: %s: not a regular file (%s)", path,
+                        S_ISFIFO(st.st_mode)  ? "a FIFO"
+                        : S_ISCHR(st.st_mode) ? "a character device"
+                        : S_ISBLK(st.st_mode) ? "a block device"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                                               : "of an unknown kind");
+    }
+    s->file_size = (int64_t)st.st_size;
+    s->f = fdopen(fd, "rb");
+    if (!s->f) {
+        int err = errno;
+        close(fd);
+        return io_fail(s, "cannot open", err);
+    }
     s->in = cnn_alloc(IDX_IN_CHUNK);
     if (!s->in)
         return cnn_fail(CNN_ENOMEM, "idx: %s: out of memory for the read buffer", path);
@@ -189,18 +228,41 @@ static cnn_status src_read(idx_src *s, unsigned char *buf, size_t n, size_t *got
 }
 
 /* After the data: nothing may follow, and a gzip stream must be complete
- * (reading on makes zlib check the CRC and length trailer). */
+ * (reading on makes zlib check the CRC and length trailer).
+ *
+ * Decompressed bytes beyond what the header declares are either trailing
+ * data or the sign of a damaged stream (a flipped bit can make inflate
+ * produce more than was compressed).  zlib only tells the two apart at the
+ * member's CRC, so up to IDX_DRAIN_LIMIT more bytes are inflated, and
+ * thrown away, looking for it: a damaged stream is then reported as
+ * corrupt, and a bomb that keeps going costs at most that much more. */
 static cnn_status src_expect_end(idx_src *s)
 {
-    unsigned char extra;
+    unsigned char extra[4096];
     size_t got;
-    cnn_status rc = src_read(s, &extra, 1, &got);
+    cnn_status rc = src_read(s, extra, 1, &got);
     if (rc != CNN_OK)
         return rc;
-    if (got != 0)
-        return cnn_fail(CNN_EFORMAT, "idx: %s: trailing data after the %s", s->path,
-                        s->gz ? "decompressed contents" : "contents");
-    return CNN_OK;
+    if (got == 0)
+        return CNN_OK;
+    if (!s->gz)
+        return cnn_fail(CNN_EFORMAT, "idx: %s: trailing data after the contents", s->path);
+    uint64_t more = got;
+    while (more <= IDX_DRAIN_LIMIT) {
+        rc = src_read(s, extra, sizeof extra, &got);
+        if (rc != CNN_OK)
+            return rc; /* corrupt gzip stream (zlib's message), or EIO/ENOMEM */
+        more += got;
+        if (got < sizeof extra)
+            return cnn_fail(CNN_EFORMAT,
+                            "idx: %s: trailing data after the decompressed contents (%llu "
+                            "bytes more than the header declares)",
+                            s->path, (unsigned long long)more);
+    }
+    return cnn_fail(CNN_EFORMAT,
+                    "idx: %s: trailing data after the decompressed contents (more than %llu "
+                    "bytes beyond what the header declares; stopped there)",
+                    s->path, (unsigned long long)IDX_DRAIN_LIMIT);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -248,8 +310,17 @@ static cnn_status read_header(idx_src *s, uint32_t ndim, uint32_t *dims, uint64_
         return cnn_fail(CNN_EFORMAT, "idx: %s: %llu data bytes exceed the limit of %llu",
                         s->path, (unsigned long long)total,
                         (unsigned long long)IDX_MAX_TOTAL);
-    /* A regular raw file's size is known: check it before allocating. */
-    if (!s->gz && s->file_size >= 0) {
+    /* A gzip file cannot inflate to more than IDX_GZ_MAX_RATIO times its
+     * size: a header claiming more (a bomb's) is refused before any data is
+     * inflated or allocated. */
+    if (s->gz && len + total > (uint64_t)s->file_size * IDX_GZ_MAX_RATIO)
+        return cnn_fail(CNN_EFORMAT,
+                        "idx: %s: header declares %llu bytes, more than a gzip file of %lld "
+                        "bytes can hold (at most %llu)",
+                        s->path, (unsigned long long)(len + total), (long long)s->file_size,
+                        (unsigned long long)s->file_size * IDX_GZ_MAX_RATIO);
+    /* A raw file's size is known: check it before allocating. */
+    if (!s->gz) {
         uint64_t want = len + total;
         if ((uint64_t)s->file_size < want)
             return cnn_fail(CNN_EFORMAT, "idx: %s: truncated: %lld bytes, header claims %llu",
@@ -350,7 +421,9 @@ cnn_status cnn_dataset_load_idx(const char *images_path, const char *labels_path
                              &pixels, &labels, out);
 }
 
-/* "<dir>/<base>" if it opens, else "<dir>/<base>.gz"; *path from cnn_alloc. */
+/* "<dir>/<base>" if it exists, else "<dir>/<base>.gz"; *path from
+ * cnn_alloc.  Nothing is opened here (a FIFO would block the open);
+ * cnn_dataset_load_idx opens and checks the file chosen. */
 static cnn_status pick_file(const char *dir, const char *base, char **path)
 {
     size_t len = strlen(dir) + 1 + strlen(base) + 4; /* '/', ".gz", NUL */
@@ -358,12 +431,11 @@ static cnn_status pick_file(const char *dir, const char *base, char **path)
     if (!p)
         return cnn_fail(CNN_ENOMEM, "idx: out of memory for a file name");
     snprintf(p, len, "%s/%s", dir, base);
-    FILE *f = fopen(p, "rb");
-    if (!f) {
+    struct stat sb;
+    if (stat(p, &sb) != 0) {
         int err = errno;
         strcat(p, ".gz");
-        f = fopen(p, "rb");
-        if (!f) {
+        if (stat(p, &sb) != 0) {
             char msg[128];
             if (strerror_r(err, msg, sizeof msg) != 0)
                 snprintf(msg, sizeof msg, "error %d", err);
@@ -373,7 +445,6 @@ static cnn_status pick_file(const char *dir, const char *base, char **path)
             return rc;
         }
     }
-    fclose(f);
     *path = p;
     return CNN_OK;
 }

@@ -11,6 +11,7 @@
 #include "net/net.h"
 #include "layers/layer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -89,6 +90,20 @@ static cnn_status file_size(const cnn_net *net, size_t *size)
         return save_fail(net, CNN_EINVAL, "cnn_net_save: %d layers, the format allows at most %u",
                          (int)net->n_layers, CNNM_MAX_LAYERS);
     const uint32_t version = version_for(net);
+    /* A non-finite value means training diverged: such a model predicts
+     * nothing, and saving it would overwrite a good file with a useless one. */
+    for (int32_t i = 0; i < net->n_layers; i++) {
+        const cnn_layer *l = net->layers[i];
+        const float *parts[3] = {l->w, l->b, l->state};
+        const int64_t counts[3] = {l->n_weights, l->n_biases, l->n_state};
+        static const char *const names[3] = {"weight", "bias", "state value"};
+        for (int k = 0; k < 3; k++)
+            for (int64_t j = 0; j < counts[k]; j++)
+                if (!isfinite(parts[k][j]))
+                    return save_fail(net, CNN_EDIVERGED, "cnn_net_save: layer %d (%s): %s %lld "
+                                     "is %g; refusing to save a diverged network", (int)i,
+                                     l->ops->name, names[k], (long long)j, (double)parts[k][j]);
+    }
     uint64_t total = CNNM_HEADER_LEN + CNNM_CRC_LEN;
     uint64_t values = 0;
     for (int32_t i = 0; i < net->n_layers; i++) {

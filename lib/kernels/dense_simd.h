@@ -6,19 +6,23 @@
  * own.  The kernels here make one pass over W serve all n rows instead.
  * Where the CPU has AVX2 and FMA (checked at run time; the library is built
  * for baseline x86-64) they use 8-float vectors with fused multiply-adds;
- * elsewhere plain loops.  Each output element is summed in a fixed order
+ * elsewhere, or when CNN_ISA=generic forces it (cnn_k_isa(), isa.c), plain
+ * loops.  Each output element is summed in a fixed order
  * (ascending index), so results are deterministic on a given machine. */
 #ifndef CNN_DENSE_SIMD_H
 #define CNN_DENSE_SIMD_H
+
+#include "kernels/kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #  define CNN_K_HAVE_AVX2_PATH 1
 #  include <immintrin.h>
 #  define CNN_K_AVX2 __attribute__((target("avx2,fma")))
-/* True when the running CPU can take the AVX2/FMA kernels. */
+/* True when the AVX2/FMA kernels are to run: the CPU has them and CNN_ISA
+ * does not rule them out (kernels.h, cnn_k_isa()). */
 static inline int cnn_k_cpu_avx2(void)
 {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cnn_k_isa() == CNN_K_ISA_AVX2;
 }
 /* Lane mask for the first r (1..8) floats of a vector. */
 CNN_K_AVX2 static inline __m256i cnn_k_tail_mask(int r)

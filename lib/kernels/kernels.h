@@ -11,8 +11,25 @@
 #ifndef CNN_KERNELS_H
 #define CNN_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- instruction set (isa.c) ------------------------------------------
+ * The kernels with run-time dispatch (the small-batch dense kernels, see
+ * dense_simd.h) take the path cnn_k_isa() names.  It is chosen on first
+ * use: the best the CPU supports, or CNN_K_ISA_GENERIC (plain C) when the
+ * environment variable CNN_ISA is "generic".  GEMM is the BLAS library's
+ * business and is not affected. */
+enum { CNN_K_ISA_GENERIC = 0, CNN_K_ISA_AVX2 = 1 };
+int cnn_k_isa(void);
+/* The best path this CPU can run (ignores CNN_ISA). */
+int cnn_k_isa_best(void);
+/* Tests: switch every dispatched kernel to `isa` (GENERIC, or the best the
+ * CPU supports; false and nothing changed otherwise), or with isa < 0 back
+ * to what the environment chooses.  Not meant to race with running kernels. */
+bool cnn_k_isa_set(int isa);
+const char *cnn_k_isa_name(int isa); /* "generic", "avx2" */
 
 /* ---- matrix multiply (gemm.c) -----------------------------------------
  * C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
@@ -219,5 +236,23 @@ void cnn_k_bn_running_update(int c, size_t count, float momentum, const float *m
                              const float *var, float *run_mean, float *run_var);
 void cnn_k_bn_bwd(int n, int c, size_t plane, const float *xhat, const float *inv_std,
                   const float *gamma, const float *dy, float *dgamma, float *dbeta, float *dx);
+
+/* ---- warp.c ------------------------------------------------------------
+ * Bilinear resampling of one h x w byte plane for data augmentation.  For
+ * each output pixel (x, y): u = x + dx[y*w+x], v = y + dy[y*w+x] (dx and
+ * dy both NULL: no displacement), source point sx = m[0]u + m[1]v + m[2],
+ * sy = m[3]u + m[4]v + m[5]; out = scale * bilinear(src at (sx, sy)),
+ * where source pixels outside rows [win[0], win[1]) x columns
+ * [win[2], win[3]) (and outside the plane) read as 0.  Integer source
+ * points copy the byte exactly (times scale). */
+void cnn_k_warp_bilinear_u8(const uint8_t *src, int h, int w, const int win[4], const float m[6],
+                            const float *dx, const float *dy, float scale, float *out);
+/* Normalised Gaussian taps[0 .. 2r] of std sigma, truncated at
+ * r = min(ceil(3 sigma), max_radius); returns r (0, taps = {1}, when
+ * sigma <= 0). */
+int cnn_k_gauss_taps(float sigma, int max_radius, float *taps);
+/* In-place separable smoothing of an h x w image by taps of radius r
+ * (zero outside the image); tmp holds max(h, w) floats. */
+void cnn_k_blur_sep(float *img, int h, int w, const float *taps, int radius, float *tmp);
 
 #endif /* CNN_KERNELS_H */

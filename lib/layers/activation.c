@@ -13,6 +13,13 @@ typedef struct act_params {
     int32_t function; /* enum cnn_activation */
 } act_params;
 
+static void act_defaults(void *params)
+{
+    act_params *p = params;
+    p->struct_size = sizeof *p;
+    p->function = CNN_ACT_IDENTITY;
+}
+
 static int32_t fn_of(const cnn_layer *l)
 {
     return ((const act_params *)l->params)->function;
@@ -86,6 +93,8 @@ const cnn_layer_ops cnn_activation_ops = {
     .const_name = "CNN_LAYER_ACTIVATION",
     .file_code = 5,
     .params_size = sizeof(act_params),
+    .params_min_size = sizeof(act_params),
+    .defaults = act_defaults,
     .input_form = CNN_INPUT_ANY,
     .validate = act_validate,
     .out_shape = act_out_shape,

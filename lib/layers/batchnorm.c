@@ -132,6 +132,16 @@ static bool epsilon_ok(float e)
     return e > 0.0f && isfinite(e);
 }
 
+static void bn_defaults(void *params)
+{
+    cnn_batchnorm_params *p = params;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->momentum = 0.1f;
+    p->epsilon = 1e-5f;
+    p->channels = 0;
+}
+
 /* Descriptor: momentum (f32), epsilon (f32), channels (u32). */
 static void bn_encode(const cnn_layer *l, cnn_enc *e)
 {
@@ -144,7 +154,7 @@ static void bn_encode(const cnn_layer *l, cnn_enc *e)
 static void bn_decode(cnn_dec *d, void *params)
 {
     cnn_batchnorm_params *p = params;
-    cnn_batchnorm_params_init(p);
+    bn_defaults(p);
     size_t at = d->offset + d->pos;
     float m = cnn_dec_f32(d, "momentum");
     if (d->st == CNN_OK && !momentum_ok(m))
@@ -187,6 +197,8 @@ const cnn_layer_ops cnn_batchnorm_ops = {
     .const_name = "CNN_LAYER_BATCHNORM",
     .file_code = 6,
     .params_size = sizeof(cnn_batchnorm_params),
+    .params_min_size = sizeof(cnn_batchnorm_params),
+    .defaults = bn_defaults,
     .input_form = CNN_INPUT_ANY,
     .validate = bn_validate,
     .preset_input = bn_preset_input,
@@ -202,16 +214,12 @@ const cnn_layer_ops cnn_batchnorm_ops = {
     .decode = bn_decode,
 };
 
-cnn_status cnn_batchnorm_params_init(cnn_batchnorm_params *p)
+cnn_status cnn_batchnorm_params_init_sized(cnn_batchnorm_params *p, size_t struct_size)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_batchnorm_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->momentum = 0.1f;
-    p->epsilon = 1e-5f;
-    p->channels = 0;
-    return CNN_OK;
+    cnn_batchnorm_params d;
+    bn_defaults(&d);
+    return cnn_params_copy_out("cnn_batchnorm_params_init", p, struct_size, &d, sizeof d,
+                               sizeof d);
 }
 
 cnn_status cnn_batchnorm_create(const cnn_batchnorm_params *p, cnn_layer **out)

@@ -5,10 +5,16 @@
 #include "layer.h"
 #include "kernels/kernels.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #define NAME "conv2d"
+
+/* Version 0.1's struct ended before `padding`. */
+#define PARAMS_V1_SIZE offsetof(cnn_conv2d_params, padding)
+
+static void conv_defaults(void *params);
 
 /* Per-batch buffers (l->aux slots). */
 enum { AUX_CONV_OUT, AUX_DCONV, AUX_ARGMAX, AUX_PRE };
@@ -400,6 +406,8 @@ const cnn_layer_ops cnn_conv2d_ops = {
     .const_name = "CNN_LAYER_CONV2D",
     .file_code = 1,
     .params_size = sizeof(cnn_conv2d_params),
+    .params_min_size = PARAMS_V1_SIZE,
+    .defaults = conv_defaults,
     .input_form = CNN_INPUT_SPATIAL,
     .validate = conv_validate,
     .preset_input = conv_preset_input,
@@ -419,22 +427,31 @@ const cnn_layer_ops cnn_conv2d_ops = {
     .decode = conv_decode,
 };
 
-cnn_status cnn_conv2d_params_init(cnn_conv2d_params *p, int32_t out_channels, int32_t kernel_h,
-                                  int32_t kernel_w)
+static void conv_defaults(void *params)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_conv2d_params_init: params is NULL");
+    cnn_conv2d_params *p = params;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
-    p->out_channels = out_channels;
-    p->kernel_h = kernel_h;
-    p->kernel_w = kernel_w;
+    p->out_channels = 1;
+    p->kernel_h = p->kernel_w = 1;
     p->stride_h = p->stride_w = 1;
     p->activation = CNN_ACT_SIGMOID;
     p->pool = CNN_POOL_NONE;
     p->pool_h = p->pool_w = 2;
     p->init = CNN_INIT_NETWORK3;
-    return CNN_OK;
+    p->padding = CNN_PAD_EXPLICIT;
+}
+
+cnn_status cnn_conv2d_params_init_sized(cnn_conv2d_params *p, size_t struct_size,
+                                        int32_t out_channels, int32_t kernel_h, int32_t kernel_w)
+{
+    cnn_conv2d_params d;
+    conv_defaults(&d);
+    d.out_channels = out_channels;
+    d.kernel_h = kernel_h;
+    d.kernel_w = kernel_w;
+    return cnn_params_copy_out("cnn_conv2d_params_init", p, struct_size, &d, sizeof d,
+                               PARAMS_V1_SIZE);
 }
 
 cnn_status cnn_conv2d_create(const cnn_conv2d_params *p, cnn_layer **out)

@@ -10,6 +10,8 @@
 
 #define NAME "dense"
 
+static void dense_defaults(void *params);
+
 /* ---- the affine part, shared with softmax.c ------------------------------ */
 
 /* Splitting one small-batch affine call over the network's workers.  Each
@@ -321,6 +323,8 @@ const cnn_layer_ops cnn_dense_ops = {
     .const_name = "CNN_LAYER_DENSE",
     .file_code = 3,
     .params_size = sizeof(cnn_dense_params),
+    .params_min_size = sizeof(cnn_dense_params),
+    .defaults = dense_defaults,
     .input_form = CNN_INPUT_FLAT,
     .fuses_sgd = true,
     .validate = dense_validate,
@@ -338,17 +342,23 @@ const cnn_layer_ops cnn_dense_ops = {
     .decode = dense_decode,
 };
 
-cnn_status cnn_dense_params_init(cnn_dense_params *p, int32_t out_features)
+static void dense_defaults(void *params)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_dense_params_init: params is NULL");
+    cnn_dense_params *p = params;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
-    p->out_features = out_features;
+    p->out_features = 1;
     p->activation = CNN_ACT_SIGMOID;
     p->dropout = 0.0f;
     p->init = CNN_INIT_NETWORK3;
-    return CNN_OK;
+}
+
+cnn_status cnn_dense_params_init_sized(cnn_dense_params *p, size_t struct_size, int32_t out_features)
+{
+    cnn_dense_params d;
+    dense_defaults(&d);
+    d.out_features = out_features;
+    return cnn_params_copy_out("cnn_dense_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 cnn_status cnn_dense_create(const cnn_dense_params *p, cnn_layer **out)

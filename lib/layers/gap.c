@@ -13,6 +13,12 @@ typedef struct gap_params {
     uint32_t struct_size;
 } gap_params;
 
+static void gap_defaults(void *params)
+{
+    gap_params *p = params;
+    p->struct_size = sizeof *p;
+}
+
 static void geometry(const cnn_layer *l, cnn_pool_geom *g)
 {
     g->c = l->in[0];
@@ -76,8 +82,7 @@ static void gap_encode(const cnn_layer *l, cnn_enc *e)
 static void gap_decode(cnn_dec *d, void *params)
 {
     (void)d;
-    gap_params *p = params;
-    p->struct_size = sizeof *p;
+    gap_defaults(params);
 }
 
 static cnn_status gap_validate(const void *params)
@@ -92,6 +97,8 @@ const cnn_layer_ops cnn_global_avg_pool_ops = {
     .const_name = "CNN_LAYER_GLOBAL_AVG_POOL",
     .file_code = 7,
     .params_size = sizeof(gap_params),
+    .params_min_size = sizeof(gap_params),
+    .defaults = gap_defaults,
     .input_form = CNN_INPUT_SPATIAL,
     .validate = gap_validate,
     .out_shape = gap_out_shape,

@@ -37,9 +37,20 @@ cnn_status cnn_layer_create(const cnn_layer_ops *ops, const char *who, const voi
     if (!params || !out)
         return cnn_fail(CNN_EINVAL, "%s: NULL argument", who);
     uint32_t size = cnn_params_struct_size(params);
-    if (size < ops->params_size)
-        return cnn_fail(CNN_EINVAL, "%s: struct_size %u, expected %zu (use the params_init "
-                        "function)", who, (unsigned)size, ops->params_size);
+    if (size < ops->params_min_size)
+        return cnn_fail(CNN_EINVAL, "%s: struct_size %u, expected at least %zu (use the "
+                        "params_init function)", who, (unsigned)size, ops->params_min_size);
+    /* The caller's fields over the defaults: an older caller's struct is
+     * shorter, and nothing past its struct_size is read. */
+    union {
+        max_align_t align;
+        unsigned char bytes[512];
+    } full;
+    if (ops->params_size > sizeof full)
+        return cnn_fail(CNN_EINVAL, "%s: params too large", who);
+    ops->defaults(&full);
+    memcpy(&full, params, size < ops->params_size ? size : ops->params_size);
+    params = &full;
     cnn_status st = ops->validate(params);
     if (st != CNN_OK)
         return st;

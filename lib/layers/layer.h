@@ -95,6 +95,8 @@ typedef struct cnn_layer_ops {
     const char *const_name;  /* "CNN_LAYER_CONV2D": cnn_constant() lists it */
     uint32_t file_code;      /* the kind's code in model files (docs/format.md), never reused */
     size_t params_size;      /* sizeof the kind's public params struct (struct_size first) */
+    size_t params_min_size;  /* its first published size: older callers pass at least this */
+    void (*defaults)(void *params); /* fills a complete params struct with the defaults */
     int32_t input_form;      /* enum cnn_input_form */
     bool is_output;          /* ends a network and defines its cost (loss below) */
     bool fuses_sgd;          /* backward honours ctx->sgd */

@@ -8,6 +8,8 @@
 
 #define NAME "pool2d"
 
+static void pool_defaults(void *params);
+
 enum { AUX_ARGMAX };
 
 static const cnn_pool2d_params *P(const cnn_layer *l)
@@ -135,6 +137,8 @@ const cnn_layer_ops cnn_pool2d_ops = {
     .const_name = "CNN_LAYER_POOL2D",
     .file_code = 2,
     .params_size = sizeof(cnn_pool2d_params),
+    .params_min_size = sizeof(cnn_pool2d_params),
+    .defaults = pool_defaults,
     .input_form = CNN_INPUT_SPATIAL,
     .validate = pool_validate,
     .out_shape = pool_out_shape,
@@ -148,17 +152,25 @@ const cnn_layer_ops cnn_pool2d_ops = {
     .decode = pool_decode,
 };
 
-cnn_status cnn_pool2d_params_init(cnn_pool2d_params *p, int32_t mode, int32_t window_h,
-                                  int32_t window_w)
+static void pool_defaults(void *params)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_pool2d_params_init: params is NULL");
+    cnn_pool2d_params *p = params;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
-    p->mode = mode;
-    p->window_h = p->stride_h = window_h;
-    p->window_w = p->stride_w = window_w;
-    return CNN_OK;
+    p->mode = CNN_POOL_MAX;
+    p->window_h = p->stride_h = 2;
+    p->window_w = p->stride_w = 2;
+}
+
+cnn_status cnn_pool2d_params_init_sized(cnn_pool2d_params *p, size_t struct_size, int32_t mode,
+                                        int32_t window_h, int32_t window_w)
+{
+    cnn_pool2d_params d;
+    pool_defaults(&d);
+    d.mode = mode;
+    d.window_h = d.stride_h = window_h;
+    d.window_w = d.stride_w = window_w;
+    return cnn_params_copy_out("cnn_pool_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 cnn_status cnn_pool2d_create(const cnn_pool2d_params *p, cnn_layer **out)

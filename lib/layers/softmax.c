@@ -10,6 +10,8 @@
 
 #define NAME "softmax"
 
+static void softmax_defaults(void *params);
+
 static const cnn_softmax_params *P(const cnn_layer *l)
 {
     return l->params;
@@ -156,6 +158,8 @@ const cnn_layer_ops cnn_softmax_ops = {
     .const_name = "CNN_LAYER_SOFTMAX",
     .file_code = 4,
     .params_size = sizeof(cnn_softmax_params),
+    .params_min_size = sizeof(cnn_softmax_params),
+    .defaults = softmax_defaults,
     .input_form = CNN_INPUT_FLAT,
     .is_output = true,
     .fuses_sgd = true,
@@ -177,15 +181,21 @@ const cnn_layer_ops cnn_softmax_ops = {
     .decode = softmax_decode,
 };
 
-cnn_status cnn_softmax_params_init(cnn_softmax_params *p, int32_t classes)
+static void softmax_defaults(void *params)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_softmax_params_init: params is NULL");
+    cnn_softmax_params *p = params;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
-    p->classes = classes;
+    p->classes = 2;
     p->init = CNN_INIT_ZERO;
-    return CNN_OK;
+}
+
+cnn_status cnn_softmax_params_init_sized(cnn_softmax_params *p, size_t struct_size, int32_t classes)
+{
+    cnn_softmax_params d;
+    softmax_defaults(&d);
+    d.classes = classes;
+    return cnn_params_copy_out("cnn_softmax_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 cnn_status cnn_softmax_create(const cnn_softmax_params *p, cnn_layer **out)

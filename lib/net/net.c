@@ -485,7 +485,7 @@ cnn_status cnn_net_summary(const cnn_net *net, char *buf, size_t size, size_t *n
         buf[total < size ? total : size - 1] = '\0';
     if (needed)
         *needed = total + 1;
-    if (total + 1 > size)
+    if (total + 1 > size && buf)
         return cnn_net_fail((cnn_net *)net, CNN_EINVAL, "cnn_net_summary: needs %zu bytes, %zu "
                             "given", total + 1, size);
     return CNN_OK;

@@ -243,7 +243,7 @@ static cnn_status run_dataset(cnn_net *net, const char *who, const cnn_dataset *
         return cnn_net_fail(net, CNN_ENOMEM, "%s: out of memory for labels", who);
     for (int64_t start = 0; start < count; start += batch) {
         int n = (int)(count - start < batch ? count - start : batch);
-        cnn_dataset_gather(ds, NULL, start, n, net->input, truth);
+        cnn_dataset_gather(ds, NULL, start, n, net->input, truth, 0);
         cnn_net_forward_input(net, n, CNN_MODE_INFER);
         visit(net, n, truth, start, ctx);
     }

@@ -9,14 +9,12 @@
 #include <math.h>
 #include <string.h>
 
-cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_rate)
+cnn_status cnn_sgd_params_init_sized(cnn_sgd_params *p, size_t struct_size, float learning_rate)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_sgd_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->learning_rate = learning_rate;
-    return CNN_OK;
+    cnn_sgd_params d;
+    memset(&d, 0, sizeof d);
+    d.learning_rate = learning_rate;
+    return cnn_params_copy_out("cnn_sgd_params_init", p, struct_size, &d, sizeof d, sizeof d);
 }
 
 cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out)

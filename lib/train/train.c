@@ -26,18 +26,17 @@
  * fields it lacks take their defaults. */
 #define TRAIN_PARAMS_MIN_SIZE offsetof(cnn_train_params, checkpoint_path)
 
-cnn_status cnn_train_params_init(cnn_train_params *p, int32_t epochs)
+cnn_status cnn_train_params_init_sized(cnn_train_params *p, size_t struct_size, int32_t epochs)
 {
-    if (!p)
-        return cnn_fail(CNN_EINVAL, "cnn_train_params_init: params is NULL");
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->epochs = epochs;
-    p->batch_size = 10;
-    p->eval_batch_size = 1000;
-    p->progress_every = 100;
-    p->checkpoint_every = 1;
-    return CNN_OK;
+    cnn_train_params d;
+    memset(&d, 0, sizeof d);
+    d.epochs = epochs;
+    d.batch_size = 10;
+    d.eval_batch_size = 1000;
+    d.progress_every = 100;
+    d.checkpoint_every = 1;
+    return cnn_params_copy_out("cnn_train_params_init", p, struct_size, &d, sizeof d,
+                               TRAIN_PARAMS_MIN_SIZE);
 }
 
 static cnn_status check_set(cnn_net *net, const char *what, const cnn_dataset *ds, int classes)
@@ -64,7 +63,7 @@ static cnn_status read_params(cnn_net *net, const cnn_train_params *p, cnn_train
         return cnn_net_fail(net, CNN_EINVAL, WHO ": params struct_size %u, expected at least %zu "
                             "(use cnn_train_params_init)", (unsigned)p->struct_size,
                             TRAIN_PARAMS_MIN_SIZE);
-    cnn_train_params_init(q, p->epochs);
+    cnn_train_params_init_sized(q, sizeof *q, p->epochs);
     memcpy(q, p, TRAIN_PARAMS_MIN_SIZE);
     q->struct_size = sizeof *q;
     /* A later field is taken only if the caller's struct holds all of it. */
@@ -143,7 +142,7 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
     for (int64_t b = 0; b < batches; b++) {
         int64_t start = b * p->batch_size;
         int n = (int)(count - start < p->batch_size ? count - start : p->batch_size);
-        cnn_dataset_gather(train, s->order, start, n, net->input, s->labels);
+        cnn_dataset_gather(train, s->order, start, n, net->input, s->labels, (uint64_t)epoch);
         cnn_net_forward_input(net, n, CNN_MODE_TRAIN);
         double cost = 0.0;
         cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);
@@ -375,6 +374,18 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
     for (int32_t epoch = r.epochs_run + 1; epoch <= p->epochs; epoch++) {
         double t0 = cnn_now_seconds(), cost = 0.0;
         if ((st = run_epoch(net, opt, train, p, &s, epoch, &cost)) != CNN_OK)
+            break;
+        /* A bounded cost can hide parameters already lost (the softmax of
+         * infinities is still a distribution): one pass over them per
+         * epoch, before they are evaluated or checkpointed. */
+        for (int64_t i = 0; i < net->n_params; i++)
+            if (!isfinite(net->params[i])) {
+                st = cnn_net_fail(net, CNN_EDIVERGED, WHO ": diverged in epoch %d: parameter "
+                                  "%lld is %g after the epoch (try a smaller learning rate)",
+                                  (int)epoch, (long long)i, (double)net->params[i]);
+                break;
+            }
+        if (st != CNN_OK)
             break;
         double seconds = cnn_now_seconds() - t0;
         double val, test;

@@ -69,13 +69,9 @@ type Conv2dParams struct {
 
 // NewConv2d makes a convolution with outChannels kernelxkernel filters.
 func NewConv2d(outChannels, kernel int32, o Conv2dParams) (*Layer, error) {
-	// Slack behind the struct: *_params_init cannot know its size, and a
-	// newer library may write fields this header lacks (see docs/abi.md).
-	var padded struct {
-		p     C.cnn_conv2d_params
-		slack [256]byte
-	}
-	p := &padded.p
+	// The header's inline init passes sizeof: the library writes no byte past p.
+	var params C.cnn_conv2d_params
+	p := &params
 	C.cnn_conv2d_params_init(p, C.int32_t(outChannels), C.int32_t(kernel), C.int32_t(kernel))
 	set := func(dst *C.int32_t, v int32) {
 		if v != 0 {
@@ -102,13 +98,9 @@ func NewConv2d(outChannels, kernel int32, o Conv2dParams) (*Layer, error) {
 
 // NewPool2d makes a pooling layer with a window x window window.
 func NewPool2d(mode, window int32) (*Layer, error) {
-	// Slack behind the struct: *_params_init cannot know its size, and a
-	// newer library may write fields this header lacks (see docs/abi.md).
-	var padded struct {
-		p     C.cnn_pool2d_params
-		slack [256]byte
-	}
-	p := &padded.p
+	// The header's inline init passes sizeof: the library writes no byte past p.
+	var params C.cnn_pool2d_params
+	p := &params
 	C.cnn_pool2d_params_init(p, C.int32_t(mode), C.int32_t(window), C.int32_t(window))
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_pool2d_params
@@ -118,13 +110,9 @@ func NewPool2d(mode, window int32) (*Layer, error) {
 
 // NewDense makes a fully connected layer; dropout 0 disables dropout.
 func NewDense(outFeatures, activation int32, dropout float32) (*Layer, error) {
-	// Slack behind the struct: *_params_init cannot know its size, and a
-	// newer library may write fields this header lacks (see docs/abi.md).
-	var padded struct {
-		p     C.cnn_dense_params
-		slack [256]byte
-	}
-	p := &padded.p
+	// The header's inline init passes sizeof: the library writes no byte past p.
+	var params C.cnn_dense_params
+	p := &params
 	C.cnn_dense_params_init(p, C.int32_t(outFeatures))
 	p.activation = C.int32_t(activation)
 	p.dropout = C.float(dropout)
@@ -136,13 +124,9 @@ func NewDense(outFeatures, activation int32, dropout float32) (*Layer, error) {
 
 // NewSoftmax makes the softmax output layer.
 func NewSoftmax(classes int32) (*Layer, error) {
-	// Slack behind the struct: *_params_init cannot know its size, and a
-	// newer library may write fields this header lacks (see docs/abi.md).
-	var padded struct {
-		p     C.cnn_softmax_params
-		slack [256]byte
-	}
-	p := &padded.p
+	// The header's inline init passes sizeof: the library writes no byte past p.
+	var params C.cnn_softmax_params
+	p := &params
 	C.cnn_softmax_params_init(p, C.int32_t(classes))
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_softmax_params

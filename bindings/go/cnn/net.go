@@ -213,11 +213,8 @@ type SGD struct {
 
 // NewSGD makes SGD with learning rate eta and L2 weight lambda (network3's form).
 func NewSGD(eta, lambda float32) (*SGD, error) {
-	var padded struct { // slack: see NewConv2d
-		p     C.cnn_sgd_params
-		slack [256]byte
-	}
-	p := &padded.p
+	var params C.cnn_sgd_params // init passes sizeof: nothing is written past it
+	p := &params
 	C.cnn_sgd_params_init(p, C.float(eta))
 	p.l2 = C.float(lambda)
 	p.struct_size = C.sizeof_cnn_sgd_params

@@ -112,11 +112,8 @@ func (n *Net) Train(opt *SGD, data *Dataset, o TrainOptions) (TrainResult, error
 		defer e.leave()
 	}
 
-	var padded struct { // slack: see NewConv2d
-		p     C.cnn_train_params
-		slack [256]byte
-	}
-	p := &padded.p
+	var params C.cnn_train_params // init passes sizeof: nothing is written past it
+	p := &params
 	C.cnn_train_params_init(p, C.int32_t(o.Epochs))
 	if o.BatchSize != 0 {
 		p.batch_size = C.int32_t(o.BatchSize)

@@ -108,6 +108,16 @@ class SgdParams(Structure):
                 ("momentum", c_float), ("l2", c_float), ("l2_batches", c_int64)]
 
 
+class AugmentParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("probability", c_float),
+                ("rotate_min", c_float), ("rotate_max", c_float),
+                ("scale_min", c_float), ("scale_max", c_float),
+                ("shift_x_min", c_float), ("shift_x_max", c_float),
+                ("shift_y_min", c_float), ("shift_y_max", c_float),
+                ("shear_min", c_float), ("shear_max", c_float),
+                ("elastic_alpha", c_float), ("elastic_sigma", c_float), ("seed", c_uint64)]
+
+
 class Progress(Structure):
     _fields_ = [("struct_size", c_uint32), ("epoch", c_int32), ("epochs", c_int32),
                 ("batch", c_int64), ("batches", c_int64), ("cost", c_double),
@@ -142,17 +152,10 @@ class TrainResult(Structure):
 
 
 def _new_struct(cls):
-    """A params struct with slack behind it, struct_size set to our size.
-
-    The *_params_init functions cannot know how big the caller's struct is,
-    so a newer library might write fields this binding doesn't know about.
-    The slack absorbs such writes; struct_size then tells the library which
-    fields we really filled.
-    """
-    buf = ctypes.create_string_buffer(ctypes.sizeof(cls) + 256)
-    s = cls.from_buffer(buf)
-    s._slack = buf  # keep the backing memory alive with the struct
-    return s
+    """A zeroed params struct.  Its *_params_init call passes our sizeof
+    (the _sized C functions), so the library writes no byte past it and
+    reads only the fields this binding knows."""
+    return cls()
 
 
 P = POINTER
@@ -177,16 +180,16 @@ _PROTOS = {
     "cnn_tensor_reshape": (status, [P_TENSOR, c_int32, P_I64]),
     "cnn_tensor_copy_in": (status, [P_TENSOR, c_void_p, c_int64]),
     "cnn_tensor_copy_out": (status, [P_TENSOR, c_void_p, c_int64]),
-    "cnn_conv2d_params_init": (status, [P(Conv2dParams), c_int32, c_int32, c_int32]),
+    "cnn_conv2d_params_init_sized": (status, [P(Conv2dParams), c_size_t, c_int32, c_int32, c_int32]),
     "cnn_conv2d_create": (status, [P(Conv2dParams), P(P_LAYER)]),
-    "cnn_pool2d_params_init": (status, [P(Pool2dParams), c_int32, c_int32, c_int32]),
+    "cnn_pool2d_params_init_sized": (status, [P(Pool2dParams), c_size_t, c_int32, c_int32, c_int32]),
     "cnn_pool2d_create": (status, [P(Pool2dParams), P(P_LAYER)]),
-    "cnn_dense_params_init": (status, [P(DenseParams), c_int32]),
+    "cnn_dense_params_init_sized": (status, [P(DenseParams), c_size_t, c_int32]),
     "cnn_dense_create": (status, [P(DenseParams), P(P_LAYER)]),
-    "cnn_softmax_params_init": (status, [P(SoftmaxParams), c_int32]),
+    "cnn_softmax_params_init_sized": (status, [P(SoftmaxParams), c_size_t, c_int32]),
     "cnn_softmax_create": (status, [P(SoftmaxParams), P(P_LAYER)]),
     "cnn_activation_create": (status, [c_int32, P(P_LAYER)]),
-    "cnn_batchnorm_params_init": (status, [P(BatchnormParams)]),
+    "cnn_batchnorm_params_init_sized": (status, [P(BatchnormParams), c_size_t]),
     "cnn_batchnorm_create": (status, [P(BatchnormParams), P(P_LAYER)]),
     "cnn_global_avg_pool_create": (status, [P(P_LAYER)]),
     "cnn_layer_destroy": (None, [P_LAYER]),
@@ -207,6 +210,8 @@ _PROTOS = {
     "cnn_dataset_expand": (status, [P_DS, c_uint64, P(P_DS)]),
     "cnn_dataset_get": (status, [P_DS, c_int64, c_void_p, P_I32]),
     "cnn_dataset_batch": (status, [P_DS, c_int64, c_int64, P_TENSOR, c_void_p]),
+    "cnn_augment_params_init_sized": (status, [P(AugmentParams), c_size_t]),
+    "cnn_dataset_augment": (status, [P_DS, P(AugmentParams), P(P_DS)]),
     "cnn_net_create": (status, [c_int32, c_int32, c_int32, c_uint64, P(P_NET)]),
     "cnn_net_destroy": (None, [P_NET]),
     "cnn_net_add": (status, [P_NET, P_LAYER]),
@@ -230,12 +235,12 @@ _PROTOS = {
     "cnn_net_load": (status, [c_char_p, P(P_NET)]),
     "cnn_net_save_buffer": (status, [P_NET, P(c_void_p), P(c_size_t)]),
     "cnn_net_load_buffer": (status, [c_void_p, c_size_t, P(P_NET)]),
-    "cnn_sgd_params_init": (status, [P(SgdParams), c_float]),
+    "cnn_sgd_params_init_sized": (status, [P(SgdParams), c_size_t, c_float]),
     "cnn_sgd_create": (status, [P(SgdParams), P(P_OPT)]),
     "cnn_optimizer_destroy": (None, [P_OPT]),
     "cnn_optimizer_step": (status, [P_OPT, P_NET]),
     "cnn_train_step": (status, [P_NET, P_OPT, P_TENSOR, c_void_p, P(c_double)]),
-    "cnn_train_params_init": (status, [P(TrainParams), c_int32]),
+    "cnn_train_params_init_sized": (status, [P(TrainParams), c_size_t, c_int32]),
     "cnn_train": (status, [P_NET, P_OPT, P_DS, P(TrainParams), P(TrainResult)]),
     "cnn_checkpoint_info": (status, [c_char_p, P_I32]),
     "cnn_test_fail_alloc_after": (None, [c_int64]),
@@ -328,5 +333,17 @@ for _name, (_res, _args) in _PROTOS.items():
         continue
     _fn.restype, _fn.argtypes = _res, _args
     setattr(lib, _name, _checked(_name, _fn, _args))
+
+def _sized_init(sized):
+    """cnn_X_params_init(byref(p), ...) in the C header's sense: an inline
+    function there that passes the caller's sizeof to the _sized form."""
+    def init(ref, *args):
+        return sized(ref, ctypes.sizeof(ref._obj), *args)
+    return init
+
+
+for _name in list(_PROTOS):
+    if _name.endswith("_params_init_sized"):
+        setattr(lib, _name[:-len("_sized")], _sized_init(getattr(lib, _name)))
 
 new_struct = _new_struct

@@ -93,6 +93,53 @@ class Dataset(Handle):
         with self._use() as h:
             return Dataset._make(L.cnn_dataset_expand, h, seed)
 
+    def augment(self, *, rotate=None, scale=None, shift=None, shift_x=None, shift_y=None,
+                shear=None, elastic=None, probability=None, seed=None):
+        """A view whose examples are randomly transformed when read (nothing is copied).
+
+        rotate, shear (degrees) and shift, shift_x, shift_y (pixels): a number v
+        means the range [-v, v], a pair (min, max) that range; shift sets both
+        axes.  scale: a pair (min, max), or a number for that exact factor.
+        elastic: (alpha, sigma) or alpha alone (sigma 4): Simard's elastic
+        distortion.  probability: chance each example is transformed (default 1).
+        Every value is drawn uniformly per (seed, pass, example); batch() and get()
+        read pass 0, training reads pass = epoch.  Evaluate on the plain set.
+        Invalid values raise InvalidArgumentError with the library's message.
+        """
+        p = _lib.new_struct(_lib.AugmentParams)
+        check(L.cnn_augment_params_init(ctypes.byref(p)))
+
+        def span(v, symmetric=True):
+            if isinstance(v, (tuple, list)):
+                lo, hi = v
+                return float(lo), float(hi)
+            v = float(v)
+            return (-v, v) if symmetric else (v, v)
+
+        if rotate is not None:
+            p.rotate_min, p.rotate_max = span(rotate)
+        if scale is not None:
+            p.scale_min, p.scale_max = span(scale, symmetric=False)
+        if shift is not None:
+            p.shift_x_min, p.shift_x_max = p.shift_y_min, p.shift_y_max = span(shift)
+        if shift_x is not None:
+            p.shift_x_min, p.shift_x_max = span(shift_x)
+        if shift_y is not None:
+            p.shift_y_min, p.shift_y_max = span(shift_y)
+        if shear is not None:
+            p.shear_min, p.shear_max = span(shear)
+        if elastic is not None:
+            if isinstance(elastic, (tuple, list)):
+                p.elastic_alpha, p.elastic_sigma = float(elastic[0]), float(elastic[1])
+            else:
+                p.elastic_alpha = float(elastic)
+        if probability is not None:
+            p.probability = float(probability)
+        if seed is not None:
+            p.seed = int(seed)
+        p.struct_size = ctypes.sizeof(_lib.AugmentParams)  # ours, not the library's
+        return Dataset._make(L.cnn_dataset_augment, self.handle, ctypes.byref(p))
+
     def get(self, index):
         """(pixels as array('f'), label) of one example."""
         c, h, w = self.shape

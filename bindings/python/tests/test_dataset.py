@@ -1,4 +1,5 @@
 """Datasets: creation, slicing, expansion and IDX files."""
+import ctypes
 import os
 import struct
 import tempfile
@@ -32,6 +33,49 @@ class Datasets(unittest.TestCase):
         self.assertEqual(len(part.expand(seed=1)), 50)
         with self.assertRaises(cnn.InvalidArgumentError):
             part.slice(5, 10)
+
+    def test_augment(self):
+        self.assertEqual(ctypes.sizeof(cnn._lib.AugmentParams), 64)  # header_c99 pins it too
+        plain = [self.ds.get(i)[0] for i in range(30)]
+        # The identity (and elastic alpha 0) reads back the same floats.
+        same = self.ds.augment(scale=1, elastic=(0, 2), seed=3)
+        self.assertEqual([same.get(i)[0] for i in range(30)], plain)
+        # A quarter turn counterclockwise is an exact permutation (numpy's rot90).
+        turned = self.ds.augment(rotate=(90, 90))
+        del self.ds  # an augmented view outlives its parent
+        self.assertEqual(len(turned), 30)
+        for e in (0, 7, 29):
+            got, label = turned.get(e)
+            self.assertEqual(label, e % 10)
+            want = [plain[e][j * 28 + 27 - i] for i in range(28) for j in range(28)]
+            self.assertEqual(list(got), want)
+        part = turned.slice(5, 2)  # slices keep the transform
+        self.assertEqual(list(part.get(1)[0]), list(turned.get(6)[0]))
+        # A whole-pixel shift right by 2 zero-fills the first two columns.
+        moved = cnn.Dataset.create(*synthetic(3), (1, 28, 28)).augment(shift_x=(2, 2))
+        got = list(moved.get(2)[0])
+        for i in range(28):
+            self.assertEqual(got[i * 28:i * 28 + 28], [0.0, 0.0] + list(plain[2][i * 28:i * 28 + 26]))
+        # Seeded: same seed, same images; another seed, others; all in [0, 1).
+        a, b, c = [cnn.Dataset.create(*synthetic(30), (1, 28, 28)).augment(
+            rotate=15, scale=(0.9, 1.1), shift=2, shear=10, elastic=(8, 3), seed=s)
+            for s in (1, 1, 2)]
+        xa, xb, xc = a.batch(0, 30)[0].tolist(), b.batch(0, 30)[0].tolist(), c.batch(0, 30)[0].tolist()
+        self.assertEqual(xa, xb)
+        self.assertNotEqual(xa, xc)
+        for e in range(30):
+            self.assertTrue(all(0.0 <= v < 1.0 for v in a.get(e)[0]))
+
+    def test_augment_invalid(self):
+        for kw in ({"scale": (0, 1)}, {"scale": -1}, {"probability": 1.5},
+                   {"probability": float("nan")}, {"rotate": (10, -10)}, {"shear": 90},
+                   {"elastic": (1, -2)}, {"elastic": -1}):
+            with self.subTest(**{k: str(v) for k, v in kw.items()}):
+                with self.assertRaises(cnn.InvalidArgumentError) as cm:
+                    self.ds.augment(**kw)
+                self.assertIn("dataset_augment", str(cm.exception))
+        with self.assertRaises(cnn.InvalidArgumentError):
+            self.ds.augment(rotate=5).augment(rotate=5)
 
     def test_wrong_sizes(self):
         with self.assertRaises(ValueError):

@@ -98,20 +98,13 @@ macro_rules! layer_queries {
 layer_queries!(Layer);
 layer_queries!(LayerRef<'_>);
 
-/// Runs a *_params_init into a struct with slack behind it: init cannot
-/// know the caller's struct size, so a newer library may write fields this
-/// binding lacks.  The slack absorbs them; struct_size (set in build()) then
-/// tells the library which fields we filled.
+/// Runs a *_params_init (which passes this binding's struct size, see
+/// sys.rs) on a default struct: the library writes no byte past it.
 pub(crate) fn init_params<P: Default>(init: impl FnOnce(*mut P) -> i32) -> P {
-    #[repr(C)]
-    struct Slack<P> {
-        p: P,
-        _slack: [u64; 32],
-    }
-    let mut s = Slack { p: P::default(), _slack: [0; 32] };
-    // Cannot fail for a non-NULL struct; sizes are checked at build().
-    init(&mut s.p);
-    s.p
+    let mut p = P::default();
+    // Cannot fail for a non-NULL struct of at least the first published size.
+    init(&mut p);
+    p
 }
 
 fn create<P>(f: unsafe extern "C" fn(*const P, *mut *mut sys::cnn_layer) -> i32, p: &P) -> Result<Layer> {

@@ -173,13 +173,13 @@ extern "C" {
     pub fn cnn_tensor_copy_in(t: *mut cnn_tensor, src: *const f32, count: i64) -> cnn_status;
     pub fn cnn_tensor_copy_out(t: *const cnn_tensor, dst: *mut f32, count: i64) -> cnn_status;
 
-    pub fn cnn_conv2d_params_init(p: *mut cnn_conv2d_params, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status;
+    pub fn cnn_conv2d_params_init_sized(p: *mut cnn_conv2d_params, struct_size: usize, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status;
     pub fn cnn_conv2d_create(p: *const cnn_conv2d_params, out: *mut *mut cnn_layer) -> cnn_status;
-    pub fn cnn_pool2d_params_init(p: *mut cnn_pool2d_params, mode: i32, window_h: i32, window_w: i32) -> cnn_status;
+    pub fn cnn_pool2d_params_init_sized(p: *mut cnn_pool2d_params, struct_size: usize, mode: i32, window_h: i32, window_w: i32) -> cnn_status;
     pub fn cnn_pool2d_create(p: *const cnn_pool2d_params, out: *mut *mut cnn_layer) -> cnn_status;
-    pub fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32) -> cnn_status;
+    pub fn cnn_dense_params_init_sized(p: *mut cnn_dense_params, struct_size: usize, out_features: i32) -> cnn_status;
     pub fn cnn_dense_create(p: *const cnn_dense_params, out: *mut *mut cnn_layer) -> cnn_status;
-    pub fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status;
+    pub fn cnn_softmax_params_init_sized(p: *mut cnn_softmax_params, struct_size: usize, classes: i32) -> cnn_status;
     pub fn cnn_softmax_create(p: *const cnn_softmax_params, out: *mut *mut cnn_layer) -> cnn_status;
     pub fn cnn_activation_create(activation: i32, out: *mut *mut cnn_layer) -> cnn_status;
     pub fn cnn_layer_destroy(layer: *mut cnn_layer);
@@ -225,13 +225,49 @@ extern "C" {
     pub fn cnn_net_save_buffer(net: *const cnn_net, data: *mut *mut c_void, size: *mut usize) -> cnn_status;
     pub fn cnn_net_load_buffer(data: *const c_void, size: usize, out: *mut *mut cnn_net) -> cnn_status;
 
-    pub fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) -> cnn_status;
+    pub fn cnn_sgd_params_init_sized(p: *mut cnn_sgd_params, struct_size: usize, learning_rate: f32) -> cnn_status;
     pub fn cnn_sgd_create(p: *const cnn_sgd_params, out: *mut *mut cnn_optimizer) -> cnn_status;
     pub fn cnn_optimizer_destroy(opt: *mut cnn_optimizer);
     pub fn cnn_optimizer_step(opt: *mut cnn_optimizer, net: *mut cnn_net) -> cnn_status;
     pub fn cnn_train_step(net: *mut cnn_net, opt: *mut cnn_optimizer, x: *const cnn_tensor, labels: *const i32, cost: *mut f64) -> cnn_status;
-    pub fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status;
+    pub fn cnn_train_params_init_sized(p: *mut cnn_train_params, struct_size: usize, epochs: i32) -> cnn_status;
     pub fn cnn_train(net: *mut cnn_net, opt: *mut cnn_optimizer, train: *const cnn_dataset, p: *const cnn_train_params, result: *mut cnn_train_result) -> cnn_status;
     pub fn cnn_checkpoint_info(path: *const c_char, epoch: *mut i32) -> cnn_status;
     pub fn cnn_test_fail_alloc_after(n: i64);
+}
+
+/// The header's inline cnn_conv2d_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_conv2d_params_init(p: *mut cnn_conv2d_params, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status {
+    cnn_conv2d_params_init_sized(p, std::mem::size_of::<cnn_conv2d_params>(), out_channels, kernel_h, kernel_w)
+}
+
+/// The header's inline cnn_pool2d_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_pool2d_params_init(p: *mut cnn_pool2d_params, mode: i32, window_h: i32, window_w: i32) -> cnn_status {
+    cnn_pool2d_params_init_sized(p, std::mem::size_of::<cnn_pool2d_params>(), mode, window_h, window_w)
+}
+
+/// The header's inline cnn_dense_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32) -> cnn_status {
+    cnn_dense_params_init_sized(p, std::mem::size_of::<cnn_dense_params>(), out_features)
+}
+
+/// The header's inline cnn_softmax_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status {
+    cnn_softmax_params_init_sized(p, std::mem::size_of::<cnn_softmax_params>(), classes)
+}
+
+/// The header's inline cnn_sgd_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) -> cnn_status {
+    cnn_sgd_params_init_sized(p, std::mem::size_of::<cnn_sgd_params>(), learning_rate)
+}
+
+/// The header's inline cnn_train_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status {
+    cnn_train_params_init_sized(p, std::mem::size_of::<cnn_train_params>(), epochs)
 }

@@ -1,0 +1,168 @@
+#!/bin/sh
+# cnn-mnist's command line and file handling (issue 16, section 5), on a
+# synthetic MNIST of all-zero images that this script writes itself (the
+# training pair gzipped, the test pair raw), so it runs in seconds:
+#   - bad numbers are usage errors (exit 2) with a message naming them:
+#     whitespace around integers, floats that overflow or round to a
+#     boundary as the float the library gets;
+#   - outputs are checked before any data is loaded or net trained (exit
+#     2): a directory, a device, a directory where no file can be created;
+#   - a file size limit (ulimit -f) makes --save fail with "File too large"
+#     (exit 1), not kill the trainer with SIGXFSZ, and leaves no temporary
+#     file; a temporary file left by a dead process is removed by the next
+#     save of the same path;
+#   - Ctrl-C (SIGINT) during the evaluation of loaded nets stops it and
+#     exits 130 without voting.
+#
+# usage: trainer_cli.sh CNN_MNIST_EXECUTABLE
+set -u
+
+exe=${1:?usage: trainer_cli.sh CNN_MNIST_EXECUTABLE}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnn_trainer_cli.XXXXXX") || exit 1
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+
+# expect STATUS TEXT ARGS...: runs cnn-mnist, wants exit STATUS and TEXT
+# in its standard error.
+expect() {
+    want=$1 text=$2
+    shift 2
+    "$exe" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        fail "cnn-mnist $* exited $rc, want $want: $(cat "$tmp/err")"
+    elif ! grep -qF -- "$text" "$tmp/err"; then
+        fail "cnn-mnist $*: stderr lacks '$text': $(cat "$tmp/err")"
+    else
+        echo "ok: $* -> $rc: $(head -n 1 "$tmp/err")"
+    fi
+}
+
+# ---- usage errors: exit 2 before anything is loaded ----------------------
+nodata="--data $tmp/none"
+expect 2 "--eta 1e300 is too large for a float" fc --eta 1e300 $nodata
+expect 2 "--eta 1e-50 is too small for a float" fc --eta 1e-50 $nodata
+expect 2 "--lambda 1e39 is too large for a float" fc --lambda 1e39 $nodata
+expect 2 "--momentum 0.99999999999 rounds to 1" fc --momentum 0.99999999999 $nodata
+expect 2 "--epochs wants a whole number" fc --epochs " 5" $nodata
+expect 2 "--epochs wants a whole number" fc --epochs "5 " $nodata
+expect 2 "--batch wants a whole number" fc --batch " 10" $nodata
+expect 2 "--threads wants a whole number" fc --threads "1 " $nodata
+expect 2 "--seed wants a whole number" fc --seed " 1" $nodata
+expect 2 "--train-size wants a whole number" fc --train-size "+10" $nodata
+expect 2 "--ensemble wants a whole number" fc --ensemble " 2" $nodata
+expect 2 "--eta wants a learning rate" fc --eta " 0.1" $nodata
+expect 2 "--require-accuracy wants a fraction" fc --require-accuracy " 0.5" $nodata
+
+mkdir "$tmp/dir"
+expect 2 "--save '$tmp/dir' is a directory" fc --save "$tmp/dir" $nodata
+expect 2 "--save '/dev/null' exists and is not a regular file" fc --save /dev/null $nodata
+expect 2 "--checkpoint '$tmp/dir' is a directory" fc --checkpoint "$tmp/dir" $nodata
+expect 2 "--checkpoint '/dev/null' exists and is not a regular file" fc --checkpoint /dev/null $nodata
+expect 2 "--plot '/dev/null' exists and is not a regular file" fc --plot /dev/null $nodata
+mkdir "$tmp/dir/n-2.cnnm"
+expect 2 "--save '$tmp/dir/n-2.cnnm' is a directory" fc --ensemble 2 --save "$tmp/dir/n.cnnm" $nodata
+# A directory where no file can be created: read-only for an ordinary
+# user; root writes anywhere, so for root a file system that refuses new
+# files (/proc).
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$tmp/ro" && chmod 555 "$tmp/ro"
+    ro="$tmp/ro"
+else
+    ro=/proc
+fi
+expect 2 "--checkpoint '$ro/s.ckpt': cannot create a file in directory '$ro'" fc --checkpoint "$ro/s.ckpt" $nodata
+expect 2 "--save '$ro/a.cnnm': cannot create a file in directory '$ro'" fc --save "$ro/a.cnnm" $nodata
+if [ -n "$(ls -A "$tmp/dir/n-2.cnnm")" ] || [ "$(ls "$tmp/dir" | wc -l)" -ne 1 ]; then
+    fail "the output checks left files behind: $(ls -A "$tmp/dir")"
+fi
+
+# ---- a synthetic MNIST: 60,000 + 10,000 zero images of 28x28 -------------
+# idx N MAGIC_BYTE DIMS...: an IDX header (big-endian) then N zero bytes.
+be32() {
+    printf "\\$(printf %03o $(($1 >> 24 & 255)))\\$(printf %03o $(($1 >> 16 & 255)))"
+    printf "\\$(printf %03o $(($1 >> 8 & 255)))\\$(printf %03o $(($1 & 255)))"
+}
+idx() {
+    bytes=$1 magic=$2
+    shift 2
+    be32 "$magic"
+    for d in "$@"; do be32 "$d"; done
+    head -c "$bytes" /dev/zero
+}
+mkdir "$tmp/mnist"
+idx $((60000 * 784)) 2051 60000 28 28 | gzip -1 >"$tmp/mnist/train-images-idx3-ubyte.gz"
+idx 60000 2049 60000 | gzip -1 >"$tmp/mnist/train-labels-idx1-ubyte.gz"
+idx $((10000 * 784)) 2051 10000 28 28 >"$tmp/mnist/t10k-images-idx3-ubyte"
+idx 10000 2049 10000 >"$tmp/mnist/t10k-labels-idx1-ubyte"
+run="fc --epochs 1 --train-size 10 --data $tmp/mnist --quiet"
+
+# ---- saving ----------------------------------------------------------------
+# A temporary file of a process that no longer exists (killed during its
+# fsync): removed by the next save of the same path.
+dead=$(sh -c 'echo $$')
+touch "$tmp/a.cnnm.tmp.$dead.AbC123"
+"$exe" $run --save "$tmp/a.cnnm" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || [ ! -s "$tmp/a.cnnm" ]; then
+    fail "training and --save exited $rc: $(cat "$tmp/err")"
+else
+    echo "ok: trained and saved $tmp/a.cnnm"
+fi
+if [ -e "$tmp/a.cnnm.tmp.$dead.AbC123" ]; then
+    fail "the stale temporary file of pid $dead was not removed"
+else
+    echo "ok: the stale temporary file of dead pid $dead was removed"
+fi
+
+# ulimit -f: the model (~318 kB) does not fit in 50 kB.
+(ulimit -f 100 && exec "$exe" $run --save "$tmp/big.cnnm") >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 1 ]; then
+    fail "--save past ulimit -f exited $rc, want 1 (153 = killed by SIGXFSZ): $(cat "$tmp/err")"
+elif ! grep -qF "File too large" "$tmp/err"; then
+    fail "--save past ulimit -f: stderr lacks 'File too large': $(cat "$tmp/err")"
+else
+    echo "ok: --save past ulimit -f -> 1: $(cat "$tmp/err")"
+fi
+left=$(ls -A "$tmp" | grep '^big\.cnnm')
+[ -z "$left" ] || fail "--save past ulimit -f left $left"
+
+# ---- Ctrl-C during the evaluation of loaded nets ---------------------------
+set --
+i=0
+while [ $i -lt 64 ]; do
+    set -- "$@" --load "$tmp/a.cnnm"
+    i=$((i + 1))
+done
+"$exe" "$@" --data "$tmp/mnist" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+# Wait (at most 60 s) until it is evaluating, then interrupt it.
+i=0
+while ! grep -q "evaluating only" "$tmp/out" 2>/dev/null && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 0.2
+kill -INT $pid
+wait $pid
+rc=$?
+done_nets=$(grep -c "final net" "$tmp/out")
+if [ $rc -ne 130 ]; then
+    fail "SIGINT during evaluation: exit $rc, want 130 ($done_nets of 64 nets evaluated): $(cat "$tmp/err")"
+elif grep -q "ensemble of" "$tmp/out"; then
+    fail "SIGINT during evaluation: the vote still ran"
+else
+    echo "ok: SIGINT during evaluation -> 130 after $done_nets of 64 nets: $(cat "$tmp/err")"
+fi
+
+if [ $fails -ne 0 ]; then
+    echo "FAIL: $fails checks failed"
+    exit 1
+fi
+echo "PASS"
