@@ -288,7 +288,8 @@ CNN_API cnn_status cnn_tensor_copy_out(const cnn_tensor *t, float *dst, int64_t 
 /** @name Layers */
 /** @{ */
 
-/** One layer: convolution, pooling, dense, softmax or activation. */
+/** One layer: convolution, pooling, dense, softmax, activation, batch normalisation or
+ *  global average pooling. */
 typedef struct cnn_layer cnn_layer;
 
 /** Layer kinds, as returned by cnn_layer_kind(). Values are pinned. */
@@ -297,7 +298,9 @@ enum cnn_layer_kind {
     CNN_LAYER_POOL2D = 2,     /**< pooling */
     CNN_LAYER_DENSE = 3,      /**< fully connected */
     CNN_LAYER_SOFTMAX = 4,    /**< fully connected + softmax, log-likelihood cost */
-    CNN_LAYER_ACTIVATION = 5  /**< element-wise activation */
+    CNN_LAYER_ACTIVATION = 5, /**< element-wise activation */
+    CNN_LAYER_BATCHNORM = 6,  /**< batch normalisation @since 0.2 */
+    CNN_LAYER_GLOBAL_AVG_POOL = 7 /**< mean over each channel's plane @since 0.2 */
 };
 
 /** Activation functions. Values are pinned. */
@@ -494,6 +497,51 @@ CNN_API cnn_status cnn_softmax_create(const cnn_softmax_params *p, cnn_layer **o
  * @since 0.1
  */
 CNN_API cnn_status cnn_activation_create(int32_t activation, cnn_layer **out);
+
+/** Parameters of a batch normalisation layer. Fill with cnn_batchnorm_params_init(). */
+typedef struct cnn_batchnorm_params {
+    uint32_t struct_size; /**< sizeof(cnn_batchnorm_params) */
+    float momentum;       /**< in [0, 1]: running = (1-momentum)*running + momentum*batch
+                               (PyTorch's convention); default 0.1 */
+    float epsilon;        /**< added to the variance, > 0 and finite; default 1e-5 */
+    int32_t channels;     /**< channels (features of a flat input); 0 = take from the
+                               network (default) */
+} cnn_batchnorm_params;
+
+/** Fills @p p with defaults (momentum 0.1, epsilon 1e-5, channels 0). @return #CNN_OK, #CNN_EINVAL. @since 0.2 */
+CNN_API cnn_status cnn_batchnorm_params_init_sized(cnn_batchnorm_params *p, size_t struct_size);
+/** cnn_batchnorm_params_init_sized() with the caller's own sizeof: the library
+ *  writes no byte past the struct this caller was compiled with.  (FFI
+ *  callers, which cannot use an inline function, call the _sized form.) */
+static inline cnn_status cnn_batchnorm_params_init(cnn_batchnorm_params *p)
+{
+    return cnn_batchnorm_params_init_sized(p, sizeof *p);
+}
+
+/**
+ * Creates a batch normalisation layer: y = gamma * (x - mean) / sqrt(var + eps) + beta
+ * per channel.  A (C, H, W) input with H*W > 1 is normalised per channel over
+ * the batch and the plane; a flat input (C, 1, 1) or (N, F) per feature over
+ * the batch.  gamma is the layer's weight tensor (C, starts at 1), beta its
+ * bias (C, starts at 0).  #CNN_MODE_TRAIN normalises with the batch's mean
+ * and biased variance and updates the running mean and variance (the
+ * variance with the unbiased estimate); #CNN_MODE_INFER uses the running
+ * statistics (mean 0 and variance 1 at first).  The running statistics are
+ * the layer's state: saved in model files (format version 2) and
+ * checkpoints, copied by cnn_net_clone(), not trained by the optimizer.
+ * @return #CNN_OK, #CNN_EINVAL (NULL, momentum outside [0, 1], epsilon not
+ *         > 0 and finite, channels < 0), #CNN_ENOMEM
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_batchnorm_create(const cnn_batchnorm_params *p, cnn_layer **out);
+
+/**
+ * Creates a global average pooling layer: (C, H, W) -> (C, 1, 1), the mean
+ * of each channel's plane.  No parameters.
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
+ * @since 0.2
+ */
+CNN_API cnn_status cnn_global_avg_pool_create(cnn_layer **out);
 
 /**
  * Destroys a layer that does not belong to a network.  NULL is fine.  A layer

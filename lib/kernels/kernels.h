@@ -229,6 +229,31 @@ void cnn_k_adam_update(size_t count, float *p, const float *g, float *m, float *
                        float step_size, float beta1, float beta2, float eps, float bc2_sqrt,
                        float l2, float keep);
 
+/* ---- batchnorm.c --------------------------------------------------------
+ * Data is n x c x plane, statistics per channel over n*plane values,
+ * accumulated in double in a fixed order.
+ * stats: mean and biased variance (write, c each).
+ * fwd_train: inv_std = 1/sqrt(var+eps), xhat = (x-mean)*inv_std,
+ *   y = gamma*xhat + beta (all write).
+ * fwd_infer: y (write) from the given (running) mean and variance.
+ * running_update: run = (1-momentum)*run + momentum*batch, the variance
+ *   taking the unbiased estimate (count/(count-1) times the biased one;
+ *   count = n*plane; the biased one when count is 1).
+ * bwd: dgamma = sum dy*xhat, dbeta = sum dy (write); if dx is not NULL,
+ *   dx (write) = gamma*inv_std/M * (M dy - dbeta - xhat*dgamma), M = n*plane.
+ *   dx may alias dy. */
+void cnn_k_bn_stats(int n, int c, size_t plane, const float *x, float *mean, float *var);
+void cnn_k_bn_fwd_train(int n, int c, size_t plane, const float *x, const float *gamma,
+                        const float *beta, const float *mean, const float *var, float eps,
+                        float *xhat, float *inv_std, float *y);
+void cnn_k_bn_fwd_infer(int n, int c, size_t plane, const float *x, const float *gamma,
+                        const float *beta, const float *mean, const float *var, float eps,
+                        float *y);
+void cnn_k_bn_running_update(int c, size_t count, float momentum, const float *mean,
+                             const float *var, float *run_mean, float *run_var);
+void cnn_k_bn_bwd(int n, int c, size_t plane, const float *xhat, const float *inv_std,
+                  const float *gamma, const float *dy, float *dgamma, float *dbeta, float *dx);
+
 /* ---- warp.c ------------------------------------------------------------
  * Bilinear resampling of one h x w byte plane for data augmentation.  For
  * each output pixel (x, y): u = x + dx[y*w+x], v = y + dy[y*w+x] (dx and

@@ -9,6 +9,8 @@ extern const cnn_layer_ops cnn_pool2d_ops;
 extern const cnn_layer_ops cnn_dense_ops;
 extern const cnn_layer_ops cnn_softmax_ops;
 extern const cnn_layer_ops cnn_activation_ops;
+extern const cnn_layer_ops cnn_batchnorm_ops;
+extern const cnn_layer_ops cnn_global_avg_pool_ops;
 
 const cnn_layer_ops *const cnn_layer_kinds[] = {
     &cnn_conv2d_ops,
@@ -16,6 +18,8 @@ const cnn_layer_ops *const cnn_layer_kinds[] = {
     &cnn_dense_ops,
     &cnn_softmax_ops,
     &cnn_activation_ops,
+    &cnn_batchnorm_ops,
+    &cnn_global_avg_pool_ops,
 };
 
 const int32_t cnn_layer_kind_count = (int32_t)(sizeof cnn_layer_kinds / sizeof cnn_layer_kinds[0]);

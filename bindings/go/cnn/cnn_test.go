@@ -46,7 +46,7 @@ func smallNet(t *testing.T) *Net {
 }
 
 func TestVersion(t *testing.T) {
-	if VersionNumber()/10000 != 0 || Version() == "" {
+	if VersionNumber()/10000 != 1 || Version() == "" {
 		t.Fatalf("version %d %q", VersionNumber(), Version())
 	}
 }

@@ -14,14 +14,16 @@ from . import _lib
 from .dataset import Dataset
 from .errors import (CanceledError, ChecksumError, CnnError, FormatError, InvalidArgumentError,
                      IOFailedError, OutOfMemoryError, ShapeError, StateError, VersionError)
-from .layers import Layer, activation, conv2d, dense, pool2d, softmax
+from .layers import (Layer, activation, batchnorm, conv2d, dense, global_avg_pool, pool2d,
+                     softmax)
 from .net import (SCHEDULES, SGD, Adam, AdamW, EpochReport, Net, Optimizer, Progress,
                   TrainResult, schedule_rate)
 from .tensor import Tensor
 
 __all__ = ["Dataset", "Tensor", "Layer", "Net", "Optimizer", "SGD", "Adam", "AdamW",
            "SCHEDULES", "schedule_rate", "conv2d", "pool2d", "dense", "softmax",
-           "activation", "Progress", "EpochReport", "TrainResult", "CnnError",
+           "activation", "batchnorm", "global_avg_pool", "Progress", "EpochReport", "TrainResult",
+           "CnnError",
            "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "IOFailedError",
            "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError",
            "version", "library_path"]

@@ -79,7 +79,7 @@ class Conv2dParams(Structure):
                 ("stride_h", c_int32), ("stride_w", c_int32), ("pad_h", c_int32),
                 ("pad_w", c_int32), ("activation", c_int32), ("pool", c_int32),
                 ("pool_h", c_int32), ("pool_w", c_int32), ("init", c_int32),
-                ("seed", c_uint64)]
+                ("seed", c_uint64), ("padding", c_int32)]
 
 
 class Pool2dParams(Structure):
@@ -91,6 +91,11 @@ class DenseParams(Structure):
     _fields_ = [("struct_size", c_uint32), ("in_features", c_int32),
                 ("out_features", c_int32), ("activation", c_int32), ("dropout", c_float),
                 ("init", c_int32), ("seed", c_uint64)]
+
+
+class BatchnormParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("momentum", c_float), ("epsilon", c_float),
+                ("channels", c_int32)]
 
 
 class SoftmaxParams(Structure):
@@ -194,6 +199,9 @@ _PROTOS = {
     "cnn_softmax_params_init_sized": (status, [P(SoftmaxParams), c_size_t, c_int32]),
     "cnn_softmax_create": (status, [P(SoftmaxParams), P(P_LAYER)]),
     "cnn_activation_create": (status, [c_int32, P(P_LAYER)]),
+    "cnn_batchnorm_params_init_sized": (status, [P(BatchnormParams), c_size_t]),
+    "cnn_batchnorm_create": (status, [P(BatchnormParams), P(P_LAYER)]),
+    "cnn_global_avg_pool_create": (status, [P(P_LAYER)]),
     "cnn_layer_destroy": (None, [P_LAYER]),
     "cnn_layer_kind": (c_int32, [P_LAYER]),
     "cnn_layer_output_shape": (status, [P_LAYER, P_I32, P_I32]),

@@ -16,7 +16,9 @@ L = _lib.lib
 ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 POOL_MODES = {"none": 0, "max": 1, "avg": 2, "l2": 3}
 INITS = {"network3": 0, "he": 1, "glorot": 2, "zero": 3}
-KINDS = {1: "conv2d", 2: "pool2d", 3: "dense", 4: "softmax", 5: "activation"}
+KINDS = {1: "conv2d", 2: "pool2d", 3: "dense", 4: "softmax", 5: "activation", 6: "batchnorm",
+         7: "global_avg_pool"}
+PADDINGS = {"explicit": 0, "same": 1}
 PARAMS = {"weights": 0, "biases": 1, "grad_weights": 2, "grad_biases": 3}
 MODES = {"infer": 0, "train": 1}
 
@@ -122,17 +124,23 @@ def _set(params, **fields):
 def conv2d(out_channels, kernel, *, in_channels=None, stride=None, padding=None,
            activation=None, pool=None, pool_size=None, init=None, seed=None):
     """Convolution; kernel/stride/padding/pool_size are ints or (h, w) pairs.
+    padding="same" pads (kernel-1)/2 on each side (odd kernels), so the
+    output has ceil(in/stride) rows and columns.
     pool="max" fuses network3's ConvPoolLayer max-pooling."""
     kh, kw = _pair(kernel)
     p = _lib.new_struct(_lib.Conv2dParams)
     check(L.cnn_conv2d_params_init(ctypes.byref(p), out_channels, kh, kw))
     sh, sw = _pair(stride) if stride is not None else (None, None)
+    mode = None
+    if isinstance(padding, str):
+        mode = enum_value(PADDINGS, padding, "padding")
+        padding = None
     ph, pw = _pair(padding) if padding is not None else (None, None)
     qh, qw = _pair(pool_size) if pool_size is not None else (None, None)
     _set(p, in_channels=in_channels, stride_h=sh, stride_w=sw, pad_h=ph, pad_w=pw,
          activation=None if activation is None else enum_value(ACTIVATIONS, activation, "activation"),
          pool=None if pool is None else enum_value(POOL_MODES, pool, "pool mode"),
-         pool_h=qh, pool_w=qw,
+         pool_h=qh, pool_w=qw, padding=mode,
          init=None if init is None else enum_value(INITS, init, "init"), seed=seed)
     return _create(L.cnn_conv2d_create, p)
 
@@ -169,4 +177,24 @@ def activation(function):
     h = _lib.P_LAYER()
     check(L.cnn_activation_create(enum_value(ACTIVATIONS, function, "activation"),
                                   ctypes.byref(h)))
+    return Layer(h)
+
+
+def batchnorm(*, momentum=None, epsilon=None, channels=None):
+    """Batch normalisation: per channel for (C, H, W) inputs, per feature for
+    flat ones.  momentum (default 0.1) follows PyTorch: running =
+    (1-momentum)*running + momentum*batch; epsilon defaults to 1e-5;
+    channels defaults to the network's.  gamma is the "weights" parameter,
+    beta the "biases"; the running mean and variance are saved with the
+    model and used by mode="infer"."""
+    p = _lib.new_struct(_lib.BatchnormParams)
+    check(L.cnn_batchnorm_params_init(ctypes.byref(p)))
+    _set(p, momentum=momentum, epsilon=epsilon, channels=channels)
+    return _create(L.cnn_batchnorm_create, p)
+
+
+def global_avg_pool():
+    """Global average pooling: (C, H, W) -> (C, 1, 1), the mean of each plane."""
+    h = _lib.P_LAYER()
+    check(L.cnn_global_avg_pool_create(ctypes.byref(h)))
     return Layer(h)

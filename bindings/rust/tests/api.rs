@@ -41,7 +41,7 @@ fn struct_layouts_match_the_header() {
     assert_eq!(size_of::<sys::cnn_train_params>(), 96);
     assert_eq!(size_of::<sys::cnn_train_result>(), 48);
     assert_eq!(cnn::version_number() / 10000, 0);
-    assert!(cnn::version().starts_with("0."));
+    assert!(cnn::version().starts_with("1."));
 }
 
 #[test]
