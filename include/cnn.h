@@ -120,7 +120,7 @@ enum cnn_status_code {
     CNN_ESTATE = -8,     /**< the call is not valid in the handle's current state */
     CNN_ECHECKSUM = -9,  /**< stored checksum does not match the contents */
     /** training produced a non-finite cost or parameter (learning rate too
-     *  high, or bad data); the message names the epoch and step.  @since 0.2 */
+     *  high, or bad data); the message names the epoch and step.  @since 1.0 */
     CNN_EDIVERGED = -10
 };
 
@@ -299,8 +299,8 @@ enum cnn_layer_kind {
     CNN_LAYER_DENSE = 3,      /**< fully connected */
     CNN_LAYER_SOFTMAX = 4,    /**< fully connected + softmax, log-likelihood cost */
     CNN_LAYER_ACTIVATION = 5, /**< element-wise activation */
-    CNN_LAYER_BATCHNORM = 6,  /**< batch normalisation @since 0.2 */
-    CNN_LAYER_GLOBAL_AVG_POOL = 7 /**< mean over each channel's plane @since 0.2 */
+    CNN_LAYER_BATCHNORM = 6,  /**< batch normalisation @since 1.0 */
+    CNN_LAYER_GLOBAL_AVG_POOL = 7 /**< mean over each channel's plane @since 1.0 */
 };
 
 /** Activation functions. Values are pinned. */
@@ -362,7 +362,7 @@ typedef struct cnn_conv2d_params {
     int32_t init;          /**< ::cnn_init; default #CNN_INIT_NETWORK3 */
     uint64_t seed;         /**< seed for a standalone layer's initial weights; default 0.
                                 cnn_net_add() redraws weights from the network's seed. */
-    int32_t padding;       /**< ::cnn_padding; #CNN_PAD_SAME ignores pad_h/pad_w. @since 0.2 */
+    int32_t padding;       /**< ::cnn_padding; #CNN_PAD_SAME ignores pad_h/pad_w. @since 1.0 */
 } cnn_conv2d_params;
 
 /** How a convolution pads its input. Values are pinned. */
@@ -508,7 +508,7 @@ typedef struct cnn_batchnorm_params {
                                network (default) */
 } cnn_batchnorm_params;
 
-/** Fills @p p with defaults (momentum 0.1, epsilon 1e-5, channels 0). @return #CNN_OK, #CNN_EINVAL. @since 0.2 */
+/** Fills @p p with defaults (momentum 0.1, epsilon 1e-5, channels 0). @return #CNN_OK, #CNN_EINVAL. @since 1.0 */
 CNN_API cnn_status cnn_batchnorm_params_init_sized(cnn_batchnorm_params *p, size_t struct_size);
 /** cnn_batchnorm_params_init_sized() with the caller's own sizeof: the library
  *  writes no byte past the struct this caller was compiled with.  (FFI
@@ -531,7 +531,7 @@ static inline cnn_status cnn_batchnorm_params_init(cnn_batchnorm_params *p)
  * checkpoints, copied by cnn_net_clone(), not trained by the optimizer.
  * @return #CNN_OK, #CNN_EINVAL (NULL, momentum outside [0, 1], epsilon not
  *         > 0 and finite, channels < 0), #CNN_ENOMEM
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_batchnorm_create(const cnn_batchnorm_params *p, cnn_layer **out);
 
@@ -539,7 +539,7 @@ CNN_API cnn_status cnn_batchnorm_create(const cnn_batchnorm_params *p, cnn_layer
  * Creates a global average pooling layer: (C, H, W) -> (C, 1, 1), the mean
  * of each channel's plane.  No parameters.
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_global_avg_pool_create(cnn_layer **out);
 
@@ -615,7 +615,7 @@ CNN_API cnn_status cnn_layer_backward(cnn_layer *layer, const cnn_tensor *x,
  * Writes the layer's one-line summary ("conv2d 20 maps 5x5, stride 1x1, pad
  * 0x0, relu, max pool 2x2") into @p buf, NUL-terminated and cut to @p size.
  * @return #CNN_OK, #CNN_EINVAL (NULL argument or size 0)
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_layer_summary(const cnn_layer *layer, char *buf, size_t size);
 /** @} */
@@ -1025,7 +1025,7 @@ CNN_API cnn_status cnn_net_load_buffer(const void *data, size_t size, cnn_net **
  * sides: workspace counts each layer's output three times (activation and
  * two gradient buffers) plus its scratch, in bytes; operations count
  * multiply-adds and element operations.
- * @since 0.2
+ * @since 1.0
  */
 typedef struct cnn_load_limits {
     uint32_t struct_size;        /**< set by cnn_load_limits_init() */
@@ -1040,7 +1040,7 @@ typedef struct cnn_load_limits {
  * struct is safe).
  * @return #CNN_OK, #CNN_EINVAL (NULL, or struct_size smaller than the first
  *         published struct)
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_load_limits_init(cnn_load_limits *limits, size_t struct_size);
 
@@ -1049,12 +1049,12 @@ CNN_API cnn_status cnn_load_limits_init(cnn_load_limits *limits, size_t struct_s
  * network returned keeps them (see cnn_net_set_limits()).
  * @return as cnn_net_load(); #CNN_EINVAL also when the model crosses a limit
  *         (the message names it) or a limit is < 1
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_net_load_limited(const char *path, const cnn_load_limits *limits,
                                         cnn_net **out);
 
-/** cnn_net_load_buffer() with caller-chosen limits (NULL: the defaults). @since 0.2 */
+/** cnn_net_load_buffer() with caller-chosen limits (NULL: the defaults). @since 1.0 */
 CNN_API cnn_status cnn_net_load_buffer_limited(const void *data, size_t size,
                                                const cnn_load_limits *limits, cnn_net **out);
 
@@ -1063,7 +1063,7 @@ CNN_API cnn_status cnn_net_load_buffer_limited(const void *data, size_t size,
  * defaults).  Layers already added stay.  A network built past the defaults
  * loads again only through cnn_net_load_limited() with limits as high.
  * @return #CNN_OK, #CNN_EINVAL (NULL network, struct_size too small, a limit < 1)
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_net_set_limits(cnn_net *net, const cnn_load_limits *limits);
 
@@ -1071,7 +1071,7 @@ CNN_API cnn_status cnn_net_set_limits(cnn_net *net, const cnn_load_limits *limit
  * Copies the network's limits into @p limits (up to its struct_size, which
  * the caller sets, e.g. with cnn_load_limits_init()).
  * @return #CNN_OK, #CNN_EINVAL
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_net_get_limits(const cnn_net *net, cnn_load_limits *limits);
 
@@ -1086,7 +1086,7 @@ CNN_API cnn_status cnn_net_get_limits(const cnn_net *net, cnn_load_limits *limit
  * @param needed if not NULL, receives the bytes needed including the NUL
  * @return #CNN_OK, #CNN_EINVAL (NULL network; NULL buf with size > 0; buf too
  *         small: it then holds as much as fits, NUL-terminated)
- * @since 0.2
+ * @since 1.0
  */
 CNN_API cnn_status cnn_net_summary(const cnn_net *net, char *buf, size_t size, size_t *needed);
 /** @} */
@@ -1117,7 +1117,7 @@ typedef struct cnn_sgd_params {
      *  or W -= eta*(g' + mu*buf) with nesterov) with v = -eta*buf; when eta
      *  changes (cnn_optimizer_set_learning_rate(), schedules) the velocity
      *  keeps the earlier rates' steps, as in Sutskever et al.  A caller
-     *  whose struct_size ends before this field gets 0.  @since 1.1 */
+     *  whose struct_size ends before this field gets 0.  @since 1.0 */
     int32_t nesterov;
 } cnn_sgd_params;
 
@@ -1141,7 +1141,7 @@ static inline cnn_status cnn_sgd_params_init(cnn_sgd_params *p, float learning_r
  */
 CNN_API cnn_status cnn_sgd_create(const cnn_sgd_params *p, cnn_optimizer **out);
 
-/** Parameters of Adam and AdamW. Fill with cnn_adam_params_init(). @since 1.1 */
+/** Parameters of Adam and AdamW. Fill with cnn_adam_params_init(). @since 1.0 */
 typedef struct cnn_adam_params {
     uint32_t struct_size;   /**< sizeof(cnn_adam_params) */
     float learning_rate;    /**< lr > 0 */
@@ -1156,7 +1156,7 @@ typedef struct cnn_adam_params {
 } cnn_adam_params;
 
 /** Fills @p p (@p struct_size bytes of it) with the defaults above and the
- *  learning rate.  @return #CNN_OK, #CNN_EINVAL. @since 1.1 */
+ *  learning rate.  @return #CNN_OK, #CNN_EINVAL. @since 1.0 */
 CNN_API cnn_status cnn_adam_params_init_sized(cnn_adam_params *p, size_t struct_size,
                                               float learning_rate);
 /** cnn_adam_params_init_sized() with the caller's own sizeof.  (FFI callers
@@ -1177,7 +1177,7 @@ static inline cnn_status cnn_adam_params_init(cnn_adam_params *p, float learning
  * @return #CNN_OK, #CNN_EINVAL (NULL, struct_size too small, lr <= 0 or not
  *         finite, a beta outside [0,1), eps <= 0, wd < 0 or not finite),
  *         #CNN_ENOMEM
- * @since 1.1
+ * @since 1.0
  */
 CNN_API cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out);
 
@@ -1186,11 +1186,11 @@ CNN_API cnn_status cnn_adam_create(const cnn_adam_params *p, cnn_optimizer **out
  * Adam); the rate given at creation stays the one cnn_train()'s schedules
  * start from and checkpoints compare.
  * @return #CNN_OK, #CNN_EINVAL (NULL, rate <= 0 or not finite)
- * @since 1.1
+ * @since 1.0
  */
 CNN_API cnn_status cnn_optimizer_set_learning_rate(cnn_optimizer *opt, float learning_rate);
 
-/** The learning rate the next step uses; 0 for NULL. @since 1.1 */
+/** The learning rate the next step uses; 0 for NULL. @since 1.0 */
 CNN_API float cnn_optimizer_learning_rate(const cnn_optimizer *opt);
 
 /** Destroys an optimizer; NULL is fine. @since 0.1 */
@@ -1323,7 +1323,7 @@ typedef struct cnn_train_params {
      *    r0 * (i + (1 - i) * t/w), i = initial_lr_fraction; then
      *    f + (r0 - f) * (1 + cos(pi*(t - w)/(T - w))) / 2 (r0 is the peak).
      *  Checkpoints store these fields and a resume must match them.  A caller
-     *  whose struct_size ends before a field gets its default.  @since 1.1 */
+     *  whose struct_size ends before a field gets its default.  @since 1.0 */
     int32_t schedule;
     float schedule_gamma;          /**< step: factor, in (0, 1]; default 0.1 */
     int32_t schedule_step;         /**< step: steps (or epochs) between factors, >= 1;
@@ -1338,7 +1338,7 @@ typedef struct cnn_train_params {
                                         default 0 */
 } cnn_train_params;
 
-/** Learning-rate schedules of cnn_train_params::schedule; values pinned. @since 1.1 */
+/** Learning-rate schedules of cnn_train_params::schedule; values pinned. @since 1.0 */
 enum cnn_schedule {
     CNN_SCHEDULE_CONSTANT = 0, /**< the optimizer's rate, untouched */
     CNN_SCHEDULE_STEP = 1,     /**< times gamma every schedule_step steps or epochs */
@@ -1352,7 +1352,7 @@ enum cnn_schedule {
  * creation rate @p base, @p steps_per_epoch steps in an epoch.
  * @return the rate; 0 for a NULL @p p, an unknown schedule or t outside
  *         [0, total)
- * @since 1.1
+ * @since 1.0
  */
 CNN_API float cnn_schedule_rate(const cnn_train_params *p, float base, int64_t t, int64_t total,
                                 int64_t steps_per_epoch);

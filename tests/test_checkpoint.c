@@ -1089,7 +1089,7 @@ START_TEST(figures_w2)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cnn_ckpt back;
-    ck_assert_ok(cnn_ckpt_load("test", path, &back));
+    ck_assert_ok(cnn_ckpt_load("test", path, NULL, &back));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double load = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     ck_assert_int_eq(back.order_len, N);

@@ -390,9 +390,11 @@ static cnn_status read_state(const char *who, const uint8_t *d, size_t size, lay
 }
 
 /* The model, momentum and order; allocates them into c. */
-static cnn_status read_payload(const char *who, const uint8_t *d, const layout *lay, cnn_ckpt *c)
+static cnn_status read_payload(const char *who, const uint8_t *d, const layout *lay,
+                               const cnn_load_limits *limits, cnn_ckpt *c)
 {
-    cnn_status st = cnn_net_load_buffer(d + lay->model_at, lay->model_len, &c->model);
+    cnn_status st = cnn_net_load_buffer_limited(d + lay->model_at, lay->model_len, limits,
+                                                &c->model);
     if (st != CNN_OK) {
         char msg[CNN_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", cnn_errmsg_current());
@@ -463,7 +465,8 @@ static cnn_status read_checked(const char *who, const char *path, uint8_t **buf,
     return st;
 }
 
-cnn_status cnn_ckpt_load(const char *who, const char *path, cnn_ckpt *c)
+cnn_status cnn_ckpt_load(const char *who, const char *path, const cnn_load_limits *limits,
+                         cnn_ckpt *c)
 {
     memset(c, 0, sizeof *c);
     uint8_t *buf = NULL;
@@ -471,7 +474,7 @@ cnn_status cnn_ckpt_load(const char *who, const char *path, cnn_ckpt *c)
     layout lay = {0};
     cnn_status st = read_checked(who, path, &buf, &size, &lay, c);
     if (st == CNN_OK)
-        st = read_payload(who, buf, &lay, c);
+        st = read_payload(who, buf, &lay, limits, c);
     if (st != CNN_OK && buf)
         st = name_file(st, path);
     cnn_dealloc(buf);

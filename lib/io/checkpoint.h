@@ -78,9 +78,11 @@ cnn_status cnn_ckpt_save(const char *who, const cnn_net *net, const cnn_ckpt *c,
                          const char *path);
 
 /* Reads and validates a checkpoint into *c (zeroed first; on failure
- * nothing is left to free).  CNN_EIO, CNN_EFORMAT, CNN_ECHECKSUM,
+ * nothing is left to free), its model within `limits` (NULL: the defaults;
+ * cnn_train passes the resumed network's own).  CNN_EIO, CNN_EFORMAT, CNN_ECHECKSUM,
  * CNN_EVERSION, CNN_ENOMEM; messages start with `who` and name the file. */
-cnn_status cnn_ckpt_load(const char *who, const char *path, cnn_ckpt *c);
+cnn_status cnn_ckpt_load(const char *who, const char *path, const cnn_load_limits *limits,
+                         cnn_ckpt *c);
 
 /* Frees what cnn_ckpt_load() allocated and zeroes *c. */
 void cnn_ckpt_free(cnn_ckpt *c);

@@ -346,7 +346,7 @@ static cnn_status resume(cnn_net *net, cnn_optimizer *opt, int64_t count,
                          const cnn_train_params *p, train_state *s, cnn_train_result *r)
 {
     cnn_ckpt c;
-    cnn_status st = cnn_ckpt_load(WHO, p->resume_path, &c);
+    cnn_status st = cnn_ckpt_load(WHO, p->resume_path, &net->limits, &c);
     if (st != CNN_OK)
         return cnn_net_keep_error(net, st);
     float *velocity = NULL, *second = NULL;
