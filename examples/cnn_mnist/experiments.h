@@ -9,6 +9,22 @@
 
 #include "cnn.h"
 
+/* Beyond the chapter: a network built from batch-normalised convolutions
+ * and a training recipe (optimizer, schedule, batch, augmentation) that the
+ * command line can still override piece by piece. */
+enum { ARCH_CHAPTER = 0, ARCH_MODERN, ARCH_BEST };
+
+typedef struct recipe {
+    int32_t arch;          /* ARCH_* */
+    int32_t optimizer;     /* OPTIMIZER_* (options.h) */
+    float weight_decay;    /* Adam/AdamW */
+    int32_t schedule;      /* ::cnn_schedule */
+    float warmup;          /* one-cycle warm-up fraction */
+    int32_t batch;
+    /* Augmentation, each a symmetric range (0 = off). */
+    float rotate, shift, scale, shear, elastic_alpha, elastic_sigma;
+} recipe;
+
 typedef struct experiment {
     const char *name;      /* what the user types */
     const char *row;       /* row of the chapter's table ("6", "8a"), "" if none */
@@ -28,6 +44,7 @@ typedef struct experiment {
     float lambda;
     int32_t expanded;      /* train on the 250k expanded set */
     int32_t ensemble;      /* nets voting (1 = a single net) */
+    const recipe *recipe;  /* NULL for the chapter's rows */
 } experiment;
 
 /* The experiment called `name` (or whose row is `name`, e.g. "6", "8a"), or

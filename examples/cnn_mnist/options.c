@@ -221,6 +221,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     int32_t epochs = -1;
     float eta = -1.0f, lambda = -1.0f;
     int eta_given = 0, lambda_given = 0, wd_given = 0, warmup_given = 0;
+    int optimizer_given = 0, schedule_given = 0, batch_given = 0;
     o->warmup = 0.3f;
 
     opterr = 0; /* we print our own one-line errors */
@@ -281,6 +282,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
                 return fail(err, es, "--optimizer wants sgd, nesterov, adam or adamw, not '%s'",
                             optarg);
             o->optimizer = k;
+            optimizer_given = 1;
             break;
         }
         case O_WEIGHT_DECAY:
@@ -300,6 +302,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
                 return fail(err, es, "--schedule wants constant, step, cosine or onecycle, not "
                             "'%s'", optarg);
             o->schedule = k; /* the names are in cnn_schedule order */
+            schedule_given = 1;
             break;
         }
         case O_WARMUP:
@@ -317,6 +320,7 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
             if (parse_i64(optarg, 1, 60000, &iv))
                 return fail(err, es, "--batch wants a whole number from 1 to 60000, not '%s'", optarg);
             o->batch = (int32_t)iv;
+            batch_given = 1;
             break;
         case O_SEED:
             if (parse_u64(optarg, &o->seed))
@@ -463,6 +467,38 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     }
     o->eta = eta_given ? eta : e->eta;
     o->lambda = lambda_given ? lambda : e->lambda;
+    if (e->recipe) {
+        /* The recipe's choices, each unless the command line made its own. */
+        const recipe *r = e->recipe;
+        if (!optimizer_given)
+            o->optimizer = r->optimizer;
+        if (!wd_given && (o->optimizer == OPTIMIZER_ADAM || o->optimizer == OPTIMIZER_ADAMW))
+            o->weight_decay = r->weight_decay;
+        if (!schedule_given) {
+            o->schedule = r->schedule;
+            if (!warmup_given)
+                o->warmup = r->warmup;
+        }
+        if (!batch_given)
+            o->batch = r->batch;
+        o->shuffle = 1;
+        if (!o->augmented && (r->rotate > 0 || r->shift > 0 || r->scale > 0 || r->shear > 0 ||
+                              r->elastic_alpha > 0)) {
+            cnn_augment_params *a = &o->augment;
+            a->rotate_min = -r->rotate;
+            a->rotate_max = r->rotate;
+            a->shift_x_min = a->shift_y_min = -r->shift;
+            a->shift_x_max = a->shift_y_max = r->shift;
+            a->scale_min = 1.0f - r->scale;
+            a->scale_max = 1.0f + r->scale;
+            a->shear_min = -r->shear;
+            a->shear_max = r->shear;
+            a->elastic_alpha = r->elastic_alpha;
+            if (r->elastic_alpha > 0)
+                a->elastic_sigma = r->elastic_sigma;
+            o->augmented = 1;
+        }
+    }
     if (o->optimizer == OPTIMIZER_NESTEROV && o->momentum == 0.0f)
         return fail(err, es, "--optimizer nesterov needs --momentum > 0");
     if ((o->optimizer == OPTIMIZER_ADAM || o->optimizer == OPTIMIZER_ADAMW) &&
