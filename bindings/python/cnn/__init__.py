@@ -12,8 +12,9 @@ the source tree.
 """
 from . import _lib
 from .dataset import Dataset
-from .errors import (CanceledError, ChecksumError, CnnError, FormatError, InvalidArgumentError,
-                     IOFailedError, OutOfMemoryError, ShapeError, StateError, VersionError)
+from .errors import (CanceledError, ChecksumError, CnnError, DivergedError, FormatError,
+                     InvalidArgumentError, IOFailedError, OutOfMemoryError, ShapeError,
+                     StateError, VersionError)
 from .layers import (Layer, activation, batchnorm, conv2d, dense, global_avg_pool, pool2d,
                      softmax)
 from .net import (SCHEDULES, SGD, Adam, AdamW, EpochReport, Net, Optimizer, Progress,
@@ -25,7 +26,7 @@ __all__ = ["Dataset", "Tensor", "Layer", "Net", "Optimizer", "SGD", "Adam", "Ada
            "activation", "batchnorm", "global_avg_pool", "Progress", "EpochReport", "TrainResult",
            "CnnError",
            "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "IOFailedError",
-           "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError",
+           "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError", "DivergedError",
            "version", "library_path"]
 
 library_path = _lib.path

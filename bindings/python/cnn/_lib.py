@@ -155,6 +155,11 @@ class TrainParams(Structure):
                 ("initial_lr_fraction", c_float), ("final_lr_fraction", c_float)]
 
 
+class LoadLimits(Structure):
+    _fields_ = [("struct_size", c_uint32), ("max_param_bytes", c_int64),
+                ("max_workspace_bytes", c_int64), ("max_flops", c_int64)]
+
+
 class TrainResult(Structure):
     _fields_ = [("struct_size", c_uint32), ("epochs_run", c_int32), ("best_epoch", c_int32),
                 ("best_validation_accuracy", c_double), ("test_accuracy_at_best", c_double),
@@ -232,6 +237,11 @@ _PROTOS = {
     "cnn_net_input_shape": (status, [P_NET, P_I32]),
     "cnn_net_output_shape": (status, [P_NET, P_I32]),
     "cnn_net_param_count": (c_int64, [P_NET]),
+    "cnn_net_summary": (status, [P_NET, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "cnn_load_limits_init": (status, [POINTER(LoadLimits), c_size_t]),
+    "cnn_net_load_limited": (status, [c_char_p, POINTER(LoadLimits), POINTER(P_NET)]),
+    "cnn_net_load_buffer_limited": (status, [c_char_p, c_size_t, POINTER(LoadLimits),
+                                             POINTER(P_NET)]),
     "cnn_net_params": (P_F32, [P_NET]),
     "cnn_net_grads": (P_F32, [P_NET]),
     "cnn_net_set_threads": (status, [P_NET, c_int32]),

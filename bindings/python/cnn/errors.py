@@ -31,11 +31,12 @@ class VersionError(CnnError, ValueError): status = -6
 class CanceledError(CnnError): status = -7
 class StateError(CnnError, RuntimeError): status = -8
 class ChecksumError(FormatError): status = -9
+class DivergedError(CnnError, ArithmeticError): status = -10
 
 
 _BY_STATUS = {cls.status: cls for cls in (
     InvalidArgumentError, ShapeError, OutOfMemoryError, IOFailedError, FormatError,
-    VersionError, CanceledError, StateError, ChecksumError)}
+    VersionError, CanceledError, StateError, ChecksumError, DivergedError)}
 
 
 def _text(raw):

@@ -320,6 +320,16 @@ class Net(Handle):
         with self._use() as h:
             self._check(L.cnn_net_set_threads(h, threads), h)
 
+    def summary(self):
+        """One line for the input, then one per layer: what it computes, its
+        output shape and its parameter count (cnn_net_summary)."""
+        need = ctypes.c_size_t()
+        with self._use() as h:
+            self._check(L.cnn_net_summary(h, None, 0, ctypes.byref(need)), h)
+            buf = ctypes.create_string_buffer(need.value)
+            self._check(L.cnn_net_summary(h, buf, need.value, None), h)
+        return buf.value.decode("utf-8", "replace")
+
     @property
     def errmsg(self):
         with self._use() as h:
@@ -440,10 +450,30 @@ class Net(Handle):
         with self._use() as h:
             self._check(L.cnn_net_save(h, path), h)
 
+    @staticmethod
+    def _limits(max_param_bytes, max_workspace_bytes, max_flops):
+        """A LoadLimits with the library's defaults and the given overrides,
+        or None when nothing is overridden."""
+        if max_param_bytes is None and max_workspace_bytes is None and max_flops is None:
+            return None
+        lim = _lib.LoadLimits()
+        check(L.cnn_load_limits_init(ctypes.byref(lim), ctypes.sizeof(lim)))
+        for name, value in (("max_param_bytes", max_param_bytes),
+                            ("max_workspace_bytes", max_workspace_bytes),
+                            ("max_flops", max_flops)):
+            if value is not None:
+                _lib.set_field(lim, name, value)
+        return ctypes.byref(lim)
+
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, max_param_bytes=None, max_workspace_bytes=None, max_flops=None):
+        """Loads a model file.  The limits bound what the model may cost
+        (cnn_load_limits; defaults 2 GiB of parameters, 1 GiB of workspace
+        and 1e11 operations per example); a model past them raises
+        InvalidArgumentError naming the limit."""
         out = _lib.P_NET()
-        check(L.cnn_net_load(_lib.path_arg(path), ctypes.byref(out)))
+        lim = cls._limits(max_param_bytes, max_workspace_bytes, max_flops)
+        check(L.cnn_net_load_limited(_lib.path_arg(path), lim, ctypes.byref(out)))
         return cls(None, _handle=out)
 
     def to_bytes(self):
@@ -456,10 +486,11 @@ class Net(Handle):
             L.cnn_free(data)
 
     @classmethod
-    def from_bytes(cls, data):
+    def from_bytes(cls, data, *, max_param_bytes=None, max_workspace_bytes=None, max_flops=None):
         data = bytes(data)
         out = _lib.P_NET()
-        check(L.cnn_net_load_buffer(data, len(data), ctypes.byref(out)))
+        lim = cls._limits(max_param_bytes, max_workspace_bytes, max_flops)
+        check(L.cnn_net_load_buffer_limited(data, len(data), lim, ctypes.byref(out)))
         return cls(None, _handle=out)
 
     def __repr__(self):

@@ -123,3 +123,37 @@ class SaveLoad(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SummaryAndLimits(unittest.TestCase):
+    def test_summary(self):
+        text = small_net().summary()
+        lines = text.splitlines()
+        self.assertEqual(len(lines), 4)
+        self.assertTrue(lines[0].startswith("input 1x28x28, 3 layers"))
+        self.assertIn("conv2d 4 maps 5x5, stride 1x1, pad 0x0, relu, max pool 2x2 -> 4x12x12",
+                      lines[1])
+        self.assertIn("softmax 10 classes", lines[3])
+
+    def test_load_limits(self):
+        # 20 activation layers on 1x1024x1024: ~250 MB of workspace per example.
+        net = cnn.Net((1, 1024, 1024))
+        for _ in range(20):
+            net.add(cnn.activation("relu"))
+        data = net.to_bytes()
+        self.assertLess(len(data), 1024)
+        with self.assertRaises(cnn.InvalidArgumentError) as cm:
+            cnn.Net.from_bytes(data, max_workspace_bytes=100 << 20)
+        self.assertIn("workspace", str(cm.exception))
+        back = cnn.Net.from_bytes(data)  # within the defaults
+        self.assertEqual(len(back), 20)
+        with self.assertRaises(OverflowError):
+            cnn.Net.from_bytes(data, max_flops=2 ** 64)
+
+    def test_divergence_raises(self):
+        net = small_net()
+        with self.assertRaises(cnn.DivergedError) as cm:
+            net.train(dataset(200), cnn.SGD(1e30), epochs=2)
+        self.assertIn("diverged", str(cm.exception))
+        with self.assertRaises(cnn.DivergedError):
+            net.to_bytes()
