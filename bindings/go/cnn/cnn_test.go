@@ -340,12 +340,13 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// bnNet: conv (same padding) + batch norm + relu + global average pooling
-// + dense + batch norm + softmax.
+// bnNet: conv (same padding, the default sigmoid: Conv2dParams cannot ask
+// for identity) + batch norm + relu + global average pooling + dense + batch
+// norm + softmax.
 func bnNet(t *testing.T, seed uint64) *Net {
 	n := must(NewNet(1, 28, 28, seed))
 	for _, l := range []*Layer{
-		must(NewConv2d(8, 5, Conv2dParams{SamePadding: true, Activation: Identity})),
+		must(NewConv2d(8, 5, Conv2dParams{SamePadding: true})),
 		must(NewBatchNorm(0, 0)),
 		must(NewActivation(ReLU)),
 		must(NewGlobalAvgPool()),
