@@ -1,7 +1,7 @@
 // Package cnn binds libcnn, a C library for convolutional neural networks,
 // through cgo (pkg-config: cnn).
 //
-// Resources: every handle (Tensor, Layer, Net, SGD, Dataset) has a Close
+// Resources: every handle (Tensor, Layer, Net, Optimizer, Dataset) has a Close
 // method; call it (or defer it).  A finalizer frees forgotten handles as a
 // safety net, but C memory is invisible to Go's garbage collector, so
 // relying on it lets memory grow.
@@ -49,6 +49,7 @@ const (
 	StatusCanceled Status = C.CNN_ECANCELED
 	StatusState    Status = C.CNN_ESTATE
 	StatusChecksum Status = C.CNN_ECHECKSUM
+	StatusDiverged Status = C.CNN_EDIVERGED // since 1.0
 )
 
 // Name is the symbolic name, e.g. "CNN_ESHAPE".
@@ -79,6 +80,7 @@ var (
 	ErrCanceled = &Error{Status: StatusCanceled}
 	ErrState    = &Error{Status: StatusState}
 	ErrChecksum = &Error{Status: StatusChecksum}
+	ErrDiverged = &Error{Status: StatusDiverged}
 )
 
 // call runs one fallible C call and, if it fails, reads the message on

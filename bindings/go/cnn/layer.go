@@ -28,6 +28,8 @@ const (
 	KindDense      = C.CNN_LAYER_DENSE
 	KindSoftmax    = C.CNN_LAYER_SOFTMAX
 	KindActivation = C.CNN_LAYER_ACTIVATION
+	KindBatchNorm  = C.CNN_LAYER_BATCHNORM       // since 1.0
+	KindGlobalAvg  = C.CNN_LAYER_GLOBAL_AVG_POOL // since 1.0
 )
 
 // Layer is one layer.  Net.Add hands it to the network, which then owns
@@ -65,6 +67,10 @@ type Conv2dParams struct {
 	Pool             int32 // fused pooling, e.g. PoolMax
 	PoolH, PoolW     int32
 	Seed             uint64
+	// SamePadding pads (kernel-1)/2 on each side, so the output has
+	// ceil(in/stride) rows and columns (odd kernels only); PadH and PadW
+	// are then ignored.  Since 1.0.
+	SamePadding bool
 }
 
 // NewConv2d makes a convolution with outChannels kernelxkernel filters.
@@ -89,6 +95,9 @@ func NewConv2d(outChannels, kernel int32, o Conv2dParams) (*Layer, error) {
 	set(&p.pool_w, o.PoolW)
 	if o.Seed != 0 {
 		p.seed = C.uint64_t(o.Seed)
+	}
+	if o.SamePadding {
+		p.padding = C.CNN_PAD_SAME
 	}
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_conv2d_params
@@ -134,6 +143,37 @@ func NewSoftmax(classes int32) (*Layer, error) {
 	})
 }
 
+// NewBatchNorm makes a batch normalisation layer: per channel (per feature
+// of a flat input) y = gamma * (x - mean) / sqrt(var + eps) + beta, with the
+// batch's statistics in training and running ones (updated as
+// running = (1-momentum)*running + momentum*batch) at inference.  Zero keeps
+// the library's default (momentum 0.1, eps 1e-5).  gamma and beta are the
+// layer's weights and biases; the running statistics are saved with the
+// model but not trained.  Its channels come from the network.
+func NewBatchNorm(momentum, eps float32) (*Layer, error) {
+	var params C.cnn_batchnorm_params // init passes sizeof: nothing is written past it
+	p := &params
+	C.cnn_batchnorm_params_init(p)
+	if momentum != 0 {
+		p.momentum = C.float(momentum)
+	}
+	if eps != 0 {
+		p.epsilon = C.float(eps)
+	}
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		p.struct_size = C.sizeof_cnn_batchnorm_params
+		return C.cnn_batchnorm_create(p, out)
+	})
+}
+
+// NewGlobalAvgPool makes a global average pooling layer: (C, H, W) ->
+// (C, 1, 1), the mean of each channel's plane.
+func NewGlobalAvgPool() (*Layer, error) {
+	return newLayer(func(out **C.cnn_layer) C.cnn_status {
+		return C.cnn_global_avg_pool_create(out)
+	})
+}
+
 // NewActivation makes an element-wise activation layer.
 func NewActivation(activation int32) (*Layer, error) {
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
@@ -175,4 +215,16 @@ func (l *Layer) OutputShape(in [3]int32) ([3]int32, error) {
 	}
 	err := call(func() C.cnn_status { return C.cnn_layer_output_shape(l.cptr(), &cin[0], &cout[0]) })
 	return [3]int32{int32(cout[0]), int32(cout[1]), int32(cout[2])}, err
+}
+
+// Summary is the layer's one-line description, e.g. "conv2d 20 maps 5x5,
+// stride 1x1, pad 0x0, relu, max pool 2x2".
+func (l *Layer) Summary() (string, error) {
+	defer runtime.KeepAlive(l)
+	var buf [512]C.char
+	err := call(func() C.cnn_status { return C.cnn_layer_summary(l.cptr(), &buf[0], C.size_t(len(buf))) })
+	if err != nil {
+		return "", err
+	}
+	return C.GoString(&buf[0]), nil
 }

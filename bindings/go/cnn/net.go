@@ -205,36 +205,165 @@ func NetFromBytes(b []byte) (*Net, error) {
 	})
 }
 
-// SGD is stochastic gradient descent.
-type SGD struct {
+// Summary describes the network: one line for the input, then one per
+// layer with what it computes, its output shape and its parameter count.
+func (n *Net) Summary() (string, error) {
+	if err := n.enter(); err != nil {
+		return "", err
+	}
+	defer n.leave()
+	defer runtime.KeepAlive(n)
+	var needed C.size_t
+	// NULL with size 0 asks for the size.
+	if err := call(func() C.cnn_status { return C.cnn_net_summary(n.ptr, nil, 0, &needed) }); err != nil {
+		return "", err
+	}
+	buf := C.malloc(needed)
+	defer C.free(buf)
+	if err := call(func() C.cnn_status { return C.cnn_net_summary(n.ptr, (*C.char)(buf), needed, nil) }); err != nil {
+		return "", err
+	}
+	return C.GoString((*C.char)(buf)), nil
+}
+
+// Grads are the gradients of the last backward pass, laid out like Params:
+// a writable slice over C memory (Optimizer.Step reads it), valid until the
+// next Add or Close.  Train may leave them unspecified.
+func (n *Net) Grads() []float32 {
+	defer runtime.KeepAlive(n)
+	c := int(C.cnn_net_param_count(n.ptr))
+	p := C.cnn_net_grads(n.ptr)
+	if c == 0 || p == nil {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(p)), c)
+}
+
+// Optimizer updates a network's parameters from its gradients: SGD
+// (NewSGD), Adam (NewAdam) or AdamW (NewAdamW).
+type Optimizer struct {
 	ptr *C.cnn_optimizer
 	g   guard
 }
 
-// NewSGD makes SGD with learning rate eta and L2 weight lambda (network3's form).
-func NewSGD(eta, lambda float32) (*SGD, error) {
+// SGD is the name Optimizer had when SGD was the only kind; NewSGD still
+// returns one.
+type SGD = Optimizer
+
+func newOptimizer(f func(**C.cnn_optimizer) C.cnn_status) (*Optimizer, error) {
+	var o *C.cnn_optimizer
+	if err := call(func() C.cnn_status { return f(&o) }); err != nil {
+		return nil, err
+	}
+	opt := &Optimizer{ptr: o}
+	runtime.SetFinalizer(opt, (*Optimizer).Close)
+	return opt, nil
+}
+
+// SGDOption sets one of SGD's optional parameters.
+type SGDOption func(*sgdOptions)
+
+type sgdOptions struct {
+	momentum  float32
+	nesterov  bool
+	l2Batches int64
+}
+
+// Momentum sets SGD's momentum mu, in [0, 1) (default 0).
+func Momentum(mu float32) SGDOption { return func(o *sgdOptions) { o.momentum = mu } }
+
+// Nesterov makes SGD's momentum Nesterov's (needs Momentum > 0).
+func Nesterov() SGDOption { return func(o *sgdOptions) { o.nesterov = true } }
+
+// L2Batches sets B, the mini-batches per epoch the L2 term divides by
+// (default 0: Train sets it from the training set).
+func L2Batches(b int64) SGDOption { return func(o *sgdOptions) { o.l2Batches = b } }
+
+// NewSGD makes SGD with learning rate eta and L2 weight lambda (network3's
+// form), plus options: NewSGD(0.1, 0, Momentum(0.9), Nesterov()).
+func NewSGD(eta, lambda float32, opts ...SGDOption) (*SGD, error) {
+	var o sgdOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	var params C.cnn_sgd_params // init passes sizeof: nothing is written past it
 	p := &params
 	C.cnn_sgd_params_init(p, C.float(eta))
 	p.l2 = C.float(lambda)
+	p.momentum = C.float(o.momentum)
+	p.l2_batches = C.int64_t(o.l2Batches)
+	p.nesterov = cbool32(o.nesterov)
 	p.struct_size = C.sizeof_cnn_sgd_params
-	var o *C.cnn_optimizer
-	if err := call(func() C.cnn_status { return C.cnn_sgd_create(p, &o) }); err != nil {
-		return nil, err
+	return newOptimizer(func(out **C.cnn_optimizer) C.cnn_status { return C.cnn_sgd_create(p, out) })
+}
+
+// AdamOption sets one of Adam's optional parameters.
+type AdamOption func(*adamOptions)
+
+type adamOptions struct {
+	beta1, beta2, eps *float32
+	weightDecay       float32
+}
+
+// Betas sets Adam's beta1 and beta2, each in [0, 1) (default 0.9, 0.999).
+func Betas(beta1, beta2 float32) AdamOption {
+	return func(o *adamOptions) { o.beta1, o.beta2 = &beta1, &beta2 }
+}
+
+// Epsilon sets Adam's epsilon, > 0 (default 1e-8).
+func Epsilon(eps float32) AdamOption { return func(o *adamOptions) { o.eps = &eps } }
+
+// WeightDecay sets Adam's weight decay wd >= 0 (default 0), added to the
+// gradient as wd*W for every parameter, biases included (PyTorch's Adam).
+func WeightDecay(wd float32) AdamOption { return func(o *adamOptions) { o.weightDecay = wd } }
+
+// NewAdam makes Adam with bias correction: NewAdam(0.001, Betas(0.9, 0.99)).
+func NewAdam(lr float32, opts ...AdamOption) (*Optimizer, error) {
+	return newAdam(lr, false, opts)
+}
+
+// NewAdamW makes AdamW: the weight decay is decoupled from the gradient,
+// W *= 1 - lr*wd before each Adam step (PyTorch's AdamW), biases included.
+// A WeightDecay option overrides wd.
+func NewAdamW(lr, wd float32, opts ...AdamOption) (*Optimizer, error) {
+	return newAdam(lr, true, append([]AdamOption{WeightDecay(wd)}, opts...))
+}
+
+func newAdam(lr float32, decoupled bool, opts []AdamOption) (*Optimizer, error) {
+	var o adamOptions
+	for _, f := range opts {
+		f(&o)
 	}
-	s := &SGD{ptr: o}
-	runtime.SetFinalizer(s, (*SGD).Close)
-	return s, nil
+	var params C.cnn_adam_params // init passes sizeof: nothing is written past it
+	p := &params
+	C.cnn_adam_params_init(p, C.float(lr))
+	if o.beta1 != nil {
+		p.beta1, p.beta2 = C.float(*o.beta1), C.float(*o.beta2)
+	}
+	if o.eps != nil {
+		p.epsilon = C.float(*o.eps)
+	}
+	p.weight_decay = C.float(o.weightDecay)
+	p.decoupled = cbool32(decoupled)
+	p.struct_size = C.sizeof_cnn_adam_params
+	return newOptimizer(func(out **C.cnn_optimizer) C.cnn_status { return C.cnn_adam_create(p, out) })
+}
+
+func cbool32(b bool) C.int32_t {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Close frees the optimizer (after Train returns, if it is training).
-func (s *SGD) Close() {
+func (s *Optimizer) Close() {
 	if s.g.closeNow() {
 		s.destroy()
 	}
 }
 
-func (s *SGD) destroy() {
+func (s *Optimizer) destroy() {
 	s.g.mu.Lock()
 	p := s.ptr
 	s.ptr = nil
@@ -244,9 +373,48 @@ func (s *SGD) destroy() {
 	}
 }
 
-func (s *SGD) enter() error { return s.g.enter(s.ptr == nil, true, "optimizer") }
-func (s *SGD) leave() {
+func (s *Optimizer) enter() error { return s.g.enter(s.ptr == nil, true, "optimizer") }
+func (s *Optimizer) leave() {
 	if s.g.leave() {
 		s.destroy()
 	}
+}
+
+// Step applies one update to n's parameters from n.Grads().
+func (s *Optimizer) Step(n *Net) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.leave()
+	defer runtime.KeepAlive(s)
+	defer runtime.KeepAlive(n)
+	return call(func() C.cnn_status { return C.cnn_optimizer_step(s.ptr, n.ptr) })
+}
+
+// LearningRate is the rate the next step uses (0 once closed).  It may be
+// read from a training callback (Train's schedules set it every step).
+func (s *Optimizer) LearningRate() float32 {
+	if err := s.g.enter(s.ptr == nil, false, "optimizer"); err != nil {
+		return 0
+	}
+	defer s.leave()
+	defer runtime.KeepAlive(s)
+	return float32(C.cnn_optimizer_learning_rate(s.ptr))
+}
+
+// SetLearningRate sets the rate of the following steps (> 0 and finite).
+// The creation rate stays the one Train's schedules start from; a schedule
+// other than ScheduleConstant overwrites this one every step.  Like every
+// change, it fails with StatusState while Train runs.
+func (s *Optimizer) SetLearningRate(rate float32) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	defer runtime.KeepAlive(s)
+	return call(func() C.cnn_status { return C.cnn_optimizer_set_learning_rate(s.ptr, C.float(rate)) })
 }

@@ -70,6 +70,63 @@ type TrainOptions struct {
 	EvalBatch, ProgressEvery int32
 	OnProgress               func(Progress) bool
 	OnEpoch                  func(EpochReport) bool
+
+	// Learning-rate schedule (since 1.0): ScheduleConstant (default: the
+	// optimizer's rate is left alone), ScheduleStep, ScheduleCosine or
+	// ScheduleOneCycle; the rate is then set before every step from the
+	// optimizer's creation rate (cnn_train_params in cnn.h has the formulas).
+	Schedule int32
+	// ScheduleGamma is the step schedule's factor, in (0, 1] (default 0.1).
+	ScheduleGamma float32
+	// ScheduleStep is the steps (or, with ScheduleStepEpochs, epochs)
+	// between factors of the step schedule (default 1).
+	ScheduleStep       int32
+	ScheduleStepEpochs bool
+	// WarmupFraction is one-cycle's share of the run spent warming up, in
+	// [0, 1) (default 0.3); InitialLRFraction its start rate / peak rate, in
+	// (0, 1] (default 0.04).
+	WarmupFraction, InitialLRFraction float32
+	// FinalLRFraction is the cosine and one-cycle end rate / creation rate,
+	// in [0, 1] (default 0).
+	FinalLRFraction float32
+}
+
+// Learning-rate schedules of TrainOptions.Schedule.
+const (
+	ScheduleConstant = C.CNN_SCHEDULE_CONSTANT
+	ScheduleStep     = C.CNN_SCHEDULE_STEP
+	ScheduleCosine   = C.CNN_SCHEDULE_COSINE
+	ScheduleOneCycle = C.CNN_SCHEDULE_ONECYCLE
+)
+
+// setSchedule copies o's schedule fields into p; zero fields keep defaults.
+func (o *TrainOptions) setSchedule(p *C.cnn_train_params) {
+	p.schedule = C.int32_t(o.Schedule)
+	if o.ScheduleGamma != 0 {
+		p.schedule_gamma = C.float(o.ScheduleGamma)
+	}
+	if o.ScheduleStep != 0 {
+		p.schedule_step = C.int32_t(o.ScheduleStep)
+	}
+	p.schedule_step_epochs = cbool32(o.ScheduleStepEpochs)
+	if o.WarmupFraction != 0 {
+		p.warmup_fraction = C.float(o.WarmupFraction)
+	}
+	if o.InitialLRFraction != 0 {
+		p.initial_lr_fraction = C.float(o.InitialLRFraction)
+	}
+	p.final_lr_fraction = C.float(o.FinalLRFraction)
+}
+
+// ScheduleRate is the rate o's schedule sets before step t (0-based) of
+// total, from creation rate base, with stepsPerEpoch steps an epoch
+// (cnn_schedule_rate); 0 for t outside [0, total).
+func (o TrainOptions) ScheduleRate(base float32, t, total, stepsPerEpoch int64) float32 {
+	var params C.cnn_train_params
+	p := &params
+	C.cnn_train_params_init(p, 1)
+	o.setSchedule(p)
+	return float32(C.cnn_schedule_rate(p, C.float(base), C.int64_t(t), C.int64_t(total), C.int64_t(stepsPerEpoch)))
 }
 
 // TrainResult summarises a Train run.
@@ -88,9 +145,9 @@ type trainState struct {
 	canceled bool
 }
 
-// Train runs mini-batch SGD over data.  A panic in a callback stops
+// Train runs mini-batch training over data with any optimizer (SGD, Adam).  A panic in a callback stops
 // training and is re-raised here once the C code has returned.
-func (n *Net) Train(opt *SGD, data *Dataset, o TrainOptions) (TrainResult, error) {
+func (n *Net) Train(opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult, error) {
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(opt)
 	defer runtime.KeepAlive(data)
@@ -134,6 +191,7 @@ func (n *Net) Train(opt *SGD, data *Dataset, o TrainOptions) (TrainResult, error
 	if o.ProgressEvery != 0 {
 		p.progress_every = C.int32_t(o.ProgressEvery)
 	}
+	o.setSchedule(p)
 	state := &trainState{opts: &o}
 	h := cgo.NewHandle(state)
 	defer h.Delete()

@@ -16,6 +16,8 @@ pub enum Status {
     Canceled,
     State,
     Checksum,
+    /// Training produced a non-finite cost or parameter.  @since 1.0
+    Diverged,
     /// A code this binding does not know (a newer library).
     Other(i32),
 }
@@ -32,6 +34,7 @@ impl Status {
             -7 => Status::Canceled,
             -8 => Status::State,
             -9 => Status::Checksum,
+            -10 => Status::Diverged,
             other => Status::Other(other),
         }
     }

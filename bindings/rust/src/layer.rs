@@ -42,6 +42,10 @@ pub enum LayerKind {
     Dense,
     Softmax,
     Activation,
+    /// Batch normalisation.  @since 1.0
+    BatchNorm,
+    /// Global average pooling.  @since 1.0
+    GlobalAvgPool,
     Unknown(i32),
 }
 
@@ -75,6 +79,8 @@ macro_rules! layer_queries {
                     3 => LayerKind::Dense,
                     4 => LayerKind::Softmax,
                     5 => LayerKind::Activation,
+                    6 => LayerKind::BatchNorm,
+                    7 => LayerKind::GlobalAvgPool,
                     k => LayerKind::Unknown(k),
                 }
             }
@@ -86,6 +92,14 @@ macro_rules! layer_queries {
                 let mut out = [0i32; 3];
                 check(unsafe { sys::cnn_layer_output_shape(self.ptr, input.as_ptr(), out.as_mut_ptr()) })?;
                 Ok(out)
+            }
+            /// One line saying what the layer computes, e.g. "conv2d 20
+            /// maps 5x5, stride 1x1, pad 0x0, relu, max pool 2x2".
+            pub fn summary(&self) -> Result<String> {
+                let mut buf = [0u8; 512];
+                check(unsafe { sys::cnn_layer_summary(self.ptr, buf.as_mut_ptr() as *mut _, buf.len()) })?;
+                let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+                Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
             }
             /// Parameter tensor 0 weights, 1 biases, 2/3 their gradients.
             pub fn param(&self, which: i32) -> Option<TensorView<'_>> {
@@ -133,8 +147,17 @@ impl Conv2d {
         (self.0.stride_h, self.0.stride_w) = (h, w);
         self
     }
+    /// Explicit zero padding: `h` rows above and below, `w` columns left
+    /// and right (undoes `same_padding`).
     pub fn padding(mut self, h: i32, w: i32) -> Self {
         (self.0.pad_h, self.0.pad_w) = (h, w);
+        self.0.padding = 0;
+        self
+    }
+    /// "Same" padding: (kernel-1)/2 on each side, so the output has
+    /// ceil(in/stride) rows and columns; the kernel's sides must be odd.
+    pub fn same_padding(mut self) -> Self {
+        self.0.padding = 1;
         self
     }
     pub fn activation(mut self, a: Activation) -> Self {
@@ -226,7 +249,62 @@ impl Softmax {
     }
 }
 
+/// Builder for a batch normalisation layer: per channel (or feature of a
+/// flat input) y = gamma * (x - mean) / sqrt(var + eps) + beta.  gamma is
+/// the layer's `param(0)`, beta its `param(1)`; the running mean and
+/// variance are state, saved with the model but not trained.
+pub struct BatchNorm(sys::cnn_batchnorm_params);
+
+impl BatchNorm {
+    /// Momentum 0.1 and epsilon 1e-5 (the library's defaults), channels
+    /// taken from the network.
+    pub fn new() -> BatchNorm {
+        BatchNorm(init_params(|p: *mut sys::cnn_batchnorm_params| unsafe { sys::cnn_batchnorm_params_init(p) }))
+    }
+    /// In [0, 1]: running = (1 - momentum) * running + momentum * batch.
+    pub fn momentum(mut self, m: f32) -> Self {
+        self.0.momentum = m;
+        self
+    }
+    /// Added to the variance; > 0.
+    pub fn epsilon(mut self, e: f32) -> Self {
+        self.0.epsilon = e;
+        self
+    }
+    /// Channels of a standalone layer (a network sets them when adding it).
+    pub fn channels(mut self, c: i32) -> Self {
+        self.0.channels = c;
+        self
+    }
+    pub fn build(mut self) -> Result<Layer> {
+        self.0.struct_size = size_of::<sys::cnn_batchnorm_params>() as u32;
+        create(sys::cnn_batchnorm_create, &self.0)
+    }
+}
+
+impl Default for BatchNorm {
+    fn default() -> Self {
+        BatchNorm::new()
+    }
+}
+
+/// Global average pooling: (C, H, W) -> (C, 1, 1), each channel's mean.
+pub struct GlobalAvgPool;
+
+impl GlobalAvgPool {
+    pub fn build() -> Result<Layer> {
+        Layer::global_avg_pool()
+    }
+}
+
 impl Layer {
+    /// A global average pooling layer (also `GlobalAvgPool::build()`).
+    pub fn global_avg_pool() -> Result<Layer> {
+        let mut ptr = ptr::null_mut();
+        check(unsafe { sys::cnn_global_avg_pool_create(&mut ptr) })?;
+        Ok(Layer { ptr })
+    }
+
     /// An element-wise activation layer.
     pub fn activation(a: Activation) -> Result<Layer> {
         let mut ptr = ptr::null_mut();

@@ -15,8 +15,8 @@ mod tensor;
 
 pub use dataset::Dataset;
 pub use error::{Error, Result, Status};
-pub use layer::{Activation, Conv2d, Dense, Init, Layer, LayerKind, LayerRef, Pool, Pool2d, Softmax};
-pub use net::{EpochReport, Net, Progress, Sgd, Train, TrainResult};
+pub use layer::{Activation, BatchNorm, Conv2d, Dense, GlobalAvgPool, Init, Layer, LayerKind, LayerRef, Pool, Pool2d, Softmax};
+pub use net::{Adam, EpochReport, Net, Optimizer, Progress, Schedule, Sgd, SgdBuilder, Train, TrainResult};
 pub use tensor::{Tensor, TensorView};
 
 use std::ffi::CStr;

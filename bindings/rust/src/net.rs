@@ -1,4 +1,4 @@
-//! Networks, the SGD optimizer and the training loop.
+//! Networks, the optimizers (SGD, Adam) and the training loop.
 use crate::dataset::Dataset;
 use crate::error::{check, text, Error, Result};
 use crate::layer::{init_params, Layer, LayerRef};
@@ -97,6 +97,16 @@ impl Net {
     pub fn grads(&self) -> &[f32] {
         self.flat(unsafe { sys::cnn_net_grads(self.ptr) })
     }
+    /// The gradient buffer, writable: `Optimizer::step` reads it, so
+    /// hand-set gradients can drive an update.
+    pub fn grads_mut(&mut self) -> &mut [f32] {
+        let n = self.param_count();
+        let p = unsafe { sys::cnn_net_grads(self.ptr) };
+        if n == 0 || p.is_null() {
+            return &mut [];
+        }
+        unsafe { std::slice::from_raw_parts_mut(p, n) }
+    }
     fn flat(&self, p: *mut f32) -> &[f32] {
         let n = self.param_count();
         if n == 0 || p.is_null() {
@@ -169,7 +179,7 @@ impl Net {
         Ok((acc, cost))
     }
     /// One forward/backward/update step; returns the batch cost.
-    pub fn train_step(&mut self, opt: &mut Sgd, x: &Tensor, labels: &[i32]) -> Result<f64> {
+    pub fn train_step(&mut self, opt: &mut Optimizer, x: &Tensor, labels: &[i32]) -> Result<f64> {
         let n = x.shape().first().copied().unwrap_or(0);
         if labels.len() as i64 != n {
             return Err(Error::invalid(format!(
@@ -200,11 +210,24 @@ impl Net {
         made(|out| unsafe { sys::cnn_net_load_buffer(data.as_ptr() as *const c_void, data.len(), out) })
     }
 
-    /// Mini-batch SGD over `data` (cnn_train).  A callback returning `true`
+    /// A human-readable summary: one line for the input, then one per
+    /// layer with what it computes, its output shape and parameter count.
+    pub fn summary(&self) -> Result<String> {
+        let mut needed = 0usize;
+        // NULL with size 0 asks for the size.
+        check(unsafe { sys::cnn_net_summary(self.ptr, ptr::null_mut(), 0, &mut needed) })?;
+        let mut buf = vec![0u8; needed.max(1)];
+        check(unsafe { sys::cnn_net_summary(self.ptr, buf.as_mut_ptr() as *mut _, buf.len(), ptr::null_mut()) })?;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        buf.truncate(end);
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// Mini-batch training over `data` with any optimizer (cnn_train).  A callback returning `true`
     /// stops training (`TrainResult::canceled`); a panicking callback stops
     /// it too, and the panic resumes here once the C code has returned
     /// (unwinding through C frames would be undefined behaviour).
-    pub fn train(&mut self, opt: &mut Sgd, data: &Dataset, mut t: Train<'_>) -> Result<TrainResult> {
+    pub fn train(&mut self, opt: &mut Optimizer, data: &Dataset, mut t: Train<'_>) -> Result<TrainResult> {
         self.last_train_n = None;
         let mut state = State { progress: t.on_progress.take(), epoch: t.on_epoch.take(), panic: None, canceled: false };
         let mut p = t.params;
@@ -232,6 +255,20 @@ impl Net {
             canceled,
         })
     }
+}
+
+/// Learning-rate schedules of `Train::schedule` (values pinned by cnn.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Schedule {
+    /// The optimizer's rate, untouched.
+    Constant = 0,
+    /// Times gamma every `schedule_step` steps (or epochs).
+    Step = 1,
+    /// Cosine from the rate down to `final_lr_fraction` of it over the run.
+    Cosine = 2,
+    /// Linear warm-up to the rate, then cosine down.
+    OneCycle = 3,
 }
 
 /// Progress inside an epoch (see cnn_progress).
@@ -293,6 +330,49 @@ impl<'a> Train<'a> {
         self.params.progress_every = n;
         self
     }
+    /// Learning-rate schedule; default `Schedule::Constant` (the
+    /// optimizer's rate is left alone).  Otherwise the rate is set before
+    /// every step from the optimizer's creation rate (see cnn_train_params).
+    pub fn schedule(mut self, s: Schedule) -> Self {
+        self.params.schedule = s as i32;
+        self
+    }
+    /// Step schedule: factor in (0, 1]; default 0.1.
+    pub fn schedule_gamma(mut self, gamma: f32) -> Self {
+        self.params.schedule_gamma = gamma;
+        self
+    }
+    /// Step schedule: steps (or, with `schedule_step_epochs(true)`,
+    /// epochs) between factors, >= 1; default 1.
+    pub fn schedule_step(mut self, n: i32) -> Self {
+        self.params.schedule_step = n;
+        self
+    }
+    pub fn schedule_step_epochs(mut self, on: bool) -> Self {
+        self.params.schedule_step_epochs = on as i32;
+        self
+    }
+    /// One-cycle: share of the run spent warming up, in [0, 1); default 0.3.
+    pub fn warmup_fraction(mut self, f: f32) -> Self {
+        self.params.warmup_fraction = f;
+        self
+    }
+    /// One-cycle: start rate / peak rate, in (0, 1]; default 0.04.
+    pub fn initial_lr_fraction(mut self, f: f32) -> Self {
+        self.params.initial_lr_fraction = f;
+        self
+    }
+    /// Cosine and one-cycle: end rate / creation rate, in [0, 1]; default 0.
+    pub fn final_lr_fraction(mut self, f: f32) -> Self {
+        self.params.final_lr_fraction = f;
+        self
+    }
+    /// The rate these options' schedule sets before step `t` of `total`
+    /// (0-based) from creation rate `base` (cnn_schedule_rate); 0 for t
+    /// outside [0, total).
+    pub fn schedule_rate(&self, base: f32, t: i64, total: i64, steps_per_epoch: i64) -> f32 {
+        unsafe { sys::cnn_schedule_rate(&self.params, base, t, total, steps_per_epoch) }
+    }
     /// Called every `progress_every` batches; return true to stop.
     pub fn on_progress(mut self, f: impl FnMut(&Progress) -> bool + 'a) -> Self {
         self.on_progress = Some(Box::new(f));
@@ -350,16 +430,63 @@ unsafe extern "C" fn epoch_trampoline(p: *const sys::cnn_epoch_report, user: *mu
     call(state, |s| s.epoch.as_mut().map(|f| f(&info)))
 }
 
-/// Stochastic gradient descent.
-pub struct Sgd {
+/// An optimizer of any kind (SGD, Adam, AdamW): what `Net::train` and
+/// `Net::train_step` take.  `Sgd` dereferences to it, so `&mut sgd` works
+/// wherever `&mut Optimizer` is expected.
+pub struct Optimizer {
     ptr: *mut sys::cnn_optimizer,
 }
 
-unsafe impl Send for Sgd {}
+unsafe impl Send for Optimizer {}
 
-impl Drop for Sgd {
+impl Drop for Optimizer {
     fn drop(&mut self) {
         unsafe { sys::cnn_optimizer_destroy(self.ptr) }
+    }
+}
+
+fn made_opt(f: impl FnOnce(*mut *mut sys::cnn_optimizer) -> i32) -> Result<Optimizer> {
+    let mut ptr = ptr::null_mut();
+    check(f(&mut ptr))?;
+    Ok(Optimizer { ptr })
+}
+
+impl Optimizer {
+    /// One update of `net`'s parameters from its gradients (`Net::grads`).
+    pub fn step(&mut self, net: &mut Net) -> Result<()> {
+        check(unsafe { sys::cnn_optimizer_step(self.ptr, net.ptr) })
+    }
+    /// The learning rate the next step uses.
+    pub fn learning_rate(&self) -> f32 {
+        unsafe { sys::cnn_optimizer_learning_rate(self.ptr) }
+    }
+    /// Sets the learning rate of the following steps (> 0 and finite).
+    /// The creation rate stays the one `Net::train`'s schedules start from;
+    /// a schedule other than constant overwrites this one every step.
+    pub fn set_learning_rate(&mut self, rate: f32) -> Result<()> {
+        check(unsafe { sys::cnn_optimizer_set_learning_rate(self.ptr, rate) })
+    }
+}
+
+/// Stochastic gradient descent (an `Optimizer`).
+pub struct Sgd(Optimizer);
+
+impl std::ops::Deref for Sgd {
+    type Target = Optimizer;
+    fn deref(&self) -> &Optimizer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Sgd {
+    fn deref_mut(&mut self) -> &mut Optimizer {
+        &mut self.0
+    }
+}
+
+impl From<Sgd> for Optimizer {
+    fn from(s: Sgd) -> Optimizer {
+        s.0
     }
 }
 
@@ -367,15 +494,84 @@ impl Sgd {
     /// SGD with learning rate `eta`, momentum `mu` and L2 weight `lambda`
     /// (network3's form; 0 and 0 for plain SGD).
     pub fn new(eta: f32, momentum: f32, l2: f32) -> Result<Sgd> {
-        let mut p = init_params(|p| unsafe { sys::cnn_sgd_params_init(p, eta) });
-        p.momentum = momentum;
-        p.l2 = l2;
-        p.struct_size = size_of::<sys::cnn_sgd_params>() as u32;
-        let mut ptr = ptr::null_mut();
-        check(unsafe { sys::cnn_sgd_create(&p, &mut ptr) })?;
-        Ok(Sgd { ptr })
+        Sgd::builder(eta).momentum(momentum).l2(l2).build()
     }
-    pub fn step(&mut self, net: &mut Net) -> Result<()> {
-        check(unsafe { sys::cnn_optimizer_step(self.ptr, net.ptr) })
+    /// All of SGD's options, starting from the library's defaults:
+    /// `Sgd::builder(0.05).momentum(0.9).nesterov(true).build()`.
+    pub fn builder(eta: f32) -> SgdBuilder {
+        SgdBuilder(init_params(|p| unsafe { sys::cnn_sgd_params_init(p, eta) }))
+    }
+}
+
+/// Options of `Sgd::builder`.
+pub struct SgdBuilder(sys::cnn_sgd_params);
+
+impl SgdBuilder {
+    /// mu in [0, 1); default 0.
+    pub fn momentum(mut self, mu: f32) -> Self {
+        self.0.momentum = mu;
+        self
+    }
+    /// Nesterov momentum (needs momentum > 0); default false.
+    pub fn nesterov(mut self, on: bool) -> Self {
+        self.0.nesterov = on as i32;
+        self
+    }
+    /// L2 weight lambda >= 0 (network3's form); default 0.
+    pub fn l2(mut self, lambda: f32) -> Self {
+        self.0.l2 = lambda;
+        self
+    }
+    /// B, the mini-batches per epoch the L2 term divides by; 0 (default)
+    /// lets `Net::train` set it.
+    pub fn l2_batches(mut self, b: i64) -> Self {
+        self.0.l2_batches = b;
+        self
+    }
+    pub fn build(mut self) -> Result<Sgd> {
+        self.0.struct_size = size_of::<sys::cnn_sgd_params>() as u32;
+        let p = self.0;
+        Ok(Sgd(made_opt(|out| unsafe { sys::cnn_sgd_create(&p, out) })?))
+    }
+}
+
+/// Builder for Adam (and AdamW) with bias correction:
+/// `Adam::new(1e-3).betas(0.9, 0.999).weight_decay(0.01).decoupled(true).build()`.
+/// Defaults: betas 0.9 and 0.999, epsilon 1e-8, no weight decay.
+pub struct Adam(sys::cnn_adam_params);
+
+impl Adam {
+    pub fn new(learning_rate: f32) -> Adam {
+        Adam(init_params(|p| unsafe { sys::cnn_adam_params_init(p, learning_rate) }))
+    }
+    /// AdamW: `Adam::new(lr).weight_decay(wd).decoupled(true)`.
+    pub fn adamw(learning_rate: f32, weight_decay: f32) -> Adam {
+        Adam::new(learning_rate).weight_decay(weight_decay).decoupled(true)
+    }
+    /// beta1 and beta2, each in [0, 1).
+    pub fn betas(mut self, beta1: f32, beta2: f32) -> Self {
+        (self.0.beta1, self.0.beta2) = (beta1, beta2);
+        self
+    }
+    /// Added to the denominator; > 0.
+    pub fn epsilon(mut self, eps: f32) -> Self {
+        self.0.epsilon = eps;
+        self
+    }
+    /// wd >= 0, applied to every parameter (biases too): added to the
+    /// gradient as wd*W (Adam), or W *= 1 - lr*wd with `decoupled(true)`.
+    pub fn weight_decay(mut self, wd: f32) -> Self {
+        self.0.weight_decay = wd;
+        self
+    }
+    /// true: AdamW's decoupled weight decay.
+    pub fn decoupled(mut self, on: bool) -> Self {
+        self.0.decoupled = on as i32;
+        self
+    }
+    pub fn build(mut self) -> Result<Optimizer> {
+        self.0.struct_size = size_of::<sys::cnn_adam_params>() as u32;
+        let p = self.0;
+        made_opt(|out| unsafe { sys::cnn_adam_create(&p, out) })
     }
 }

@@ -34,6 +34,8 @@ pub struct cnn_conv2d_params {
     pub pool_w: i32,
     pub init: i32,
     pub seed: u64,
+    /// cnn_padding: 0 explicit (pad_h, pad_w), 1 "same".  @since 1.0
+    pub padding: i32,
 }
 
 #[repr(C)]
@@ -78,6 +80,29 @@ pub struct cnn_sgd_params {
     pub momentum: f32,
     pub l2: f32,
     pub l2_batches: i64,
+    /// Non-zero: Nesterov momentum.  @since 1.0
+    pub nesterov: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_batchnorm_params {
+    pub struct_size: u32,
+    pub momentum: f32,
+    pub epsilon: f32,
+    pub channels: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_adam_params {
+    pub struct_size: u32,
+    pub learning_rate: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    pub weight_decay: f32,
+    pub decoupled: i32,
 }
 
 #[repr(C)]
@@ -129,6 +154,14 @@ pub struct cnn_train_params {
     pub checkpoint_path: *const c_char,
     pub resume_path: *const c_char,
     pub checkpoint_every: i32,
+    /// Learning-rate schedule (cnn_schedule) and its settings.  @since 1.0
+    pub schedule: i32,
+    pub schedule_gamma: f32,
+    pub schedule_step: i32,
+    pub schedule_step_epochs: i32,
+    pub warmup_fraction: f32,
+    pub initial_lr_fraction: f32,
+    pub final_lr_fraction: f32,
 }
 
 impl Default for cnn_train_params {
@@ -138,6 +171,8 @@ impl Default for cnn_train_params {
             validation: std::ptr::null(), test: std::ptr::null(), eval_batch_size: 0,
             progress_every: 0, on_progress: None, on_epoch: None, user: std::ptr::null_mut(),
             checkpoint_path: std::ptr::null(), resume_path: std::ptr::null(), checkpoint_every: 0,
+            schedule: 0, schedule_gamma: 0.0, schedule_step: 0, schedule_step_epochs: 0,
+            warmup_fraction: 0.0, initial_lr_fraction: 0.0, final_lr_fraction: 0.0,
         }
     }
 }
@@ -182,6 +217,10 @@ extern "C" {
     pub fn cnn_softmax_params_init_sized(p: *mut cnn_softmax_params, struct_size: usize, classes: i32) -> cnn_status;
     pub fn cnn_softmax_create(p: *const cnn_softmax_params, out: *mut *mut cnn_layer) -> cnn_status;
     pub fn cnn_activation_create(activation: i32, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_batchnorm_params_init_sized(p: *mut cnn_batchnorm_params, struct_size: usize) -> cnn_status;
+    pub fn cnn_batchnorm_create(p: *const cnn_batchnorm_params, out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_global_avg_pool_create(out: *mut *mut cnn_layer) -> cnn_status;
+    pub fn cnn_layer_summary(layer: *const cnn_layer, buf: *mut c_char, size: usize) -> cnn_status;
     pub fn cnn_layer_destroy(layer: *mut cnn_layer);
     pub fn cnn_layer_kind(layer: *const cnn_layer) -> i32;
     pub fn cnn_layer_output_shape(layer: *const cnn_layer, inp: *const i32, out: *mut i32) -> cnn_status;
@@ -224,14 +263,20 @@ extern "C" {
     pub fn cnn_net_load(path: *const c_char, out: *mut *mut cnn_net) -> cnn_status;
     pub fn cnn_net_save_buffer(net: *const cnn_net, data: *mut *mut c_void, size: *mut usize) -> cnn_status;
     pub fn cnn_net_load_buffer(data: *const c_void, size: usize, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_summary(net: *const cnn_net, buf: *mut c_char, size: usize, needed: *mut usize) -> cnn_status;
 
     pub fn cnn_sgd_params_init_sized(p: *mut cnn_sgd_params, struct_size: usize, learning_rate: f32) -> cnn_status;
     pub fn cnn_sgd_create(p: *const cnn_sgd_params, out: *mut *mut cnn_optimizer) -> cnn_status;
+    pub fn cnn_adam_params_init_sized(p: *mut cnn_adam_params, struct_size: usize, learning_rate: f32) -> cnn_status;
+    pub fn cnn_adam_create(p: *const cnn_adam_params, out: *mut *mut cnn_optimizer) -> cnn_status;
+    pub fn cnn_optimizer_set_learning_rate(opt: *mut cnn_optimizer, learning_rate: f32) -> cnn_status;
+    pub fn cnn_optimizer_learning_rate(opt: *const cnn_optimizer) -> f32;
     pub fn cnn_optimizer_destroy(opt: *mut cnn_optimizer);
     pub fn cnn_optimizer_step(opt: *mut cnn_optimizer, net: *mut cnn_net) -> cnn_status;
     pub fn cnn_train_step(net: *mut cnn_net, opt: *mut cnn_optimizer, x: *const cnn_tensor, labels: *const i32, cost: *mut f64) -> cnn_status;
     pub fn cnn_train_params_init_sized(p: *mut cnn_train_params, struct_size: usize, epochs: i32) -> cnn_status;
     pub fn cnn_train(net: *mut cnn_net, opt: *mut cnn_optimizer, train: *const cnn_dataset, p: *const cnn_train_params, result: *mut cnn_train_result) -> cnn_status;
+    pub fn cnn_schedule_rate(p: *const cnn_train_params, base: f32, t: i64, total: i64, steps_per_epoch: i64) -> f32;
     pub fn cnn_checkpoint_info(path: *const c_char, epoch: *mut i32) -> cnn_status;
     pub fn cnn_test_fail_alloc_after(n: i64);
 }
@@ -258,6 +303,18 @@ pub unsafe fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32)
 /// size, so the library writes no byte past it.
 pub unsafe fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status {
     cnn_softmax_params_init_sized(p, std::mem::size_of::<cnn_softmax_params>(), classes)
+}
+
+/// The header's inline cnn_batchnorm_params_init: passes this binding's
+/// struct size, so the library writes no byte past it.
+pub unsafe fn cnn_batchnorm_params_init(p: *mut cnn_batchnorm_params) -> cnn_status {
+    cnn_batchnorm_params_init_sized(p, std::mem::size_of::<cnn_batchnorm_params>())
+}
+
+/// The header's inline cnn_adam_params_init: passes this binding's struct
+/// size, so the library writes no byte past it.
+pub unsafe fn cnn_adam_params_init(p: *mut cnn_adam_params, learning_rate: f32) -> cnn_status {
+    cnn_adam_params_init_sized(p, std::mem::size_of::<cnn_adam_params>(), learning_rate)
 }
 
 /// The header's inline cnn_sgd_params_init: passes this binding's struct
