@@ -22,6 +22,7 @@ typedef struct report {
     int tty;                   /* stdout is a terminal: draw the bar */
     int quiet;                 /* only summaries */
     FILE *csv;                 /* NULL: no CSV */
+    double csv_t0;             /* monotonic seconds when the CSV was opened */
     int32_t member;            /* 1-based net of an ensemble */
     int32_t members;
     epoch_log *log;            /* where epoch figures go; may be NULL */
