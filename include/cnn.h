@@ -1200,7 +1200,8 @@ CNN_API void cnn_optimizer_destroy(cnn_optimizer *opt);
  * Applies one update to @p net's parameters from cnn_net_grads().
  * Momentum state is sized on first use for this network.
  * @return #CNN_OK, #CNN_EINVAL, #CNN_ENOMEM, #CNN_ESHAPE (used with a network
- *         of a different parameter count than before)
+ *         of a different parameter count than before), #CNN_EDIVERGED (the
+ *         update left a parameter NaN or infinite; the message names it)
  * @since 0.1
  */
 CNN_API cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net);
@@ -1218,7 +1219,8 @@ CNN_API cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net);
  * @param x      input batch, as for cnn_net_forward()
  * @param labels N class indices
  * @param cost if not NULL, receives the batch's mean negative log-likelihood
- * @return as cnn_net_forward(), cnn_net_backward() and cnn_optimizer_step()
+ * @return as cnn_net_forward(), cnn_net_backward() and cnn_optimizer_step();
+ *         #CNN_EDIVERGED also when the cost is not finite
  * @since 0.1
  */
 CNN_API cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,

@@ -214,6 +214,23 @@ START_TEST(divergence_is_caught)
     cnn_free(good);
     cnn_optimizer_destroy(opt);
     cnn_net_destroy(net);
+
+    /* The step API checks too: cost every step, parameters after it. */
+    net = tiny_classifier();
+    ck_assert_ok(cnn_sgd_create(&sp, &opt));
+    int64_t shape[4] = {20, 1, 8, 8};
+    cnn_tensor *x = NULL;
+    ck_assert_ok(cnn_tensor_create(4, shape, &x));
+    int32_t labels[20];
+    ck_assert_ok(cnn_dataset_batch(ds, 0, 20, x, labels));
+    cnn_status st = CNN_OK;
+    for (int i = 0; i < 5 && st == CNN_OK; i++)
+        st = cnn_train_step(net, opt, x, labels, NULL);
+    ck_assert_status(st, CNN_EDIVERGED);
+    ck_assert_ptr_nonnull(strstr(cnn_net_errmsg(net), "cnn_train_step: diverged"));
+    cnn_tensor_destroy(x);
+    cnn_optimizer_destroy(opt);
+    cnn_net_destroy(net);
     cnn_dataset_destroy(ds);
 }
 END_TEST

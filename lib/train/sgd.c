@@ -148,11 +148,25 @@ static cnn_status sgd_update(cnn_optimizer *opt, cnn_net *net, bool fused_done)
     return CNN_OK;
 }
 
+/* CNN_EDIVERGED if the step left a parameter NaN or infinite (one pass over
+ * them: cheap next to the step that wrote them).  cnn_train checks once per
+ * epoch instead, and the cost of every step. */
+static cnn_status check_finite(cnn_net *net, const char *who)
+{
+    for (int64_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->params[i]))
+            return cnn_net_fail(net, CNN_EDIVERGED, "%s: diverged: parameter %lld is %g after "
+                                "the step (try a smaller learning rate)", who, (long long)i,
+                                (double)net->params[i]);
+    return CNN_OK;
+}
+
 cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
 {
     if (!opt || !net)
         return cnn_fail(CNN_EINVAL, "cnn_optimizer_step: %s is NULL", opt ? "network" : "optimizer");
-    return sgd_update(opt, net, false);
+    cnn_status st = sgd_update(opt, net, false);
+    return st == CNN_OK ? check_finite(net, "cnn_optimizer_step") : st;
 }
 
 cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
@@ -176,8 +190,14 @@ cnn_status cnn_train_step(cnn_net *net, cnn_optimizer *opt, const cnn_tensor *x,
 {
     if (!net || !opt)
         return cnn_fail(CNN_EINVAL, "cnn_train_step: %s is NULL", net ? "optimizer" : "network");
+    double c = 0.0;
     cnn_status st = cnn_net_forward(net, x, CNN_MODE_TRAIN, NULL);
     if (st == CNN_OK)
-        st = cnn_optimizer_backward_step(opt, net, labels, cost);
-    return st;
+        st = cnn_optimizer_backward_step(opt, net, labels, &c);
+    if (cost)
+        *cost = c;
+    if (st == CNN_OK && !isfinite(c))
+        st = cnn_net_fail(net, CNN_EDIVERGED, "cnn_train_step: diverged: the cost is %g (try a "
+                          "smaller learning rate)", c);
+    return st == CNN_OK ? check_finite(net, "cnn_train_step") : st;
 }
