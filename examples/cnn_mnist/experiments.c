@@ -138,24 +138,12 @@ static cnn_status add_layer(cnn_net *net, cnn_layer *layer)
     return st;
 }
 
-/* conv (identity, optional fused 2x2 max pool) -> batch norm -> ReLU. */
-static cnn_status add_conv_bn(cnn_net *net, int32_t maps, int32_t k, int32_t padding, int pool,
-                              int32_t init)
+/* batch norm -> ReLU after the layer last added. */
+static cnn_status add_bn_relu(cnn_net *net)
 {
-    cnn_conv2d_params p;
     cnn_batchnorm_params b;
     cnn_layer *l = NULL;
-    cnn_status st = cnn_conv2d_params_init(&p, maps, k, k);
-    p.activation = CNN_ACT_IDENTITY;
-    p.padding = padding;
-    p.pool = pool ? CNN_POOL_MAX : CNN_POOL_NONE;
-    p.init = init;
-    if (st == CNN_OK)
-        st = cnn_conv2d_create(&p, &l);
-    if (st == CNN_OK)
-        st = add_layer(net, l);
-    if (st == CNN_OK)
-        st = cnn_batchnorm_params_init(&b);
+    cnn_status st = cnn_batchnorm_params_init(&b);
     if (st == CNN_OK)
         st = cnn_batchnorm_create(&b, &l);
     if (st == CNN_OK)
@@ -167,11 +155,28 @@ static cnn_status add_conv_bn(cnn_net *net, int32_t maps, int32_t k, int32_t pad
     return st;
 }
 
+/* conv (identity, optional fused 2x2 max pool) -> batch norm -> ReLU. */
+static cnn_status add_conv_bn(cnn_net *net, int32_t maps, int32_t k, int32_t padding, int pool,
+                              int32_t init)
+{
+    cnn_conv2d_params p;
+    cnn_layer *l = NULL;
+    cnn_status st = cnn_conv2d_params_init(&p, maps, k, k);
+    p.activation = CNN_ACT_IDENTITY;
+    p.padding = padding;
+    p.pool = pool ? CNN_POOL_MAX : CNN_POOL_NONE;
+    p.init = init;
+    if (st == CNN_OK)
+        st = cnn_conv2d_create(&p, &l);
+    if (st == CNN_OK)
+        st = add_layer(net, l);
+    return st == CNN_OK ? add_bn_relu(net) : st;
+}
+
 /* FC (identity) -> batch norm -> ReLU -> softmax with dropout on its input. */
 static cnn_status add_head(cnn_net *net, const experiment *e, int32_t init)
 {
     cnn_dense_params d;
-    cnn_batchnorm_params b;
     cnn_softmax_params s;
     cnn_layer *l = NULL;
     cnn_status st = cnn_dense_params_init(&d, e->fc_units);
@@ -182,15 +187,7 @@ static cnn_status add_head(cnn_net *net, const experiment *e, int32_t init)
     if (st == CNN_OK)
         st = add_layer(net, l);
     if (st == CNN_OK)
-        st = cnn_batchnorm_params_init(&b);
-    if (st == CNN_OK)
-        st = cnn_batchnorm_create(&b, &l);
-    if (st == CNN_OK)
-        st = add_layer(net, l);
-    if (st == CNN_OK)
-        st = cnn_activation_create(CNN_ACT_RELU, &l);
-    if (st == CNN_OK)
-        st = add_layer(net, l);
+        st = add_bn_relu(net);
     if (st == CNN_OK)
         st = cnn_softmax_params_init(&s, 10);
     s.dropout = e->dropout;
@@ -203,20 +200,10 @@ static cnn_status add_head(cnn_net *net, const experiment *e, int32_t init)
 
 static cnn_status build_recipe(const experiment *e, int32_t init, cnn_net *net)
 {
-    cnn_status st;
-    if (e->recipe->arch == ARCH_MODERN) {
-        st = add_conv_bn(net, 32, 5, CNN_PAD_SAME, 1, init);       /* 32x14x14 */
-        if (st == CNN_OK)
-            st = add_conv_bn(net, 64, 5, CNN_PAD_EXPLICIT, 1, init); /* 64x5x5 */
-    } else {
-        st = add_conv_bn(net, 32, 5, CNN_PAD_SAME, 1, init);       /* 32x14x14 */
-        if (st == CNN_OK)
-            st = add_conv_bn(net, 64, 3, CNN_PAD_SAME, 0, init);
-        if (st == CNN_OK)
-            st = add_conv_bn(net, 64, 3, CNN_PAD_SAME, 1, init);   /* 64x7x7 */
-        if (st == CNN_OK)
-            st = add_conv_bn(net, 128, 3, CNN_PAD_EXPLICIT, 0, init); /* 128x5x5 */
-    }
+    /* ARCH_MODERN, the only one so far. */
+    cnn_status st = add_conv_bn(net, 32, 5, CNN_PAD_SAME, 1, init); /* 32x14x14 */
+    if (st == CNN_OK)
+        st = add_conv_bn(net, 64, 5, CNN_PAD_EXPLICIT, 1, init);    /* 64x5x5 */
     return st == CNN_OK ? add_head(net, e, init) : st;
 }
 
