@@ -61,7 +61,7 @@ bool cnn_aug_example(const cnn_aug_cfg *cfg, uint64_t pass, int64_t key, const u
 
 /* Largest c*h*w of one example.  Keeps per-example arithmetic in int64 far
  * from overflow and matches idx.c's per-image limit. */
-#define CNN_DATA_MAX_EXAMPLE_SIZE ((int64_t)1 << 24)
+#define CNN_DATA_MAX_EXAMPLE_SIZE ((int64_t)CNN_MAX_EXAMPLE)
 
 /* Makes a contiguous dataset that takes ownership of *pixels (count*c*h*w
  * bytes) and *labels (count bytes), both from cnn_alloc.  On success and on

@@ -8,7 +8,7 @@
  * before anything is allocated, against these limits:
  *   - every dimension >= 1;
  *   - N (examples) <= 2^28 (268 million; MNIST has 60,000);
- *   - H and W <= 65535, and H*W <= 2^24 (CNN_DATA_MAX_EXAMPLE_SIZE);
+ *   - H and W <= CNN_MAX_DIM, and H*W <= CNN_MAX_EXAMPLE (CNN_DATA_MAX_EXAMPLE_SIZE);
  *   - N*H*W <= 2^34 bytes (16 GiB) and must fit size_t.
  * Only regular files are read (a FIFO, /dev/zero or a terminal could block
  * or never end; they are refused with CNN_EIO, opened O_NONBLOCK so that a
@@ -39,7 +39,7 @@
 #include <zlib.h>
 
 #define IDX_MAX_COUNT ((uint32_t)1 << 28)
-#define IDX_MAX_SIDE 65535u
+#define IDX_MAX_SIDE ((uint32_t)CNN_MAX_DIM) /* the library's (cnn.h) */
 #define IDX_MAX_TOTAL ((uint64_t)1 << 34)
 #define IDX_IN_CHUNK ((size_t)1 << 16)   /* compressed input buffer */
 #define IDX_FIRST_ALLOC ((size_t)1 << 20) /* first data buffer for gzip input */
