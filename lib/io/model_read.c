@@ -153,12 +153,6 @@ static cnn_status layer_refused(cnn_status st, uint32_t index, size_t offset)
                     WHO ": layer %u (record at offset %zu) is invalid: %s", index, offset, msg);
 }
 
-/* Params structs of every kind fit here (checked against ops->params_size). */
-typedef union params_buf {
-    max_align_t align;
-    unsigned char bytes[512];
-} params_buf;
-
 /* Decodes the record at r->pos for input shape `in` into rec (its layer
  * made and bound), and skips its parameters. */
 static cnn_status read_layer(rbuf *r, uint32_t version, uint32_t index, const int32_t in[3],
@@ -177,7 +171,7 @@ static cnn_status read_layer(rbuf *r, uint32_t version, uint32_t index, const in
     uint32_t len = g32(r);
     if ((st = need(r, (size_t)len + CNNM_LAYER_COUNTS_LEN(version), "layer descriptor")) != CNN_OK)
         return st;
-    params_buf params;
+    cnn_params_buf params;
     if (ops->params_size > sizeof params)
         return cnn_fail(CNN_EFORMAT, WHO ": layer %u: kind %s is too large to decode", index,
                         ops->name);

@@ -42,10 +42,7 @@ cnn_status cnn_layer_create(const cnn_layer_ops *ops, const char *who, const voi
                         "params_init function)", who, (unsigned)size, ops->params_min_size);
     /* The caller's fields over the defaults: an older caller's struct is
      * shorter, and nothing past its struct_size is read. */
-    union {
-        max_align_t align;
-        unsigned char bytes[512];
-    } full;
+    cnn_params_buf full;
     if (ops->params_size > sizeof full)
         return cnn_fail(CNN_EINVAL, "%s: params too large", who);
     ops->defaults(&full);

@@ -218,6 +218,13 @@ struct cnn_layer {
     int32_t last_in[3];            /* input shape of the last forward */
 };
 
+/* Room for any kind's params struct on the stack (the registry's kinds are
+ * checked against it: cnn_layer_make refuses a larger params_size). */
+typedef union cnn_params_buf {
+    max_align_t align;
+    unsigned char bytes[512];
+} cnn_params_buf;
+
 /* Creates a layer of `ops` from a params struct already validated: copies
  * it, and does not bind (so it allocates no parameters).  Used by the
  * public constructors (through cnn_layer_create), the model reader and

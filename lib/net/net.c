@@ -162,17 +162,17 @@ cnn_status cnn_net_add(cnn_net *net, cnn_layer *layer)
     bool was_bound = layer->bound;
     cnn_layer unbound = *layer;
     /* bind fills in the params struct too (in_features, ...). */
-    unsigned char params_before[512];
+    cnn_params_buf params_before;
     if (!was_bound && layer->ops->params_size > sizeof params_before)
         return cnn_net_fail(net, CNN_EINVAL, "cnn_net_add: layer %d (%s): params too large",
                             index, layer->ops->name);
     if (!was_bound)
-        memcpy(params_before, layer->params, layer->ops->params_size);
+        memcpy(&params_before, layer->params, layer->ops->params_size);
 #define RESTORE_UNBOUND()                                                         \
     do {                                                                          \
         if (!was_bound) {                                                         \
             *layer = unbound;                                                     \
-            memcpy(layer->params, params_before, layer->ops->params_size);        \
+            memcpy(layer->params, &params_before, layer->ops->params_size);        \
         }                                                                         \
     } while (0)
     if (!was_bound) {

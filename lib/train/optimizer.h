@@ -25,7 +25,7 @@ struct cnn_optimizer {
 int32_t cnn_optimizer_state_buffers(const cnn_optimizer *opt);
 
 /* After a training-mode forward of net: backward, then the update; with
- * plain SGD the two fused where a layer can (cnn_net_backward_sgd).  Shared
+ * plain SGD the two fused where a layer can (cnn_net_backward_fused).  Shared
  * by cnn_train_step and cnn_train's loop so both take the fast path. */
 cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
                                        const int32_t *labels, double *cost);
