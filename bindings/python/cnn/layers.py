@@ -75,6 +75,13 @@ class Layer(Handle):
         with self._use() as h:
             return L.cnn_layer_param_count(h)
 
+    def summary(self):
+        """What the layer computes, in one line (cnn_layer_summary)."""
+        buf = ctypes.create_string_buffer(256)
+        with self._use() as h:
+            check(L.cnn_layer_summary(h, buf, len(buf)))
+        return buf.value.decode("utf-8", "replace")
+
     def output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError("input_shape must be (C, H, W), got %r" % (input_shape,))

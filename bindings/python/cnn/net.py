@@ -157,11 +157,18 @@ class _Callbacks:
         self.epoch_fn = _lib.EPOCH_FN(self._epoch)
 
     def _progress(self, ptr, _user):
+        return self._call(self._on_progress, ptr, Progress)
+
+    def _epoch(self, ptr, _user):
+        return self._call(self._on_epoch, ptr, EpochReport)
+
+    def _call(self, fn, ptr, cls):
+        """Runs a user callback; 1 (cancel) if it asks to stop or raises (the
+        exception is kept and re-raised by Net.train)."""
         try:
             if self.error is not None:
                 return 1
-            fn = self._on_progress
-            if fn is not None and fn(_read(ptr, Progress)):
+            if fn is not None and fn(_read(ptr, cls)):
                 self.user_canceled = True
                 return 1
             return 0
@@ -170,19 +177,17 @@ class _Callbacks:
                 self.error = e
             return 1
 
-    def _epoch(self, ptr, _user):
-        try:
-            if self.error is not None:
-                return 1
-            fn = self._on_epoch
-            if fn is not None and fn(_read(ptr, EpochReport)):
-                self.user_canceled = True
-                return 1
-            return 0
-        except BaseException as e:  # noqa: B902 - re-raised by Net.train
-            if self.error is None:
-                self.error = e
-            return 1
+
+def _load_limits(max_param_bytes, max_workspace_bytes, max_flops):
+    """A LoadLimits with the library's defaults and the given overrides."""
+    lim = _lib.LoadLimits()
+    check(L.cnn_load_limits_init(ctypes.byref(lim), ctypes.sizeof(lim)))
+    for name, value in (("max_param_bytes", max_param_bytes),
+                        ("max_workspace_bytes", max_workspace_bytes),
+                        ("max_flops", max_flops)):
+        if value is not None:
+            _lib.set_field(lim, name, value)
+    return lim
 
 
 _previous_unraisable_hook = None
@@ -330,6 +335,22 @@ class Net(Handle):
             self._check(L.cnn_net_summary(h, buf, need.value, None), h)
         return buf.value.decode("utf-8", "replace")
 
+    def set_limits(self, *, max_param_bytes=None, max_workspace_bytes=None, max_flops=None):
+        """Limits add() enforces (cnn_net_set_limits); unset ones take the
+        library's defaults."""
+        lim = _load_limits(max_param_bytes, max_workspace_bytes, max_flops)
+        with self._use() as h:
+            self._check(L.cnn_net_set_limits(h, ctypes.byref(lim)), h)
+
+    @property
+    def limits(self):
+        """(max_param_bytes, max_workspace_bytes, max_flops) of this net."""
+        lim = _lib.LoadLimits()
+        check(L.cnn_load_limits_init(ctypes.byref(lim), ctypes.sizeof(lim)))
+        with self._use() as h:
+            self._check(L.cnn_net_get_limits(h, ctypes.byref(lim)), h)
+        return (lim.max_param_bytes, lim.max_workspace_bytes, lim.max_flops)
+
     @property
     def errmsg(self):
         with self._use() as h:
@@ -456,14 +477,7 @@ class Net(Handle):
         or None when nothing is overridden."""
         if max_param_bytes is None and max_workspace_bytes is None and max_flops is None:
             return None
-        lim = _lib.LoadLimits()
-        check(L.cnn_load_limits_init(ctypes.byref(lim), ctypes.sizeof(lim)))
-        for name, value in (("max_param_bytes", max_param_bytes),
-                            ("max_workspace_bytes", max_workspace_bytes),
-                            ("max_flops", max_flops)):
-            if value is not None:
-                _lib.set_field(lim, name, value)
-        return ctypes.byref(lim)
+        return ctypes.byref(_load_limits(max_param_bytes, max_workspace_bytes, max_flops))
 
     @classmethod
     def load(cls, path, *, max_param_bytes=None, max_workspace_bytes=None, max_flops=None):

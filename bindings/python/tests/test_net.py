@@ -157,3 +157,15 @@ class SummaryAndLimits(unittest.TestCase):
         self.assertIn("diverged", str(cm.exception))
         with self.assertRaises(cnn.DivergedError):
             net.to_bytes()
+
+    def test_layer_summary_and_net_limits(self):
+        net = small_net()
+        self.assertEqual(net.layer(0).summary(),
+                         "conv2d 4 maps 5x5, stride 1x1, pad 0x0, relu, max pool 2x2")
+        self.assertEqual(net.limits, (2 << 30, 1 << 30, 10 ** 11))
+        net = cnn.Net((1, 28, 28))
+        net.set_limits(max_flops=1000)
+        self.assertEqual(net.limits[2], 1000)
+        with self.assertRaises(cnn.InvalidArgumentError) as cm:
+            net.add(cnn.dense(100))
+        self.assertIn("operations per example", str(cm.exception))
