@@ -1,12 +1,19 @@
 /* im2col, col2im and the convolution kernels against naive loops written
  * straight from the definitions, in double, over a table of geometries
  * (odd sizes, stride > 1, padding, non-square kernels, 1x1 kernels) and
- * batches of 1 and 7. */
+ * batches of 1 and 7.
+ *
+ * Every convolution test runs each implementation (the dispatcher, the
+ * im2col + BLAS path, libcnn's own kernels, and both orientations of their
+ * forward pass) on every ISA path this CPU has, switching with
+ * cnn_k_isa_set; a path the CPU lacks is printed as skipped. */
 #include "testutil.h"
 
 #include "kernels/kernels.h"
+#include "kernels/ukr.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +119,75 @@ static double pix(const cnn_conv_geom *g, const float *x, int c, int iy, int ix)
     return x[((size_t)c * g->in_h + iy) * g->in_w + ix];
 }
 
+/* ---- implementations and ISA paths ---------------------------------------- */
+
+enum { IMPL_DISPATCH, IMPL_GEMM, IMPL_DIRECT, IMPL_DIRECT_POSITIONS, IMPL_DIRECT_CHANNELS,
+       IMPL_COUNT };
+static const char *const impl_names[IMPL_COUNT] = {"dispatch", "gemm", "direct",
+                                                   "direct by positions", "direct by channels"};
+
+/* The ISA paths, lowest first; each test runs those up to the CPU's best. */
+static const int isas[] = {CNN_K_ISA_GENERIC, CNN_K_ISA_AVX2, CNN_K_ISA_AVX512};
+#define NISAS ((int)(sizeof isas / sizeof isas[0]))
+
+static bool isa_runs(int isa)
+{
+    return isa <= cnn_k_isa_best();
+}
+
+/* Prints each path the CPU lacks once per process. */
+static void report_skipped_isas(void)
+{
+    static bool done = false;
+    if (done)
+        return;
+    done = true;
+    for (int k = 0; k < NISAS; k++)
+        if (!isa_runs(isas[k]))
+            printf("test_kernels_conv: %s path SKIPPED (this CPU lacks it)\n",
+                   cnn_k_isa_name(isas[k]));
+}
+
+static void conv_fwd_impl(int impl, const cnn_conv_geom *g, int n, const float *x,
+                          const float *w, const float *b, float *y, float *scratch)
+{
+    switch (impl) {
+    case IMPL_GEMM: cnn_k_conv2d_gemm_fwd(g, n, x, w, b, y, scratch); break;
+    case IMPL_DIRECT: cnn_k_conv2d_direct_fwd(g, n, x, w, b, y, scratch); break;
+    case IMPL_DIRECT_POSITIONS: cnn_k_conv2d_direct_fwd_as(g, n, x, w, b, y, scratch, false); break;
+    case IMPL_DIRECT_CHANNELS: cnn_k_conv2d_direct_fwd_as(g, n, x, w, b, y, scratch, true); break;
+    default: cnn_k_conv2d_fwd(g, n, x, w, b, y, scratch); break;
+    }
+}
+
+/* The backward passes have one direct form each: the last two rows of the
+ * forward's table map to the plain direct kernels. */
+static void conv_bwd_data_impl(int impl, const cnn_conv_geom *g, int n, const float *dy,
+                               const float *w, float *dx, float *scratch)
+{
+    if (impl == IMPL_GEMM)
+        cnn_k_conv2d_gemm_bwd_data(g, n, dy, w, dx, scratch);
+    else if (impl == IMPL_DISPATCH)
+        cnn_k_conv2d_bwd_data(g, n, dy, w, dx, scratch);
+    else
+        cnn_k_conv2d_direct_bwd_data(g, n, dy, w, dx, scratch);
+}
+
+static void conv_bwd_weights_impl(int impl, const cnn_conv_geom *g, int n, const float *x,
+                                  const float *dy, float *dw, float *db, float *scratch)
+{
+    if (impl == IMPL_DISPATCH) {
+        cnn_k_conv2d_bwd_weights(g, n, x, dy, dw, db, scratch);
+        return;
+    }
+    if (impl == IMPL_GEMM)
+        cnn_k_conv2d_gemm_bwd_weights(g, n, x, dy, dw, scratch);
+    else
+        cnn_k_conv2d_direct_bwd_weights(g, n, x, dy, dw, scratch);
+    if (db)
+        cnn_k_bias_grad(n, g->out_c, (size_t)g->out_h * g->out_w, dy, db);
+}
+
 /* ---- im2col / col2im ------------------------------------------------------ */
 
 START_TEST(test_im2col)
@@ -191,7 +267,10 @@ START_TEST(test_conv_chunk)
             int c = cnn_k_conv2d_chunk(&g, n);
             ck_assert_int_ge(c, 1);
             ck_assert_int_le(c, n);
-            ck_assert_uint_eq(cnn_k_conv2d_scratch_floats(&g, n), (size_t)c * per);
+            ck_assert_uint_eq(cnn_k_conv2d_gemm_scratch_floats(&g, n), (size_t)c * per);
+            ck_assert_uint_ge(cnn_k_conv2d_scratch_floats(&g, n), (size_t)c * per);
+            ck_assert_uint_ge(cnn_k_conv2d_scratch_floats(&g, n),
+                              cnn_k_conv2d_direct_scratch_floats(&g, n));
             if (c > 1)
                 ck_assert_uint_le((size_t)c * per, (size_t)32 * 1024);
         }
@@ -238,8 +317,20 @@ START_TEST(test_conv_fwd)
                     want[at] = sum;
                     mag[at] = m;
                 }
-    cnn_k_conv2d_fwd(&g, n, x, w, b, y, scratch);
-    check_close("conv2d_fwd", gi, n, y, want, mag, (size_t)n * y_img(&g));
+    report_skipped_isas();
+    for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
+        ck_assert(cnn_k_isa_set(isas[k]));
+        for (int impl = 0; impl < IMPL_COUNT; impl++) {
+            char what[96];
+            snprintf(what, sizeof what, "conv2d_fwd %s on %s", impl_names[impl],
+                     cnn_k_isa_name(isas[k]));
+            for (size_t e = 0; e < (size_t)n * y_img(&g); e++)
+                y[e] = NAN;
+            conv_fwd_impl(impl, &g, n, x, w, b, y, scratch);
+            check_close(what, gi, n, y, want, mag, (size_t)n * y_img(&g));
+        }
+    }
+    ck_assert(cnn_k_isa_set(-1));
     free(x);
     free(w);
     free(b);
@@ -284,8 +375,20 @@ START_TEST(test_conv_bwd_data)
                                 mag[at] += fabs(t);
                             }
                 }
-    cnn_k_conv2d_bwd_data(&g, n, dy, w, dx, scratch);
-    check_close("conv2d_bwd_data", gi, n, dx, want, mag, (size_t)n * x_img(&g));
+    report_skipped_isas();
+    for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
+        ck_assert(cnn_k_isa_set(isas[k]));
+        for (int impl = 0; impl <= IMPL_DIRECT; impl++) {
+            char what[96];
+            snprintf(what, sizeof what, "conv2d_bwd_data %s on %s", impl_names[impl],
+                     cnn_k_isa_name(isas[k]));
+            for (size_t e = 0; e < (size_t)n * x_img(&g); e++)
+                dx[e] = NAN;
+            conv_bwd_data_impl(impl, &g, n, dy, w, dx, scratch);
+            check_close(what, gi, n, dx, want, mag, (size_t)n * x_img(&g));
+        }
+    }
+    ck_assert(cnn_k_isa_set(-1));
     free(dy);
     free(w);
     free(dx);
@@ -328,10 +431,24 @@ START_TEST(test_conv_bwd_weights)
                                 mag[at] += fabs(t);
                             }
                 }
-    cnn_k_conv2d_bwd_weights(&g, n, x, dy, dw, db, scratch);
-    check_close("conv2d_bwd_weights dw", gi, n, dw, want, mag, w_size(&g));
-    if (db)
-        check_close("conv2d_bwd_weights db", gi, n, db, want_b, mag_b, (size_t)g.out_c);
+    report_skipped_isas();
+    for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
+        ck_assert(cnn_k_isa_set(isas[k]));
+        for (int impl = 0; impl <= IMPL_DIRECT; impl++) {
+            char what[96];
+            snprintf(what, sizeof what, "conv2d_bwd_weights %s on %s", impl_names[impl],
+                     cnn_k_isa_name(isas[k]));
+            for (size_t e = 0; e < w_size(&g); e++)
+                dw[e] = NAN;
+            for (int e = 0; db && e < g.out_c; e++)
+                db[e] = NAN;
+            conv_bwd_weights_impl(impl, &g, n, x, dy, dw, db, scratch);
+            check_close(what, gi, n, dw, want, mag, w_size(&g));
+            if (db)
+                check_close(what, gi, n, db, want_b, mag_b, (size_t)g.out_c);
+        }
+    }
+    ck_assert(cnn_k_isa_set(-1));
     free(x);
     free(dy);
     free(dw);

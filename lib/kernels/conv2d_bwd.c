@@ -1,4 +1,6 @@
-/* Convolution backward, chunked like conv2d_fwd.c: for a chunk of nc images
+/* Convolution backward: the dispatch (own kernels, conv2d_direct.c, except
+ * for pointwise convolutions) and the im2col + BLAS path, chunked like
+ * conv2d_fwd.c: for a chunk of nc images
  * with dY_c (out_c x nc*P) gathered from NCHW dy,
  *   dcol_c (K x nc*P) = W^T (K x out_c) * dY_c;   dx_i = col2im(dcol_c, image i)
  *   dW (out_c x K)   += dY_c * col_c^T             (one GEMM, inner size nc*P)
@@ -12,6 +14,26 @@
 /* dx[n] = col2im(W^T * dy[n]): the adjoint of the forward map x -> W * im2col(x). */
 void cnn_k_conv2d_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
                            float *dx, float *scratch)
+{
+    if (cnn_k_conv2d_is_pointwise(g))
+        cnn_k_conv2d_gemm_bwd_data(g, n, dy, w, dx, scratch);
+    else
+        cnn_k_conv2d_direct_bwd_data(g, n, dy, w, dx, scratch);
+}
+
+void cnn_k_conv2d_bwd_weights(const cnn_conv_geom *g, int n, const float *x, const float *dy,
+                              float *dw, float *db, float *scratch)
+{
+    if (cnn_k_conv2d_is_pointwise(g))
+        cnn_k_conv2d_gemm_bwd_weights(g, n, x, dy, dw, scratch);
+    else
+        cnn_k_conv2d_direct_bwd_weights(g, n, x, dy, dw, scratch);
+    if (db)
+        cnn_k_bias_grad(n, g->out_c, cnn_k_im2col_cols(g), dy, db);
+}
+
+void cnn_k_conv2d_gemm_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
+                                float *dx, float *scratch)
 {
     const int kk = (int)cnn_k_im2col_rows(g);
     const size_t p = cnn_k_im2col_cols(g);
@@ -44,9 +66,9 @@ void cnn_k_conv2d_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const
     }
 }
 
-/* dw = sum_n dy[n] * im2col(x[n])^T;  db[o] = sum_{n,oy,ox} dy[n][o][oy][ox]. */
-void cnn_k_conv2d_bwd_weights(const cnn_conv_geom *g, int n, const float *x, const float *dy,
-                              float *dw, float *db, float *scratch)
+/* dw = sum_n dy[n] * im2col(x[n])^T. */
+void cnn_k_conv2d_gemm_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
+                                   const float *dy, float *dw, float *scratch)
 {
     const int kk = (int)cnn_k_im2col_rows(g);
     const size_t p = cnn_k_im2col_cols(g);
@@ -80,6 +102,4 @@ void cnn_k_conv2d_bwd_weights(const cnn_conv_geom *g, int n, const float *x, con
                        i0 == 0 ? 0.0f : 1.0f, dw, kk);
         }
     }
-    if (db)
-        cnn_k_bias_grad(n, g->out_c, p, dy, db);
 }

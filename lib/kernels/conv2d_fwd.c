@@ -13,7 +13,13 @@
 
 #include <string.h>
 
-/* Target scratch per chunk, in floats (128 KiB).  Measured on the MNIST
+/* This file is the im2col + BLAS path, which now runs only the pointwise
+ * (1x1) convolutions, where im2col is the identity and the product is a
+ * plain GEMM, the BLAS's strength; every other shape runs libcnn's own
+ * kernels (conv2d_direct.c).  Both paths are public to the tests, which
+ * check each against the same reference on every shape.
+ *
+ * Target scratch per chunk, in floats (128 KiB).  Measured on the MNIST
  * nets (Zen, OpenBLAS 0.3.21, CPU time per image, best of 4-5 interleaved
  * runs), W2 training at batch 10: chunks of 32K floats 4419 img/s, 64K 4351,
  * 256K 3907, 1M 3779: the GEMMs gain nothing from wider matrices here and
@@ -45,15 +51,32 @@ int cnn_k_conv2d_chunk(const cnn_conv_geom *g, int n)
 }
 
 /* col_c (K x nc*P) and Y_c / dY_c (out_c x nc*P) for one chunk. */
-size_t cnn_k_conv2d_scratch_floats(const cnn_conv_geom *g, int n)
+size_t cnn_k_conv2d_gemm_scratch_floats(const cnn_conv_geom *g, int n)
 {
     const size_t nc = (size_t)cnn_k_conv2d_chunk(g, n);
     return nc * (cnn_k_im2col_rows(g) + (size_t)g->out_c) * cnn_k_im2col_cols(g);
 }
 
-/* y[n][o] = sum_{c,i,j} w[o][c][i][j] * x[n][c][oy*s_h+i-p_h][ox*s_w+j-p_w] + b[o]. */
+/* Enough for whichever path cnn_k_conv2d_fwd and the backward passes take. */
+size_t cnn_k_conv2d_scratch_floats(const cnn_conv_geom *g, int n)
+{
+    const size_t a = cnn_k_conv2d_gemm_scratch_floats(g, n);
+    const size_t b = cnn_k_conv2d_direct_scratch_floats(g, n);
+    return a > b ? a : b;
+}
+
 void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
                       const float *b, float *y, float *scratch)
+{
+    if (cnn_k_conv2d_is_pointwise(g))
+        cnn_k_conv2d_gemm_fwd(g, n, x, w, b, y, scratch);
+    else
+        cnn_k_conv2d_direct_fwd(g, n, x, w, b, y, scratch);
+}
+
+/* y[n][o] = sum_{c,i,j} w[o][c][i][j] * x[n][c][oy*s_h+i-p_h][ox*s_w+j-p_w] + b[o]. */
+void cnn_k_conv2d_gemm_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                           const float *b, float *y, float *scratch)
 {
     const int kk = (int)cnn_k_im2col_rows(g);
     const size_t p = cnn_k_im2col_cols(g);

@@ -22,7 +22,7 @@
  * does not rule them out (kernels.h, cnn_k_isa()). */
 static inline int cnn_k_cpu_avx2(void)
 {
-    return cnn_k_isa() == CNN_K_ISA_AVX2;
+    return cnn_k_isa() >= CNN_K_ISA_AVX2; /* the AVX-512 path includes AVX2 */
 }
 /* Lane mask for the first r (1..8) floats of a vector. */
 CNN_K_AVX2 static inline __m256i cnn_k_tail_mask(int r)

@@ -1,12 +1,15 @@
-/* Which instruction set the run-time dispatched kernels (dense_simd.h) use.
+/* Which instruction set the run-time dispatched kernels use (the
+ * convolution microkernels, ukr.h, and the small-batch dense kernels,
+ * dense_simd.h).
  *
- * Chosen once, on first use: the best the CPU supports (AVX2 + FMA on x86-64
- * where present, else plain C), unless the environment variable CNN_ISA is
- * "generic", which forces the plain-C paths on any CPU.  That makes the
- * fallbacks testable on an AVX2 machine (tests/meson.build runs the kernel
- * suites a second time under CNN_ISA=generic) and lets a user rule the SIMD
- * kernels out when chasing a numerical difference.  Any other value, or
- * none, means the default.  Later changes to the environment are not seen. */
+ * Chosen once, on first use: the best the CPU supports (AVX-512 F/BW/VL/DQ,
+ * else AVX2 + FMA, on x86-64; else plain C), unless the environment
+ * variable CNN_ISA names a lower path: "avx2" or "generic" (a path above
+ * the CPU's best is not taken; the best is used).  That makes the
+ * fallbacks testable on a better machine (tests/meson.build runs the kernel
+ * suites again under each lower path) and lets a user rule the SIMD kernels
+ * out when chasing a numerical difference.  Any other value, or none, means
+ * the best.  Later changes to the environment are not seen. */
 #include "kernels/kernels.h"
 #include "kernels/dense_simd.h"
 
@@ -19,18 +22,32 @@ static atomic_int isa_chosen = -1; /* -1: not read yet */
 int cnn_k_isa_best(void)
 {
 #if CNN_K_HAVE_AVX2_PATH
+    /* libgcc's and compiler-rt's checks include the operating system's
+     * support (XGETBV) for the wider register state. */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return CNN_K_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return CNN_K_ISA_AVX2;
 #endif
     return CNN_K_ISA_GENERIC;
 }
 
+/* The path a CNN_ISA value names, or -1 for none. */
+static int isa_by_name(const char *v)
+{
+    static const char *const names[] = {"generic", "avx2", "avx512"};
+    for (int i = 0; v && i < (int)(sizeof names / sizeof names[0]); i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static int isa_from_environment(void)
 {
-    const char *v = getenv("CNN_ISA");
-    if (v && strcmp(v, "generic") == 0)
-        return CNN_K_ISA_GENERIC;
-    return cnn_k_isa_best();
+    const int best = cnn_k_isa_best();
+    const int asked = isa_by_name(getenv("CNN_ISA"));
+    return asked >= 0 && asked < best ? asked : best;
 }
 
 int cnn_k_isa(void)
@@ -50,7 +67,7 @@ bool cnn_k_isa_set(int isa)
         atomic_store_explicit(&isa_chosen, isa_from_environment(), memory_order_relaxed);
         return true;
     }
-    if (isa != CNN_K_ISA_GENERIC && isa != cnn_k_isa_best())
+    if (isa > cnn_k_isa_best())
         return false;
     atomic_store_explicit(&isa_chosen, isa, memory_order_relaxed);
     return true;
@@ -58,5 +75,5 @@ bool cnn_k_isa_set(int isa)
 
 const char *cnn_k_isa_name(int isa)
 {
-    return isa == CNN_K_ISA_AVX2 ? "avx2" : "generic";
+    return isa == CNN_K_ISA_AVX512 ? "avx512" : isa == CNN_K_ISA_AVX2 ? "avx2" : "generic";
 }

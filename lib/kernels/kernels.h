@@ -16,20 +16,22 @@
 #include <stdint.h>
 
 /* ---- instruction set (isa.c) ------------------------------------------
- * The kernels with run-time dispatch (the small-batch dense kernels, see
- * dense_simd.h) take the path cnn_k_isa() names.  It is chosen on first
- * use: the best the CPU supports, or CNN_K_ISA_GENERIC (plain C) when the
- * environment variable CNN_ISA is "generic".  GEMM is the BLAS library's
- * business and is not affected. */
-enum { CNN_K_ISA_GENERIC = 0, CNN_K_ISA_AVX2 = 1 };
+ * The kernels with run-time dispatch (the convolution microkernels, ukr.h,
+ * and the small-batch dense kernels, dense_simd.h) take the path
+ * cnn_k_isa() names.  It is chosen on first use: the best the CPU
+ * supports, or a lower one that the environment variable CNN_ISA names
+ * ("avx2", "generic").  GEMM is the BLAS library's business and is not
+ * affected.  The values are those of the public enum cnn_isa. */
+enum { CNN_K_ISA_GENERIC = 0, CNN_K_ISA_AVX2 = 1, CNN_K_ISA_AVX512 = 2 };
 int cnn_k_isa(void);
 /* The best path this CPU can run (ignores CNN_ISA). */
 int cnn_k_isa_best(void);
-/* Tests: switch every dispatched kernel to `isa` (GENERIC, or the best the
- * CPU supports; false and nothing changed otherwise), or with isa < 0 back
- * to what the environment chooses.  Not meant to race with running kernels. */
+/* Tests: switch every dispatched kernel to `isa` (any path up to the best
+ * the CPU supports; false and nothing changed otherwise), or with isa < 0
+ * back to what the environment chooses.  Not meant to race with running
+ * kernels. */
 bool cnn_k_isa_set(int isa);
-const char *cnn_k_isa_name(int isa); /* "generic", "avx2" */
+const char *cnn_k_isa_name(int isa); /* "generic", "avx2", "avx512" */
 
 /* ---- matrix multiply (gemm.c) -----------------------------------------
  * C = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
@@ -84,6 +86,37 @@ void cnn_k_conv2d_unchunk(const cnn_conv_geom *g, int nc, const float *yc, const
 void cnn_k_conv2d_tochunk(const cnn_conv_geom *g, int nc, const float *y, float *yc);
 void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
                       const float *b, float *y, float *scratch);
+
+/* The two implementations behind the three conv2d functions, public for the
+ * tests; the dispatchers run the GEMM path for pointwise convolutions only.
+ * - gemm (conv2d_fwd.c, conv2d_bwd.c): im2col + cnn_k_gemm, chunked;
+ *   scratch cnn_k_conv2d_gemm_scratch_floats;
+ * - direct (conv2d_direct.c): libcnn's own microkernels (ukr.h) on the
+ *   active ISA path, any kernel size, stride and padding; scratch
+ *   cnn_k_conv2d_direct_scratch_floats (sized for every path).
+ * cnn_k_conv2d_scratch_floats covers both.  The _bwd_weights forms write dw
+ * only (no bias gradient). */
+size_t cnn_k_conv2d_gemm_scratch_floats(const cnn_conv_geom *g, int n);
+size_t cnn_k_conv2d_direct_scratch_floats(const cnn_conv_geom *g, int n);
+void cnn_k_conv2d_gemm_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                           const float *b, float *y, float *scratch);
+void cnn_k_conv2d_gemm_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
+                                float *dx, float *scratch);
+void cnn_k_conv2d_gemm_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
+                                   const float *dy, float *dw, float *scratch);
+void cnn_k_conv2d_direct_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                             const float *b, float *y, float *scratch);
+void cnn_k_conv2d_direct_bwd_data(const cnn_conv_geom *g, int n, const float *dy,
+                                  const float *w, float *dx, float *scratch);
+void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
+                                     const float *dy, float *dw, float *scratch);
+/* Whether the direct forward takes the by-channels (no im2col) orientation
+ * for this shape on the active path, rather than by positions; and the
+ * direct forward in a given orientation (the two give bit-identical results:
+ * both sum each output over k = (c, i, j) in order). */
+bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g);
+void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                                const float *b, float *y, float *scratch, bool by_channels);
 
 /* ---- conv2d_bwd.c ------------------------------------------------------
  * bwd_data:    dx (write) = gradient w.r.t. x given dy (n x out_c x out_h x out_w).

@@ -1,0 +1,391 @@
+/* libcnn's own convolutions: the three passes as tiles of the register-
+ * blocked microkernels of ukr.h, with no BLAS call and, except where the
+ * forward pass judges an im2col copy cheaper, no im2col matrix.
+ *
+ * A tile has rows (broadcast operand) and vectors (loaded operand).  Each
+ * pass picks the orientation that fills the vectors:
+ * - forward, by positions: rows = output channels (weights broadcast in
+ *   their stored layout), vectors = output positions of one image read from
+ *   its im2col copy; the tile is y itself (NCHW), bias added on the store;
+ * - forward, by channels (direct): rows = positions along one output row,
+ *   broadcast straight from the (padded) image, vectors = output channels
+ *   of the weights packed K x out_c; the tile is stored transposed.
+ *   The cheaper of the two, by a count of vector operations (fwd_cost), runs;
+ * - backward data: rows = im2col rows k = (c, i, j), broadcast from the
+ *   weights in place; vectors = output positions of dy; the tiles make one
+ *   image's dcol matrix, which col2im adds into dx (scattering each tile
+ *   straight into dx was measured slower: 21% of W2's step against 4%);
+ * - backward weights (direct): rows = kernel columns j of one (c, i),
+ *   broadcast from the (padded) image; vectors = output channels of dy
+ *   transposed; the nest runs over images and output positions, and the
+ *   tile accumulates into dW^T.
+ * Padding is handled by a zero-bordered copy of the image (col2im handles
+ * it for dx), so the microkernels never test bounds.
+ *
+ * Every output element is a sum in a fixed order (ukr.h), so the result
+ * depends only on the inputs, n and the ISA path. */
+#include "kernels/kernels.h"
+#include "kernels/ukr.h"
+
+#include <string.h>
+
+/* bwd_weights transposes dy for this many floats' worth of images at a
+ * time (at least one image); keeps its scratch bounded at any batch. */
+#define DIRECT_CHUNK_FLOATS ((size_t)64 * 1024)
+
+static size_t round_up(size_t v, size_t m)
+{
+    return (v + m - 1) / m * m;
+}
+
+/* ---- tiling ------------------------------------------------------------ */
+
+/* `cols` columns in vectors of `lanes`, grouped into the fewest blocks of at
+ * most CNN_K_UKR_MAX_NV vectors, sizes balanced: block b starts at vector
+ * *v0 and has the returned number of vectors. */
+typedef struct col_plan {
+    int vectors, blocks;
+} col_plan;
+
+static col_plan plan_cols(int cols, int lanes)
+{
+    col_plan c;
+    c.vectors = (cols + lanes - 1) / lanes;
+    c.blocks = (c.vectors + CNN_K_UKR_MAX_NV - 1) / CNN_K_UKR_MAX_NV;
+    return c;
+}
+
+static int col_block(const col_plan *c, int b, int *v0)
+{
+    const int base = c->vectors / c->blocks, extra = c->vectors % c->blocks;
+    *v0 = b * base + (b < extra ? b : extra);
+    return base + (b < extra);
+}
+
+/* `rows` rows in the fewest tiles of at most `most`, balanced: tile t starts
+ * at row *r0 and has the returned number of rows. */
+static int row_tiles(int rows, int most)
+{
+    return (rows + most - 1) / most;
+}
+
+static int row_tile(int rows, int tiles, int t, int *r0)
+{
+    const int base = rows / tiles, extra = rows % tiles;
+    *r0 = t * base + (t < extra ? t : extra);
+    return base + (t < extra);
+}
+
+/* ---- padding ----------------------------------------------------------- */
+
+static int padded_h(const cnn_conv_geom *g)
+{
+    return g->in_h + 2 * g->pad_h;
+}
+
+static int padded_w(const cnn_conv_geom *g)
+{
+    return g->in_w + 2 * g->pad_w;
+}
+
+static bool has_pad(const cnn_conv_geom *g)
+{
+    return g->pad_h > 0 || g->pad_w > 0;
+}
+
+/* Floats of one padded image (0 without padding: the image is used as is). */
+static size_t padded_floats(const cnn_conv_geom *g)
+{
+    return has_pad(g) ? (size_t)g->in_c * (size_t)padded_h(g) * (size_t)padded_w(g) : 0;
+}
+
+/* xp (write) = x with a zero border of pad_h rows and pad_w columns. */
+static void pad_image(const cnn_conv_geom *g, const float *restrict x, float *restrict xp)
+{
+    const int hp = padded_h(g), wp = padded_w(g);
+    memset(xp, 0, padded_floats(g) * sizeof *xp);
+    for (int c = 0; c < g->in_c; c++)
+        for (int y = 0; y < g->in_h; y++)
+            memcpy(xp + ((size_t)c * hp + (size_t)(y + g->pad_h)) * wp + g->pad_w,
+                   x + ((size_t)c * g->in_h + (size_t)y) * g->in_w, (size_t)g->in_w * sizeof *x);
+}
+
+/* ---- scratch ----------------------------------------------------------- */
+
+static size_t kdim(const cnn_conv_geom *g)
+{
+    return (size_t)g->in_c * (size_t)g->k_h * (size_t)g->k_w;
+}
+
+static size_t pdim(const cnn_conv_geom *g)
+{
+    return (size_t)g->out_h * (size_t)g->out_w;
+}
+
+/* Images whose transposed dy (and padded copy) bwd_weights holds at once. */
+static int bwdw_chunk(const cnn_conv_geom *g, int n)
+{
+    const size_t per = pdim(g) * round_up((size_t)g->out_c, CNN_K_UKR_MAX_LANES) +
+                       padded_floats(g);
+    size_t c = per ? DIRECT_CHUNK_FLOATS / per : (size_t)n;
+    if (c < 1)
+        c = 1;
+    return (size_t)n < c ? (n > 1 ? n : 1) : (int)c;
+}
+
+/* Sized with the widest path's lanes, so that it holds for every path. */
+size_t cnn_k_conv2d_direct_scratch_floats(const cnn_conv_geom *g, int n)
+{
+    const size_t lanes = CNN_K_UKR_MAX_LANES, k = kdim(g), p = pdim(g);
+    const size_t ppad = round_up(p, lanes), opad = round_up((size_t)g->out_c, lanes);
+    const size_t pad = padded_floats(g);
+    const size_t fwd_pos = k * ppad, fwd_chan = k * opad + pad;
+    const size_t bwd_data = (k + (size_t)g->out_c) * ppad;
+    const size_t bwd_w = k * opad + (size_t)bwdw_chunk(g, n) * (p * opad + pad);
+    size_t most = fwd_pos > fwd_chan ? fwd_pos : fwd_chan;
+    if (bwd_data > most)
+        most = bwd_data;
+    return bwd_w > most ? bwd_w : most;
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+/* Vector operations (multiply-adds, copies, scalar stores) of one image's
+ * forward pass in each orientation; the direct one pays a scalar transposed
+ * store per output, the positional one an im2col copy. */
+static size_t fwd_cost(const cnn_conv_geom *g, int lanes, bool by_channels)
+{
+    const size_t k = kdim(g), p = pdim(g), o = (size_t)g->out_c, l = (size_t)lanes;
+    if (by_channels)
+        return p * ((o + l - 1) / l) * k + 2 * o * p;
+    return o * ((p + l - 1) / l) * k + 2 * k * p / l + o * p / l;
+}
+
+bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g)
+{
+    const int lanes = cnn_k_ukr_active()->lanes;
+    return fwd_cost(g, lanes, true) < fwd_cost(g, lanes, false);
+}
+
+/* One image, by positions: y = W * col + b, col the im2col copy (K x ppad,
+ * tail columns zero). */
+static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, const float *x,
+                             const float *w, const float *b, float *y, float *col)
+{
+    const int k = (int)kdim(g), p = (int)pdim(g), ppad = (int)round_up(pdim(g), s->lanes);
+    float tile[CNN_K_UKR_TILE_FLOATS];
+    cnn_k_im2col_ld(g, x, col, (size_t)ppad);
+    const col_plan cp = plan_cols(p, s->lanes);
+    for (int cb = 0; cb < cp.blocks; cb++) {
+        int v0;
+        const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, p0 = v0 * s->lanes;
+        const int cnt = p - p0 < width ? p - p0 : width;
+        const int tiles = row_tiles(g->out_c, s->max_mr[nv]);
+        for (int t = 0; t < tiles; t++) {
+            int o0;
+            const int mr = row_tile(g->out_c, tiles, t, &o0);
+            const cnn_k_ukr_job job = {
+                .a = w + (size_t)o0 * k, .a_row = k, .n1 = 1, .n2 = 1, .n3 = k, .a3 = 1,
+                .b = col + p0, .ldb = ppad, .t = tile, .ldt = width, .overwrite = 1};
+            s->fn[nv][mr](&job);
+            for (int r = 0; r < mr; r++) {
+                const float bo = b ? b[o0 + r] : 0.0f;
+                float *dst = y + (size_t)(o0 + r) * p + p0;
+                const float *src = tile + (size_t)r * width;
+                for (int l = 0; l < cnt; l++)
+                    dst[l] = src[l] + bo;
+            }
+        }
+    }
+}
+
+/* W^T packed for the direct forward: wt[k][o] = w[o][k], opad columns,
+ * zero beyond out_c. */
+static void pack_wt(const cnn_conv_geom *g, const float *restrict w, int opad,
+                    float *restrict wt)
+{
+    const size_t k = kdim(g);
+    for (size_t kk = 0; kk < k; kk++) {
+        float *row = wt + kk * (size_t)opad;
+        for (int o = 0; o < g->out_c; o++)
+            row[o] = w[(size_t)o * k + kk];
+        for (int o = g->out_c; o < opad; o++)
+            row[o] = 0.0f;
+    }
+}
+
+/* One image, by channels: rows are positions ox0.. of output row oy, read
+ * from the (padded) image src; wt as pack_wt. */
+static void fwd_by_channels(const cnn_k_ukr_set *s, const cnn_conv_geom *g, const float *src,
+                            const float *wt, int opad, const float *b, float *y)
+{
+    const int hp = padded_h(g), wp = padded_w(g), p = (int)pdim(g);
+    float tile[CNN_K_UKR_TILE_FLOATS];
+    const col_plan cp = plan_cols(g->out_c, s->lanes);
+    for (int cb = 0; cb < cp.blocks; cb++) {
+        int v0;
+        const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, o0 = v0 * s->lanes;
+        const int cnt = g->out_c - o0 < width ? g->out_c - o0 : width;
+        const int tiles = row_tiles(g->out_w, s->max_mr[nv]);
+        for (int oy = 0; oy < g->out_h; oy++) {
+            for (int t = 0; t < tiles; t++) {
+                int ox0;
+                const int mr = row_tile(g->out_w, tiles, t, &ox0);
+                const cnn_k_ukr_job job = {
+                    .a = src + (size_t)oy * g->stride_h * wp + (size_t)ox0 * g->stride_w,
+                    .a_row = g->stride_w,
+                    .n1 = g->in_c, .a1 = (ptrdiff_t)hp * wp,
+                    .n2 = g->k_h, .a2 = wp,
+                    .n3 = g->k_w, .a3 = 1,
+                    .b = wt + o0, .ldb = opad, .t = tile, .ldt = width, .overwrite = 1};
+                s->fn[nv][mr](&job);
+                float *dst = y + (size_t)oy * g->out_w + ox0;
+                for (int o = 0; o < cnt; o++) {
+                    const float bo = b ? b[o0 + o] : 0.0f;
+                    for (int r = 0; r < mr; r++)
+                        dst[(size_t)(o0 + o) * p + r] = tile[(size_t)r * width + o] + bo;
+                }
+            }
+        }
+    }
+}
+
+void cnn_k_conv2d_direct_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                             const float *b, float *y, float *scratch)
+{
+    cnn_k_conv2d_direct_fwd_as(g, n, x, w, b, y, scratch, cnn_k_conv2d_direct_fwd_by_channels(g));
+}
+
+void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                                const float *b, float *y, float *scratch, bool by_channels)
+{
+    const cnn_k_ukr_set *s = cnn_k_ukr_active();
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * pdim(g);
+    if (!by_channels) {
+        /* im2col never writes the tail columns: zero them once */
+        const size_t ppad = round_up(pdim(g), s->lanes), k = kdim(g);
+        for (size_t r = 0; r < k; r++)
+            memset(scratch + r * ppad + pdim(g), 0, (ppad - pdim(g)) * sizeof *scratch);
+        for (int i = 0; i < n; i++)
+            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch);
+        return;
+    }
+    const int opad = (int)round_up((size_t)g->out_c, s->lanes);
+    float *wt = scratch, *xp = scratch + kdim(g) * (size_t)opad;
+    pack_wt(g, w, opad, wt);
+    for (int i = 0; i < n; i++) {
+        const float *src = x + i * x_img;
+        if (has_pad(g)) {
+            pad_image(g, src, xp);
+            src = xp;
+        }
+        fwd_by_channels(s, g, src, wt, opad, b, y + i * y_img);
+    }
+}
+
+/* ---- backward data ----------------------------------------------------- */
+
+/* Per image: dcol (K x ldc) = W^T * dy by tiles (rows k, vectors of output
+ * positions, weights broadcast in place), then col2im into dx.  ldc: P
+ * rounded up to the lanes; dy is read in place when P is a multiple of the
+ * lanes, else copied into rows of ldc floats with zero tails. */
+void cnn_k_conv2d_direct_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
+                                  float *dx, float *scratch)
+{
+    const cnn_k_ukr_set *s = cnn_k_ukr_active();
+    const int k = (int)kdim(g), p = (int)pdim(g);
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * p;
+    const int ldc = (int)round_up((size_t)p, s->lanes);
+    const bool copy_dy = ldc != p;
+    float *dcol = scratch, *dyp = scratch + (size_t)k * ldc;
+    if (copy_dy)
+        memset(dyp, 0, (size_t)g->out_c * ldc * sizeof *dyp);
+    const col_plan cp = plan_cols(p, s->lanes);
+    for (int i = 0; i < n; i++) {
+        const float *dyi = dy + i * y_img;
+        if (copy_dy) {
+            for (int o = 0; o < g->out_c; o++)
+                memcpy(dyp + (size_t)o * ldc, dyi + (size_t)o * p, (size_t)p * sizeof *dyp);
+            dyi = dyp;
+        }
+        for (int cb = 0; cb < cp.blocks; cb++) {
+            int v0;
+            const int nv = col_block(&cp, cb, &v0), p0 = v0 * s->lanes;
+            const int tiles = row_tiles(k, s->max_mr[nv]);
+            for (int t = 0; t < tiles; t++) {
+                int k0;
+                const int mr = row_tile(k, tiles, t, &k0);
+                const cnn_k_ukr_job job = {
+                    .a = w + k0, .a_row = 1, .n1 = 1, .n2 = 1, .n3 = g->out_c, .a3 = k,
+                    .b = dyi + p0, .ldb = ldc,
+                    .t = dcol + (size_t)k0 * ldc + p0, .ldt = ldc, .overwrite = 1};
+                s->fn[nv][mr](&job);
+            }
+        }
+        float *dxi = dx + i * x_img;
+        memset(dxi, 0, x_img * sizeof *dxi);
+        cnn_k_col2im_ld(g, dcol, dxi, (size_t)ldc);
+    }
+}
+
+/* ---- backward weights -------------------------------------------------- */
+
+void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
+                                     const float *dy, float *dw, float *scratch)
+{
+    const cnn_k_ukr_set *s = cnn_k_ukr_active();
+    const size_t k = kdim(g), p = pdim(g), pad = padded_floats(g);
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * p;
+    const int opad = (int)round_up((size_t)g->out_c, s->lanes);
+    const int hp = padded_h(g), wp = padded_w(g), chunk = bwdw_chunk(g, n);
+    float *dwt = scratch;                      /* dW^T: k x opad */
+    float *dyt = dwt + k * (size_t)opad;       /* chunk x p x opad */
+    float *xp = dyt + (size_t)chunk * p * opad; /* chunk padded images */
+    memset(dwt, 0, k * (size_t)opad * sizeof *dwt);
+    const col_plan cp = plan_cols(g->out_c, s->lanes);
+    for (int i0 = 0; i0 < n; i0 += chunk) {
+        const int nc = n - i0 < chunk ? n - i0 : chunk;
+        for (int i = 0; i < nc; i++) {
+            const float *dyi = dy + (size_t)(i0 + i) * y_img;
+            float *t = dyt + (size_t)i * p * opad;
+            s->transpose(g->out_c, (int)p, dyi, (ptrdiff_t)p, t, opad);
+            for (size_t q = 0; q < p && opad > g->out_c; q++)
+                memset(t + q * opad + g->out_c, 0, (size_t)(opad - g->out_c) * sizeof *t);
+            if (pad)
+                pad_image(g, x + (size_t)(i0 + i) * x_img, xp + (size_t)i * pad);
+        }
+        /* One image at a time through every tile, so that its dy^T (P x
+         * opad floats) stays in L1 while all K rows read it; a tile spanning
+         * the chunk streamed it from L2 once per (c, i) and ran ~25% slower
+         * on W2's second layer. */
+        for (int i = 0; i < nc; i++) {
+        const float *src = pad ? xp + (size_t)i * pad : x + (size_t)(i0 + i) * x_img;
+        const float *dyti = dyt + (size_t)i * p * opad;
+        for (int cb = 0; cb < cp.blocks; cb++) {
+            int v0;
+            const int nv = col_block(&cp, cb, &v0), o0 = v0 * s->lanes;
+            const int tiles = row_tiles(g->k_w, s->max_mr[nv]);
+            for (int c = 0; c < g->in_c; c++) {
+                for (int ki = 0; ki < g->k_h; ki++) {
+                    for (int t = 0; t < tiles; t++) {
+                        int j0;
+                        const int mr = row_tile(g->k_w, tiles, t, &j0);
+                        const size_t row = ((size_t)c * g->k_h + ki) * g->k_w + j0;
+                        const cnn_k_ukr_job job = {
+                            .a = src + ((size_t)c * hp + ki) * wp + j0, .a_row = 1,
+                            .n1 = 1, .a1 = 0,
+                            .n2 = g->out_h, .a2 = (ptrdiff_t)g->stride_h * wp,
+                            .n3 = g->out_w, .a3 = g->stride_w,
+                            .b = dyti + o0, .ldb = opad,
+                            .t = dwt + row * opad + o0, .ldt = opad};
+                        s->fn[nv][mr](&job);
+                    }
+                }
+            }
+        }
+        }
+    }
+    for (int o = 0; o < g->out_c; o++)
+        for (size_t kk = 0; kk < k; kk++)
+            dw[(size_t)o * k + kk] = dwt[kk * opad + o];
+}
