@@ -82,7 +82,7 @@ extern "C" {
 /** Major version: changes only with an incompatible ABI (the soname). */
 #define CNN_VERSION_MAJOR 1
 /** Minor version: additions that keep the ABI. */
-#define CNN_VERSION_MINOR 0
+#define CNN_VERSION_MINOR 1
 /** Patch version: fixes only. */
 #define CNN_VERSION_PATCH 0
 
@@ -98,6 +98,53 @@ CNN_API uint32_t cnn_version(void);
  * @since 0.1
  */
 CNN_API const char *cnn_version_string(void);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Instruction-set paths */
+/** @{ */
+
+/**
+ * The instruction-set paths of libcnn's own kernels (the convolutions and
+ * the small-batch dense layers).  Values are pinned.  @since 1.1
+ *
+ * One library binary carries all of them and picks one at run time, the
+ * first time a kernel runs: the best the CPU supports, or a lower one named
+ * by the environment variable `CNN_ISA` ("avx2" or "generic"; a path the CPU
+ * lacks is never taken, and any other value means the best).
+ *
+ * Numerics: with the same inputs, seed, thread count and path, every result
+ * is bit-identical from run to run.  Different paths may differ by rounding
+ * only: each output is the same sum taken in the same order, but the SIMD
+ * paths fuse each multiply-add (one rounding) where the generic path rounds
+ * twice, and block sizes that depend on the vector width can regroup sums.
+ * Matrix products left to the BLAS follow the BLAS's own rules.
+ */
+typedef enum cnn_isa_path {
+    CNN_ISA_GENERIC = 0, /**< portable C */
+    CNN_ISA_AVX2 = 1,    /**< x86-64 AVX2 + FMA, 8-float vectors */
+    CNN_ISA_AVX512 = 2   /**< x86-64 AVX-512 F/BW/VL/DQ, 16-float vectors */
+} cnn_isa_path;
+
+/**
+ * The path the kernels use in this process (a #cnn_isa_path value).  Fixed
+ * after the first call (or the first kernel run); thread-safe.
+ * @since 1.1
+ */
+CNN_API int32_t cnn_isa(void);
+
+/**
+ * The best path this CPU supports, whatever `CNN_ISA` says.
+ * @since 1.1
+ */
+CNN_API int32_t cnn_isa_best(void);
+
+/**
+ * The name of a path: "generic", "avx2" or "avx512" (the spelling `CNN_ISA`
+ * takes); a static string, never NULL; "unknown" for other values.
+ * @since 1.1
+ */
+CNN_API const char *cnn_isa_name(int32_t isa);
 /** @} */
 
 /* ------------------------------------------------------------------------ */

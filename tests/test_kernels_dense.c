@@ -327,13 +327,25 @@ END_TEST
 START_TEST(test_isa_environment)
 {
     const char *v = getenv("CNN_ISA");
-    const int want = v && strcmp(v, "generic") == 0 ? CNN_K_ISA_GENERIC : cnn_k_isa_best();
+    int want = cnn_k_isa_best();
+    for (int isa = CNN_K_ISA_GENERIC; v && isa < cnn_k_isa_best(); isa++)
+        if (strcmp(v, cnn_k_isa_name(isa)) == 0)
+            want = isa;
     ck_assert_msg(cnn_k_isa() == want, "CNN_ISA=%s: kernels use %s, want %s", v ? v : "(unset)",
                   cnn_k_isa_name(cnn_k_isa()), cnn_k_isa_name(want));
     ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
     ck_assert_int_eq(cnn_k_isa(), CNN_K_ISA_GENERIC);
     ck_assert(cnn_k_isa_set(cnn_k_isa_best()));
     ck_assert_int_eq(cnn_k_isa(), cnn_k_isa_best());
+    ck_assert(!cnn_k_isa_set(cnn_k_isa_best() + 1)); /* beyond the CPU: refused */
+    ck_assert_int_eq(cnn_k_isa(), cnn_k_isa_best());
+    ck_assert_int_eq(cnn_isa(), cnn_k_isa());
+    ck_assert_int_eq(cnn_isa_best(), cnn_k_isa_best());
+    ck_assert_str_eq(cnn_isa_name(CNN_ISA_AVX512), "avx512");
+    ck_assert_str_eq(cnn_isa_name(CNN_ISA_AVX2), "avx2");
+    ck_assert_str_eq(cnn_isa_name(CNN_ISA_GENERIC), "generic");
+    ck_assert_str_eq(cnn_isa_name(7), "unknown");
+    ck_assert_str_eq(cnn_isa_name(-1), "unknown");
     ck_assert(cnn_k_isa_set(-1));
     ck_assert_int_eq(cnn_k_isa(), want);
 }

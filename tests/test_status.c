@@ -222,6 +222,9 @@ START_TEST(constants_by_name)
         {"CNN_MNIST_TRAIN", CNN_MNIST_TRAIN},
         {"CNN_MNIST_TEST", CNN_MNIST_TEST},
         {"CNN_AUGMENT_MAX_ELASTIC_SIDE", CNN_AUGMENT_MAX_ELASTIC_SIDE},
+        {"CNN_ISA_GENERIC", CNN_ISA_GENERIC},
+        {"CNN_ISA_AVX2", CNN_ISA_AVX2},
+        {"CNN_ISA_AVX512", CNN_ISA_AVX512},
     };
     size_t n = sizeof want / sizeof want[0];
     for (size_t i = 0; i < n; i++) {

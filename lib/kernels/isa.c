@@ -11,6 +11,7 @@
  * out when chasing a numerical difference.  Any other value, or none, means
  * the best.  Later changes to the environment are not seen. */
 #include "kernels/kernels.h"
+#include "cnn.h"
 #include "kernels/dense_simd.h"
 
 #include <stdatomic.h>
@@ -71,6 +72,23 @@ bool cnn_k_isa_set(int isa)
         return false;
     atomic_store_explicit(&isa_chosen, isa, memory_order_relaxed);
     return true;
+}
+
+/* ---- the public face (cnn.h) ---- */
+
+int32_t cnn_isa(void)
+{
+    return cnn_k_isa();
+}
+
+int32_t cnn_isa_best(void)
+{
+    return cnn_k_isa_best();
+}
+
+const char *cnn_isa_name(int32_t isa)
+{
+    return isa >= CNN_K_ISA_GENERIC && isa <= CNN_K_ISA_AVX512 ? cnn_k_isa_name(isa) : "unknown";
 }
 
 const char *cnn_k_isa_name(int isa)

@@ -37,4 +37,4 @@ def version():
     return _lib.lib.cnn_version_string().decode()
 
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
