@@ -76,6 +76,13 @@ void bench_measure_peak(int n, int threads, int reps, bench_peak *out);
 /* A short name of the BLAS the bench and library link ("openblas", "blis"). */
 const char *bench_blas_name(void);
 
+/* ---- own microkernel peak (ukr_peak.c) -------------------------------- */
+
+/* Times libcnn's microkernel on the active ISA path (its largest tile, L1
+ * operands) on `threads` threads at once; out->n holds the tile as
+ * mr * 100 + nv.  Best of `reps`. */
+void bench_measure_ukr_peak(int threads, int reps, bench_peak *out);
+
 /* ---- output (report.c) ------------------------------------------------ */
 
 typedef struct bench_meta {
@@ -84,10 +91,14 @@ typedef struct bench_meta {
     const bench_budget *budget;
     const bench_peak *peaks;
     int n_peaks;
+    const bench_peak *ukr_peaks; /* own microkernel, same thread counts */
+    int n_ukr_peaks;
     double load_start, load_end; /* 1-minute load average around the run */
 } bench_meta;
 
 void bench_table_header(FILE *f, const bench_meta *m);
+/* The CPU's model name (/proc/cpuinfo), "unknown" where not found. */
+const char *bench_cpu_model(void);
 void bench_table_columns(FILE *f);
 void bench_table_row(FILE *f, const bench_row *r);
 /* Writes the whole run as JSON (format shared with pytorch_ref.py). */

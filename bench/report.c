@@ -5,6 +5,32 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "model name" from /proc/cpuinfo, or "unknown". */
+const char *bench_cpu_model(void)
+{
+    static char model[128] = "";
+    if (model[0])
+        return model;
+    snprintf(model, sizeof model, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+            const char *v = strchr(line, ':') + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            snprintf(model, sizeof model, "%s", v);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    return model;
+}
 
 void bench_table_header(FILE *f, const bench_meta *m)
 {
@@ -12,10 +38,19 @@ void bench_table_header(FILE *f, const bench_meta *m)
                "warm-up %.2f s\n",
             cnn_version_string(), bench_blas_name(), m->data, (long long)m->images,
             m->budget->reps, m->budget->seconds / m->budget->reps, m->budget->warmup);
+    fprintf(f, "cpu: %s | isa: %s (best %s) | OPENBLAS_CORETYPE=%s\n", bench_cpu_model(),
+            cnn_isa_name(cnn_isa()), cnn_isa_name(cnn_isa_best()),
+            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)");
     for (int i = 0; i < m->n_peaks; i++)
         fprintf(f, "%s%d thread%s %.1f GFLOP/s (sgemm %d^3)%s", i ? ", " : "sgemm peak: ",
                 m->peaks[i].threads, m->peaks[i].threads == 1 ? "" : "s", m->peaks[i].gflops,
                 m->peaks[i].n, i == m->n_peaks - 1 ? "\n" : "");
+    for (int i = 0; i < m->n_ukr_peaks; i++)
+        fprintf(f, "%s%d thread%s %.1f GFLOP/s (tile %dx%d)%s",
+                i ? ", " : "own microkernel peak: ", m->ukr_peaks[i].threads,
+                m->ukr_peaks[i].threads == 1 ? "" : "s", m->ukr_peaks[i].gflops,
+                m->ukr_peaks[i].n / 100, m->ukr_peaks[i].n % 100,
+                i == m->n_ukr_peaks - 1 ? "\n" : "");
     fflush(f);
 }
 
@@ -64,7 +99,14 @@ int bench_write_json(const char *path, const bench_meta *m, const bench_row *row
     for (int i = 0; i < m->n_peaks; i++)
         fprintf(f, "%s{\"threads\": %d, \"n\": %d, \"gflops\": %.4g}", i ? ", " : "",
                 m->peaks[i].threads, m->peaks[i].n, m->peaks[i].gflops);
-    fprintf(f, "],\n  \"loadavg\": [%.2f, %.2f],\n", m->load_start, m->load_end);
+    fputs("],\n  \"ukr_peak\": [", f);
+    for (int i = 0; i < m->n_ukr_peaks; i++)
+        fprintf(f, "%s{\"threads\": %d, \"tile\": \"%dx%d\", \"gflops\": %.4g}", i ? ", " : "",
+                m->ukr_peaks[i].threads, m->ukr_peaks[i].n / 100, m->ukr_peaks[i].n % 100,
+                m->ukr_peaks[i].gflops);
+    fprintf(f, "],\n  \"cpu\": \"%s\",\n  \"isa\": \"%s\",\n", bench_cpu_model(),
+            cnn_isa_name(cnn_isa()));
+    fprintf(f, "  \"loadavg\": [%.2f, %.2f],\n", m->load_start, m->load_end);
     fprintf(f, "  \"max_rss_kib\": %ld,\n  \"rows\": [\n", max_rss_kib);
     for (int i = 0; i < n_rows; i++) {
         const bench_row *r = &rows[i];

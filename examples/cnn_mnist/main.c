@@ -154,6 +154,9 @@ static void print_setup(const options *o, const mnist_splits *d)
                o->shuffle ? "shuffled every epoch" : "stored order");
     printf("validation: %lld images, test: %lld images\n",
            (long long)cnn_dataset_count(d->validation), (long long)cnn_dataset_count(d->test));
+    /* The kernels' path: speed figures mean little without it. */
+    printf("kernels: %s path (best on this CPU: %s), libcnn %s\n", cnn_isa_name(cnn_isa()),
+           cnn_isa_name(cnn_isa_best()), cnn_version_string());
     fflush(stdout);
 }
 
