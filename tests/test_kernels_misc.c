@@ -489,6 +489,37 @@ START_TEST(test_sgd_hand_values)
 }
 END_TEST
 
+/* cnn_k_find_non_finite: the first NaN or infinity, wherever it falls
+ * relative to the scan's 4096-float blocks; huge and subnormal finite values
+ * are not flagged. */
+START_TEST(test_find_non_finite)
+{
+    const size_t n = 3 * 4096 + 17;
+    float *p = malloc(n * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (i % 3 == 0) ? FLT_MAX : (i % 3 == 1) ? -1e-40f : (float)i;
+    ck_assert_uint_eq(cnn_k_find_non_finite(p, n), n);
+    ck_assert_uint_eq(cnn_k_find_non_finite(p, 0), 0);
+    const size_t at[] = {0, 1, 4095, 4096, 4097, 8191, 2 * 4096 + 5, n - 1};
+    const float bad[] = {NAN, INFINITY, -INFINITY, -NAN};
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            const float keep = p[at[a]];
+            p[at[a]] = bad[b];
+            ck_assert_uint_eq(cnn_k_find_non_finite(p, n), at[a]);
+            ck_assert_uint_eq(cnn_k_find_non_finite(p, at[a]), at[a]); /* not within range */
+            if (at[a] + 1 < n) { /* a later one does not hide the first */
+                p[n - 1] = NAN;
+                ck_assert_uint_eq(cnn_k_find_non_finite(p, n), at[a]);
+                p[n - 1] = (float)(n - 1);
+            }
+            p[at[a]] = keep;
+        }
+    free(p);
+}
+END_TEST
+
 static Suite *misc_suite(void)
 {
     Suite *s = suite_create("kernels_misc");
@@ -504,6 +535,7 @@ static Suite *misc_suite(void)
     tcase_add_loop_test(tc, test_softmax_bwd, 0, 2);
     tcase_add_test(tc, test_argmax_rows);
     tcase_add_test(tc, test_dropout_apply);
+    tcase_add_test(tc, test_find_non_finite);
     tcase_add_loop_test(tc, test_sgd_update, 0, 4);
     tcase_add_test(tc, test_sgd_hand_values);
     suite_add_tcase(s, tc);

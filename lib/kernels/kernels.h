@@ -235,6 +235,10 @@ void cnn_k_softmax_bwd(int n, int k, const float *y, const float *dy, float *dz)
 /* labels[i] = argmax_j y[i][j], lowest index on ties. */
 void cnn_k_argmax_rows(int n, int k, const float *y, int32_t *labels);
 
+/* ---- finite.c ----------------------------------------------------------
+ * Index of the first NaN or infinity in p[0, n), or n when all are finite. */
+size_t cnn_k_find_non_finite(const float *p, size_t n);
+
 /* ---- dropout.c ---------------------------------------------------------
  * y (write) = x * mask (mask entries 0 or 1, bytes); y may equal x. */
 void cnn_k_dropout_apply(size_t count, const float *x, const uint8_t *mask, float *y);
