@@ -25,6 +25,7 @@ static const pool_case cases[] = {
     {1, 4, 5, 1, 1, 1, 1},   /* 1x1: identity */
     {2, 5, 4, 5, 4, 1, 1},   /* window = image */
     {1, 8, 8, 3, 2, 3, 3},   /* stride > window: gaps between windows */
+    {2, 10, 13, 2, 2, 2, 2}, /* 2x2 with 6 outputs a row: a 4-wide block and a tail */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 static const int modes[] = {CNN_K_POOL_MAX, CNN_K_POOL_AVG, CNN_K_POOL_L2};
@@ -227,7 +228,8 @@ END_TEST
  * values drawn from {-1, 0, 1} make most windows tie. */
 START_TEST(test_max_2x2_ties)
 {
-    cnn_pool_geom g = make_geom(&cases[_i == 0 ? 0 : 2]);
+    static const int which[] = {0, 2, NCASES - 1};
+    cnn_pool_geom g = make_geom(&cases[which[_i]]);
     const int n = 3;
     test_rng r;
     test_rng_seed(&r, 4242 + (unsigned)_i);
@@ -260,7 +262,7 @@ static Suite *pool_suite(void)
     Suite *s = suite_create("kernels_pool");
     TCase *tc = tcase_create("pool");
     tcase_add_loop_test(tc, test_pool_fwd_bwd, 0, NCASES * 3 * 2);
-    tcase_add_loop_test(tc, test_max_2x2_ties, 0, 2);
+    tcase_add_loop_test(tc, test_max_2x2_ties, 0, 3);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_l2_zero_window);
     suite_add_tcase(s, tc);

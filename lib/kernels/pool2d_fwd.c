@@ -36,9 +36,39 @@ static void pool_max(const cnn_pool_geom *g, size_t planes, const float *x, floa
     }
 }
 
-/* MAX with a 2x2 window at stride 2 (every MNIST net): the same result and
- * tie rule as pool_max, written as straight-line compares that gcc turns
- * into selects, with no inner window loops. */
+/* One output of a 2x2, stride-2 MAX window: the same result and tie rule
+ * as pool_max.  Each row's pair is reduced with ties to the left (a over b,
+ * c over d); the lower pair then wins only if strictly greater: that is
+ * pool_max's row-major scan with strict '>'. */
+static inline void max_2x2_one(const float *r0, const float *r1, int ox, int row0, int in_w,
+                               float *y, int32_t *argmax)
+{
+    const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+    const int right0 = b > a, right1 = d > c;
+    const float m0 = right0 ? b : a, m1 = right1 ? d : c;
+    const int lower = m1 > m0;
+    y[ox] = lower ? m1 : m0;
+    if (argmax)
+        argmax[ox] = row0 + 2 * ox + (lower ? in_w + right1 : right0);
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* a ? b : c per lane, a being an all-ones / all-zeros compare mask. */
+static inline __m128 select_ps(__m128 mask, __m128 b, __m128 c)
+{
+    return _mm_or_ps(_mm_and_ps(mask, b), _mm_andnot_ps(mask, c));
+}
+static inline __m128i select_epi32(__m128i mask, __m128i b, __m128i c)
+{
+    return _mm_or_si128(_mm_and_si128(mask, b), _mm_andnot_si128(mask, c));
+}
+#endif
+
+/* MAX with a 2x2 window at stride 2 (every MNIST net), four outputs at a
+ * time with SSE2 (part of every x86-64 CPU) as max_2x2_one does one.  The
+ * scalar compare-and-branch form mispredicted on about every other window
+ * of conv outputs and took 19% of W2's inference. */
 static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *restrict x,
                          float *restrict y, int32_t *restrict argmax)
 {
@@ -49,28 +79,33 @@ static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *res
         for (int oy = 0; oy < out_h; oy++) {
             const int row0 = 2 * oy * in_w;
             const float *r0 = xp + row0, *r1 = r0 + in_w;
-            for (int ox = 0; ox < out_w; ox++) {
-                const float a = r0[2 * ox], b = r0[2 * ox + 1];
-                const float c = r1[2 * ox], d = r1[2 * ox + 1];
-                const int base = row0 + 2 * ox;
-                float m = a;
-                int idx = base;
-                if (b > m) {
-                    m = b;
-                    idx = base + 1;
+            int ox = 0;
+#if defined(__SSE2__)
+            const __m128i one = _mm_set1_epi32(1), down = _mm_set1_epi32(in_w);
+            for (; ox + 4 <= out_w; ox += 4) {
+                const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+                const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+                const __m128 a = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
+                const __m128 b = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+                const __m128 c = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(2, 0, 2, 0));
+                const __m128 d = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(3, 1, 3, 1));
+                const __m128 right0 = _mm_cmpgt_ps(b, a), right1 = _mm_cmpgt_ps(d, c);
+                const __m128 m0 = select_ps(right0, b, a), m1 = select_ps(right1, d, c);
+                const __m128 lower = _mm_cmpgt_ps(m1, m0);
+                _mm_storeu_ps(y + ox, select_ps(lower, m1, m0));
+                if (argmax) {
+                    const __m128i base = _mm_add_epi32(
+                        _mm_set1_epi32(row0 + 2 * ox), _mm_setr_epi32(0, 2, 4, 6));
+                    const __m128i off0 = _mm_and_si128(_mm_castps_si128(right0), one);
+                    const __m128i off1 =
+                        _mm_add_epi32(down, _mm_and_si128(_mm_castps_si128(right1), one));
+                    const __m128i off = select_epi32(_mm_castps_si128(lower), off1, off0);
+                    _mm_storeu_si128((__m128i *)(argmax + ox), _mm_add_epi32(base, off));
                 }
-                if (c > m) {
-                    m = c;
-                    idx = base + in_w;
-                }
-                if (d > m) {
-                    m = d;
-                    idx = base + in_w + 1;
-                }
-                y[ox] = m;
-                if (argmax)
-                    argmax[ox] = (int32_t)idx;
             }
+#endif
+            for (; ox < out_w; ox++)
+                max_2x2_one(r0, r1, ox, row0, in_w, y, argmax);
             y += out_w;
             if (argmax)
                 argmax += out_w;
