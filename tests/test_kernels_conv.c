@@ -173,6 +173,11 @@ static void conv_bwd_data_impl(int impl, const cnn_conv_geom *g, int n, const fl
         cnn_k_conv2d_direct_bwd_data(g, n, dy, w, dx, scratch);
 }
 
+/* For bwd_weights the last two rows are its two direct forms. */
+static const char *const bwdw_impl_names[IMPL_COUNT] = {"dispatch", "gemm", "direct",
+                                                        "direct by dot products",
+                                                        "direct by channels"};
+
 static void conv_bwd_weights_impl(int impl, const cnn_conv_geom *g, int n, const float *x,
                                   const float *dy, float *dw, float *db, float *scratch)
 {
@@ -182,8 +187,11 @@ static void conv_bwd_weights_impl(int impl, const cnn_conv_geom *g, int n, const
     }
     if (impl == IMPL_GEMM)
         cnn_k_conv2d_gemm_bwd_weights(g, n, x, dy, dw, scratch);
-    else
+    else if (impl == IMPL_DIRECT)
         cnn_k_conv2d_direct_bwd_weights(g, n, x, dy, dw, scratch);
+    else
+        cnn_k_conv2d_direct_bwd_weights_as(g, n, x, dy, dw, scratch,
+                                           impl == IMPL_DIRECT_POSITIONS);
     if (db)
         cnn_k_bias_grad(n, g->out_c, (size_t)g->out_h * g->out_w, dy, db);
 }
@@ -434,9 +442,9 @@ START_TEST(test_conv_bwd_weights)
     report_skipped_isas();
     for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
         ck_assert(cnn_k_isa_set(isas[k]));
-        for (int impl = 0; impl <= IMPL_DIRECT; impl++) {
+        for (int impl = 0; impl < IMPL_COUNT; impl++) {
             char what[96];
-            snprintf(what, sizeof what, "conv2d_bwd_weights %s on %s", impl_names[impl],
+            snprintf(what, sizeof what, "conv2d_bwd_weights %s on %s", bwdw_impl_names[impl],
                      cnn_k_isa_name(isas[k]));
             for (size_t e = 0; e < w_size(&g); e++)
                 dw[e] = NAN;

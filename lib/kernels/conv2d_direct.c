@@ -15,10 +15,13 @@
  *   weights in place; vectors = output positions of dy; the tiles make one
  *   image's dcol matrix, which col2im adds into dx (scattering each tile
  *   straight into dx was measured slower: 21% of W2's step against 4%);
- * - backward weights (direct): rows = kernel columns j of one (c, i),
- *   broadcast from the (padded) image; vectors = output channels of dy
- *   transposed; the nest runs over images and output positions, and the
- *   tile accumulates into dW^T.
+ * - backward weights, by channels (direct): rows = kernel columns j of one
+ *   (c, i), broadcast from the (padded) image; vectors = output channels of
+ *   dy transposed; the nest runs over output positions, image by image, and
+ *   the tile accumulates into dW^T;
+ * - backward weights, by dot products: dy rows against im2col rows, both
+ *   as vectors along the positions (ukr.h's dot tiles), for layers with few
+ *   output channels and many positions.  bwdw_cost picks the form.
  * Padding is handled by a zero-bordered copy of the image (col2im handles
  * it for dx), so the microkernels never test bounds.
  *
@@ -27,11 +30,16 @@
 #include "kernels/kernels.h"
 #include "kernels/ukr.h"
 
+#include <math.h>
 #include <string.h>
 
 /* bwd_weights transposes dy for this many floats' worth of images at a
  * time (at least one image); keeps its scratch bounded at any batch. */
 #define DIRECT_CHUNK_FLOATS ((size_t)64 * 1024)
+
+/* The forward by positions reads col in blocks of rows of this size (one
+ * column block wide), to be reused from L1 by every row tile. */
+#define FWD_K_BLOCK_BYTES (16 * 1024)
 
 static size_t round_up(size_t v, size_t m)
 {
@@ -133,18 +141,33 @@ static int bwdw_chunk(const cnn_conv_geom *g, int n)
     return (size_t)n < c ? (n > 1 ? n : 1) : (int)c;
 }
 
+/* The dot form of bwd_weights keeps out_c x K vectors of partial sums:
+ * only where they stay small (early layers: few channels, small kernels). */
+#define DOT_PARTIALS_MAX_FLOATS ((size_t)64 * 1024)
+
+static bool bwdw_dot_fits(const cnn_conv_geom *g)
+{
+    return (size_t)g->out_c * kdim(g) * CNN_K_UKR_MAX_LANES <= DOT_PARTIALS_MAX_FLOATS;
+}
+
 /* Sized with the widest path's lanes, so that it holds for every path. */
 size_t cnn_k_conv2d_direct_scratch_floats(const cnn_conv_geom *g, int n)
 {
     const size_t lanes = CNN_K_UKR_MAX_LANES, k = kdim(g), p = pdim(g);
     const size_t ppad = round_up(p, lanes), opad = round_up((size_t)g->out_c, lanes);
     const size_t pad = padded_floats(g);
-    const size_t fwd_pos = k * ppad, fwd_chan = k * opad + pad;
+    const size_t fwd_pos = k * ppad + (size_t)g->out_c * CNN_K_UKR_MAX_NV * lanes;
+    const size_t fwd_chan = k * opad + pad;
     const size_t bwd_data = (k + (size_t)g->out_c) * ppad;
     const size_t bwd_w = k * opad + (size_t)bwdw_chunk(g, n) * (p * opad + pad);
+    const size_t bwd_w_dot = bwdw_dot_fits(g) ? (k + (size_t)g->out_c) * ppad +
+                                                    (size_t)g->out_c * k * lanes
+                                              : 0;
     size_t most = fwd_pos > fwd_chan ? fwd_pos : fwd_chan;
     if (bwd_data > most)
         most = bwd_data;
+    if (bwd_w_dot > most)
+        most = bwd_w_dot;
     return bwd_w > most ? bwd_w : most;
 }
 
@@ -168,12 +191,14 @@ bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g)
 }
 
 /* One image, by positions: y = W * col + b, col the im2col copy (K x ppad,
- * tail columns zero). */
+ * tail columns zero); acc holds out_c x (one column block) floats.
+ * The K rows are taken in blocks whose slice of col (kb rows of one column
+ * block, ~16 KiB) stays in L1 while every row tile reads it: unblocked, W2's
+ * second layer streamed its 128 KiB col from L2 once per tile. */
 static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, const float *x,
-                             const float *w, const float *b, float *y, float *col)
+                             const float *w, const float *b, float *y, float *col, float *acc)
 {
     const int k = (int)kdim(g), p = (int)pdim(g), ppad = (int)round_up(pdim(g), s->lanes);
-    float tile[CNN_K_UKR_TILE_FLOATS];
     cnn_k_im2col_ld(g, x, col, (size_t)ppad);
     const col_plan cp = plan_cols(p, s->lanes);
     for (int cb = 0; cb < cp.blocks; cb++) {
@@ -181,20 +206,27 @@ static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, con
         const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, p0 = v0 * s->lanes;
         const int cnt = p - p0 < width ? p - p0 : width;
         const int tiles = row_tiles(g->out_c, s->max_mr[nv]);
-        for (int t = 0; t < tiles; t++) {
-            int o0;
-            const int mr = row_tile(g->out_c, tiles, t, &o0);
-            const cnn_k_ukr_job job = {
-                .a = w + (size_t)o0 * k, .a_row = k, .n1 = 1, .n2 = 1, .n3 = k, .a3 = 1,
-                .b = col + p0, .ldb = ppad, .t = tile, .ldt = width, .overwrite = 1};
-            s->fn[nv][mr](&job);
-            for (int r = 0; r < mr; r++) {
-                const float bo = b ? b[o0 + r] : 0.0f;
-                float *dst = y + (size_t)(o0 + r) * p + p0;
-                const float *src = tile + (size_t)r * width;
-                for (int l = 0; l < cnt; l++)
-                    dst[l] = src[l] + bo;
+        int kb = FWD_K_BLOCK_BYTES / (width * (int)sizeof(float));
+        if (kb < 16)
+            kb = 16;
+        for (int k0 = 0; k0 < k; k0 += kb) {
+            const int kn = k - k0 < kb ? k - k0 : kb;
+            for (int t = 0; t < tiles; t++) {
+                int o0;
+                const int mr = row_tile(g->out_c, tiles, t, &o0);
+                const cnn_k_ukr_job job = {
+                    .a = w + (size_t)o0 * k + k0, .a_row = k, .n1 = 1, .n2 = 1, .n3 = kn,
+                    .a3 = 1, .b = col + (size_t)k0 * ppad + p0, .ldb = ppad,
+                    .t = acc + (size_t)o0 * width, .ldt = width, .overwrite = k0 == 0};
+                s->fn[nv][mr](&job);
             }
+        }
+        for (int o = 0; o < g->out_c; o++) {
+            const float bo = b ? b[o] : 0.0f;
+            float *dst = y + (size_t)o * p + p0;
+            const float *src = acc + (size_t)o * width;
+            for (int l = 0; l < cnt; l++)
+                dst[l] = src[l] + bo;
         }
     }
 }
@@ -267,7 +299,8 @@ void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, c
         for (size_t r = 0; r < k; r++)
             memset(scratch + r * ppad + pdim(g), 0, (ppad - pdim(g)) * sizeof *scratch);
         for (int i = 0; i < n; i++)
-            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch);
+            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch,
+                             scratch + k * ppad);
         return;
     }
     const int opad = (int)round_up((size_t)g->out_c, s->lanes);
@@ -330,10 +363,11 @@ void cnn_k_conv2d_direct_bwd_data(const cnn_conv_geom *g, int n, const float *dy
 
 /* ---- backward weights -------------------------------------------------- */
 
-void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
-                                     const float *dy, float *dw, float *scratch)
+/* By channels: dW^T tiles of kernel columns j by output-channel vectors,
+ * from the (padded) image and dy transposed (P x opad per image). */
+static void bwd_weights_by_channels(const cnn_k_ukr_set *s, const cnn_conv_geom *g, int n,
+                                    const float *x, const float *dy, float *dw, float *scratch)
 {
-    const cnn_k_ukr_set *s = cnn_k_ukr_active();
     const size_t k = kdim(g), p = pdim(g), pad = padded_floats(g);
     const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * p;
     const int opad = (int)round_up((size_t)g->out_c, s->lanes);
@@ -342,6 +376,11 @@ void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float 
     float *dyt = dwt + k * (size_t)opad;       /* chunk x p x opad */
     float *xp = dyt + (size_t)chunk * p * opad; /* chunk padded images */
     memset(dwt, 0, k * (size_t)opad * sizeof *dwt);
+    /* The transposes write columns [0, out_c) of dy^T only: the padding
+     * columns are zeroed here, once for the whole call. */
+    if (opad > g->out_c)
+        for (size_t q = 0; q < (size_t)chunk * p; q++)
+            memset(dyt + q * opad + g->out_c, 0, (size_t)(opad - g->out_c) * sizeof *dyt);
     const col_plan cp = plan_cols(g->out_c, s->lanes);
     for (int i0 = 0; i0 < n; i0 += chunk) {
         const int nc = n - i0 < chunk ? n - i0 : chunk;
@@ -349,8 +388,6 @@ void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float 
             const float *dyi = dy + (size_t)(i0 + i) * y_img;
             float *t = dyt + (size_t)i * p * opad;
             s->transpose(g->out_c, (int)p, dyi, (ptrdiff_t)p, t, opad);
-            for (size_t q = 0; q < p && opad > g->out_c; q++)
-                memset(t + q * opad + g->out_c, 0, (size_t)(opad - g->out_c) * sizeof *t);
             if (pad)
                 pad_image(g, x + (size_t)(i0 + i) * x_img, xp + (size_t)i * pad);
         }
@@ -388,4 +425,100 @@ void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float 
     for (int o = 0; o < g->out_c; o++)
         for (size_t kk = 0; kk < k; kk++)
             dw[(size_t)o * k + kk] = dwt[kk * opad + o];
+}
+
+/* By dot products: dW[o][k] = sum over images and positions of
+ * dy[o][p] * col[k][p], both rows read as vectors along p (dy in place, col
+ * the image's im2col copy), as lane-wise partial sums reduced at the end.
+ * Positions are taken in chunks whose rows of dy and col (~24 KiB) stay in
+ * L1 while every tile reads them.  Wins where out_c is small next to the
+ * vector width and P is large (a first layer): no lanes idle, no transpose. */
+#define DOT_CHUNK_BYTES (128 * 1024)
+
+static void bwd_weights_by_dot(const cnn_k_ukr_set *s, const cnn_conv_geom *g, int n,
+                               const float *x, const float *dy, float *dw, float *scratch)
+{
+    const int lanes = s->lanes, k = (int)kdim(g), p = (int)pdim(g);
+    const int ppad = (int)round_up((size_t)p, lanes), vsteps = ppad / lanes;
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * p;
+    const bool copy_dy = ppad != p;
+    float *col = scratch, *dyp = col + (size_t)k * ppad;
+    float *tv = dyp + (size_t)g->out_c * ppad; /* out_c x K vectors of partial sums */
+    /* im2col and the dy copies write columns [0, P) only: zero the tails once */
+    for (int r = 0; r < k && copy_dy; r++)
+        memset(col + (size_t)r * ppad + p, 0, (size_t)(ppad - p) * sizeof *col);
+    for (int o = 0; o < g->out_c && copy_dy; o++)
+        memset(dyp + (size_t)o * ppad + p, 0, (size_t)(ppad - p) * sizeof *dyp);
+    int chunk = DOT_CHUNK_BYTES / ((g->out_c + k) * lanes * (int)sizeof(float));
+    if (chunk < 4)
+        chunk = 4;
+    const int otiles = row_tiles(g->out_c, s->dot_mr), ktiles = row_tiles(k, s->dot_nc);
+    for (int i = 0; i < n; i++) {
+        cnn_k_im2col_ld(g, x + i * x_img, col, (size_t)ppad);
+        const float *dyi = dy + i * y_img;
+        if (copy_dy) {
+            for (int o = 0; o < g->out_c; o++)
+                memcpy(dyp + (size_t)o * ppad, dyi + (size_t)o * p, (size_t)p * sizeof *dyp);
+            dyi = dyp;
+        }
+        for (int s0 = 0; s0 < vsteps; s0 += chunk) {
+            const int steps = vsteps - s0 < chunk ? vsteps - s0 : chunk;
+            for (int ot = 0; ot < otiles; ot++) {
+                int o0;
+                const int mr = row_tile(g->out_c, otiles, ot, &o0);
+                for (int kt = 0; kt < ktiles; kt++) {
+                    int k0;
+                    const int nc = row_tile(k, ktiles, kt, &k0);
+                    const cnn_k_dot_job job = {
+                        .a = dyi + (size_t)o0 * ppad + (size_t)s0 * lanes, .a_row = ppad,
+                        .b = col + (size_t)k0 * ppad + (size_t)s0 * lanes, .b_row = ppad,
+                        .steps = steps,
+                        .t = tv + ((size_t)o0 * k + k0) * lanes, .ldt = (ptrdiff_t)k * lanes,
+                        .overwrite = i == 0 && s0 == 0};
+                    s->dot[mr][nc](&job);
+                }
+            }
+        }
+    }
+    const size_t count = (size_t)g->out_c * k;
+    for (size_t e = 0; e < count; e++) {
+        float sum = 0.0f;
+        for (int l = 0; n > 0 && l < lanes; l++)
+            sum += tv[e * lanes + l];
+        dw[e] = sum;
+    }
+}
+
+/* Multiply-adds (in vector FMAs) plus the layout work of each form, per
+ * image; the transposes cost about three FMA slots a float (measured on
+ * W2's first layer), the im2col copy about half of one. */
+static double bwdw_cost(const cnn_conv_geom *g, int lanes, bool by_dot)
+{
+    const double k = (double)kdim(g), p = (double)pdim(g), o = g->out_c, l = lanes;
+    if (by_dot)
+        return o * k * ceil(p / l) * 1.3 + k * p * 0.5;
+    return p * ceil(o / l) * k + 3.0 * o * p;
+}
+
+bool cnn_k_conv2d_direct_bwd_weights_by_dot(const cnn_conv_geom *g)
+{
+    const int lanes = cnn_k_ukr_active()->lanes;
+    return bwdw_dot_fits(g) && bwdw_cost(g, lanes, true) < bwdw_cost(g, lanes, false);
+}
+
+void cnn_k_conv2d_direct_bwd_weights_as(const cnn_conv_geom *g, int n, const float *x,
+                                        const float *dy, float *dw, float *scratch, bool by_dot)
+{
+    const cnn_k_ukr_set *s = cnn_k_ukr_active();
+    if (by_dot && bwdw_dot_fits(g))
+        bwd_weights_by_dot(s, g, n, x, dy, dw, scratch);
+    else
+        bwd_weights_by_channels(s, g, n, x, dy, dw, scratch);
+}
+
+void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float *x,
+                                     const float *dy, float *dw, float *scratch)
+{
+    cnn_k_conv2d_direct_bwd_weights_as(g, n, x, dy, dw, scratch,
+                                       cnn_k_conv2d_direct_bwd_weights_by_dot(g));
 }

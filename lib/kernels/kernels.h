@@ -112,9 +112,16 @@ void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float 
                                      const float *dy, float *dw, float *scratch);
 /* Whether the direct forward takes the by-channels (no im2col) orientation
  * for this shape on the active path, rather than by positions; and the
- * direct forward in a given orientation (the two give bit-identical results:
- * both sum each output over k = (c, i, j) in order). */
+ * direct forward in a given orientation (the two sum in different blocks,
+ * so they may differ by rounding; the choice depends only on the shape and
+ * the path, so results stay deterministic). */
 bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g);
+/* Likewise for bwd_weights: by dot products (dy rows against im2col rows)
+ * or by channels (from dy transposed); by_dot is ignored where the dot
+ * form's partial sums would not fit its scratch. */
+bool cnn_k_conv2d_direct_bwd_weights_by_dot(const cnn_conv_geom *g);
+void cnn_k_conv2d_direct_bwd_weights_as(const cnn_conv_geom *g, int n, const float *x,
+                                        const float *dy, float *dw, float *scratch, bool by_dot);
 void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, const float *w,
                                 const float *b, float *y, float *scratch, bool by_channels);
 

@@ -16,11 +16,13 @@
  * in their stored layout.  B rows must hold nv * lanes readable floats.
  *
  * Each element of T is summed in nest order (i1, i2, i3 ascending) with one
- * fused multiply-add per term, starting from zero, and then added to T: the
- * result depends on the inputs and the ISA path only, never on the tile
- * shape chosen, so every tiling of a problem gives bit-identical results on
- * one path.  Paths differ only by rounding (FMA on the SIMD paths, separate
- * multiply and add where the portable path's compiler does not contract).
+ * fused multiply-add per term, starting from zero, and then added to T (or
+ * stored): the result depends on the inputs and the ISA path only, never on
+ * the tile shape chosen.  Callers that split a sum over several calls (to
+ * keep operands in cache) fix the split from the problem's shape and the
+ * path alone, so results stay deterministic.  Paths differ only by rounding
+ * (FMA on the SIMD paths, separate multiply and add where the portable
+ * path's compiler does not contract).
  *
  * Paths (chosen at run time, see cnn_k_isa() in kernels.h):
  * - generic: portable C, 8 "lanes" per vector, mr <= 4;
@@ -51,6 +53,30 @@ typedef struct cnn_k_ukr_job {
 
 typedef void (*cnn_k_ukr_fn)(const cnn_k_ukr_job *job);
 
+/* Dot tiles, for products whose inner dimension is long and contiguous in
+ * both operands (a weight gradient: dy rows against im2col rows).  One call
+ * adds, lane by lane, mr x nc vectors of partial sums:
+ *
+ *   T[r][c][l] (+)= sum over s < steps of A[r][s*lanes + l] * B[c][s*lanes + l]
+ *
+ * rows of A at a + r*a_row, rows of B at b + c*b_row, partial-sum vector
+ * (r, c) at t + r*ldt + c*lanes.  The caller reduces the lanes at the end,
+ * in a fixed order, so the result stays deterministic on a path. */
+typedef struct cnn_k_dot_job {
+    const float *a;
+    ptrdiff_t a_row;
+    const float *b;
+    ptrdiff_t b_row;
+    int steps;     /* vectors along each row, >= 1 */
+    float *t;
+    ptrdiff_t ldt; /* floats from one T row to the next (>= nc * lanes) */
+    int overwrite; /* nonzero: T = the sums (T is not read); 0: T += the sums */
+} cnn_k_dot_job;
+
+typedef void (*cnn_k_dot_fn)(const cnn_k_dot_job *job);
+#define CNN_K_DOT_MAX_MR 4
+#define CNN_K_DOT_MAX_NC 6
+
 /* dst[c][r] = src[r][c] for r < rows, c < cols (rows lds, dst rows ldd
  * floats apart): the layout changes the tiles need (dy by channels). */
 typedef void (*cnn_k_transpose_fn)(int rows, int cols, const float *src, ptrdiff_t lds,
@@ -64,6 +90,9 @@ typedef struct cnn_k_ukr_set {
     int max_mr[CNN_K_UKR_MAX_NV + 1];
     cnn_k_ukr_fn fn[CNN_K_UKR_MAX_NV + 1][CNN_K_UKR_MAX_MR + 1];
     cnn_k_transpose_fn transpose;
+    /* dot[mr][nc] for 1 <= mr <= dot_mr, 1 <= nc <= dot_nc */
+    int dot_mr, dot_nc;
+    cnn_k_dot_fn dot[CNN_K_DOT_MAX_MR + 1][CNN_K_DOT_MAX_NC + 1];
 } cnn_k_ukr_set;
 
 /* The portable transpose (the generic path's; the SIMD ones use it for the

@@ -108,6 +108,43 @@ static T256 void transpose_simd(int rows, int cols, const float *src, ptrdiff_t 
         cnn_k_transpose_generic(rows - rf, cols, src + rf * lds, lds, dst + rf, ldd);
 }
 
+/* Dot tiles (ukr.h): mr x nc vector accumulators of lane-wise partial sums. */
+static inline __attribute__((always_inline)) T256 void dotbody(const cnn_k_dot_job *j,
+                                                              const int mr, const int nc)
+{
+    __m256 acc[CNN_K_DOT_MAX_MR][CNN_K_DOT_MAX_NC];
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++)
+            acc[r][c] = _mm256_setzero_ps();
+    const float *a = j->a, *b = j->b;
+    for (int st = 0; st < j->steps; st++, a += 8, b += 8) {
+        __m256 av[CNN_K_DOT_MAX_MR];
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++)
+            av[r] = _mm256_loadu_ps(a + r * j->a_row);
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++) {
+            const __m256 bv = _mm256_loadu_ps(b + c * j->b_row);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++)
+                acc[r][c] = _mm256_fmadd_ps(av[r], bv, acc[r][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++) {
+            float *t = j->t + r * j->ldt + c * 8;
+            _mm256_storeu_ps(t, j->overwrite ? acc[r][c] : _mm256_add_ps(_mm256_loadu_ps(t), acc[r][c]));
+        }
+}
+
+#define DOT(MR, NC) \
+    static T256 void dot_##MR##_##NC(const cnn_k_dot_job *j) { dotbody(j, MR, NC); }
+DOT(1, 1) DOT(1, 2) DOT(1, 3) DOT(1, 4) DOT(2, 1) DOT(2, 2) DOT(2, 3) DOT(2, 4) DOT(3, 1) DOT(3, 2) DOT(3, 3) DOT(3, 4)
+
 #define K(MR, NV) \
     static T256 void k256_##MR##_##NV(const cnn_k_ukr_job *j) { body256(j, MR, NV); }
 #define K6(NV) K(1, NV) K(2, NV) K(3, NV) K(4, NV) K(5, NV) K(6, NV)
@@ -130,6 +167,12 @@ static const cnn_k_ukr_set avx2_set = {
            {NULL, k256_1_3, k256_2_3, k256_3_3, k256_4_3},
            {NULL, k256_1_4, k256_2_4}},
     .transpose = transpose_simd,
+    .dot_mr = 3,
+    .dot_nc = 4,
+    .dot = {{NULL},
+            {NULL, dot_1_1, dot_1_2, dot_1_3, dot_1_4},
+            {NULL, dot_2_1, dot_2_2, dot_2_3, dot_2_4},
+            {NULL, dot_3_1, dot_3_2, dot_3_3, dot_3_4}},
 };
 
 const cnn_k_ukr_set *cnn_k_ukr_avx2(void)

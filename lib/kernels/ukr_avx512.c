@@ -108,6 +108,43 @@ static T512 void transpose_simd(int rows, int cols, const float *src, ptrdiff_t 
         cnn_k_transpose_generic(rows - rf, cols, src + rf * lds, lds, dst + rf, ldd);
 }
 
+/* Dot tiles (ukr.h): mr x nc vector accumulators of lane-wise partial sums. */
+static inline __attribute__((always_inline)) T512 void dotbody(const cnn_k_dot_job *j,
+                                                              const int mr, const int nc)
+{
+    __m512 acc[CNN_K_DOT_MAX_MR][CNN_K_DOT_MAX_NC];
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    const float *a = j->a, *b = j->b;
+    for (int st = 0; st < j->steps; st++, a += 16, b += 16) {
+        __m512 av[CNN_K_DOT_MAX_MR];
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++)
+            av[r] = _mm512_loadu_ps(a + r * j->a_row);
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++) {
+            const __m512 bv = _mm512_loadu_ps(b + c * j->b_row);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++)
+                acc[r][c] = _mm512_fmadd_ps(av[r], bv, acc[r][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 6
+        for (int c = 0; c < nc; c++) {
+            float *t = j->t + r * j->ldt + c * 16;
+            _mm512_storeu_ps(t, j->overwrite ? acc[r][c] : _mm512_add_ps(_mm512_loadu_ps(t), acc[r][c]));
+        }
+}
+
+#define DOT(MR, NC) \
+    static T512 void dot_##MR##_##NC(const cnn_k_dot_job *j) { dotbody(j, MR, NC); }
+DOT(1, 1) DOT(1, 2) DOT(1, 3) DOT(1, 4) DOT(1, 5) DOT(1, 6) DOT(2, 1) DOT(2, 2) DOT(2, 3) DOT(2, 4) DOT(2, 5) DOT(2, 6) DOT(3, 1) DOT(3, 2) DOT(3, 3) DOT(3, 4) DOT(3, 5) DOT(3, 6) DOT(4, 1) DOT(4, 2) DOT(4, 3) DOT(4, 4) DOT(4, 5) DOT(4, 6)
+
 #define K(MR, NV) \
     static T512 void k512_##MR##_##NV(const cnn_k_ukr_job *j) { body512(j, MR, NV); }
 #define K6(NV) K(1, NV) K(2, NV) K(3, NV) K(4, NV) K(5, NV) K(6, NV)
@@ -128,6 +165,13 @@ static const cnn_k_ukr_set avx512_set = {
     .max_mr = {0, 14, 14, 8, 6},
     .fn = {{NULL}, {NULL, R14(1)}, {NULL, R14(2)}, {NULL, R8(3)}, {NULL, R6(4)}},
     .transpose = transpose_simd,
+    .dot_mr = 4,
+    .dot_nc = 6,
+    .dot = {{NULL},
+            {NULL, dot_1_1, dot_1_2, dot_1_3, dot_1_4, dot_1_5, dot_1_6},
+            {NULL, dot_2_1, dot_2_2, dot_2_3, dot_2_4, dot_2_5, dot_2_6},
+            {NULL, dot_3_1, dot_3_2, dot_3_3, dot_3_4, dot_3_5, dot_3_6},
+            {NULL, dot_4_1, dot_4_2, dot_4_3, dot_4_4, dot_4_5, dot_4_6}},
 };
 
 const cnn_k_ukr_set *cnn_k_ukr_avx512(void)

@@ -43,6 +43,32 @@ GEN_NV(3)
 GEN_NV(4)
 #define GEN_ROW(NV) {NULL, gen_1_##NV, gen_2_##NV, gen_3_##NV, gen_4_##NV}
 
+static inline __attribute__((always_inline)) void generic_dot(const cnn_k_dot_job *j,
+                                                               const int mr, const int nc)
+{
+    float acc[2][4][GEN_LANES] = {{{0}}};
+    for (int st = 0; st < j->steps; st++)
+        for (int r = 0; r < mr; r++) {
+            const float *a = j->a + r * j->a_row + st * GEN_LANES;
+            for (int c = 0; c < nc; c++) {
+                const float *b = j->b + c * j->b_row + st * GEN_LANES;
+                for (int l = 0; l < GEN_LANES; l++)
+                    acc[r][c][l] += a[l] * b[l];
+            }
+        }
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nc; c++) {
+            float *t = j->t + r * j->ldt + c * GEN_LANES;
+            for (int l = 0; l < GEN_LANES; l++)
+                t[l] = j->overwrite ? acc[r][c][l] : t[l] + acc[r][c][l];
+        }
+}
+
+#define GDOT(MR, NC) \
+    static void gdot_##MR##_##NC(const cnn_k_dot_job *j) { generic_dot(j, MR, NC); }
+GDOT(1, 1) GDOT(1, 2) GDOT(1, 3) GDOT(1, 4)
+GDOT(2, 1) GDOT(2, 2) GDOT(2, 3) GDOT(2, 4)
+
 /* In 8 x 8 blocks, so that both the reads and the writes stay within a few
  * cache lines at a time. */
 void cnn_k_transpose_generic(int rows, int cols, const float *src, ptrdiff_t lds, float *dst,
@@ -63,6 +89,11 @@ static const cnn_k_ukr_set generic_set = {
     .max_mr = {0, GEN_MAX_MR, GEN_MAX_MR, GEN_MAX_MR, GEN_MAX_MR},
     .fn = {{NULL}, GEN_ROW(1), GEN_ROW(2), GEN_ROW(3), GEN_ROW(4)},
     .transpose = cnn_k_transpose_generic,
+    .dot_mr = 2,
+    .dot_nc = 4,
+    .dot = {{NULL},
+            {NULL, gdot_1_1, gdot_1_2, gdot_1_3, gdot_1_4},
+            {NULL, gdot_2_1, gdot_2_2, gdot_2_3, gdot_2_4}},
 };
 
 const cnn_k_ukr_set *cnn_k_ukr_generic(void)
