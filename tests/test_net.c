@@ -982,6 +982,47 @@ START_TEST(dropout_inference_formula)
 }
 END_TEST
 
+/* Inference of a large batch runs the leading layers a chunk of images at
+ * a time (32 per thread) and the layers from the first wide one on over the
+ * whole batch (net_run.c): every image's output must be what it is alone,
+ * up to the dense kernels' rounding, for batches that do and do not divide
+ * into chunks, with one and two threads, with and without a wide layer. */
+START_TEST(chunked_inference_matches_per_image)
+{
+    const int wide = _i & 1, threads = (_i & 2) ? 2 : 1;
+    cnn_net *net = NULL;
+    ck_assert_ok(cnn_net_create(2, 8, 8, 5, &net));
+    add(net, conv(3, 3, CNN_POOL_MAX, CNN_ACT_RELU, CNN_INIT_NETWORK3));
+    /* 27 x 3000 weights: past the chunked prefix's limit of 64K */
+    add(net, dense(wide ? 3000 : 6, CNN_ACT_TANH, 0.0f, CNN_INIT_NETWORK3));
+    add(net, softmax(4, 0.0f, CNN_INIT_GLOROT));
+    ck_assert_ok(cnn_net_set_threads(net, threads));
+    const int sizes[] = {97, 64, 65, 33};
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
+        const int n = sizes[q];
+        cnn_tensor *x = tensor4(n, 2, 8, 8), *y = tensor2(n, 4);
+        fill(cnn_tensor_data(x), (size_t)n * 128, 70 + q, -1.0f, 1.0f);
+        ck_assert_ok(cnn_net_forward(net, x, CNN_MODE_INFER, y));
+        for (int i = 0; i < n; i++) {
+            cnn_tensor *x1 = tensor4(1, 2, 8, 8), *y1 = tensor2(1, 4);
+            memcpy(cnn_tensor_data(x1), cnn_tensor_data(x) + (size_t)i * 128, 128 * sizeof(float));
+            ck_assert_ok(cnn_net_forward(net, x1, CNN_MODE_INFER, y1));
+            for (int k = 0; k < 4; k++) {
+                const float a = cnn_tensor_data(y)[(size_t)i * 4 + k], b = cnn_tensor_data(y1)[k];
+                ck_assert_msg(fabsf(a - b) <= 1e-5f,
+                              "n=%d image %d class %d: %.9g in the batch, %.9g alone", n, i, k,
+                              (double)a, (double)b);
+            }
+            cnn_tensor_destroy(x1);
+            cnn_tensor_destroy(y1);
+        }
+        cnn_tensor_destroy(x);
+        cnn_tensor_destroy(y);
+    }
+    cnn_net_destroy(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
@@ -1006,6 +1047,7 @@ int main(void)
     tcase_add_test(tc, errmsg_holds_last_failure);
     tcase_add_test(tc, batch_regrowth);
     tcase_add_test(tc, dropout_inference_formula);
+    tcase_add_loop_test(tc, chunked_inference_matches_per_image, 0, 4);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
