@@ -414,6 +414,17 @@ START_TEST(test_dropout_apply)
     cnn_k_dropout_apply(count, x, mask, x); /* in place */
     for (size_t i = 0; i < count; i++)
         ck_assert_float_eq(x[i], y[i]);
+    /* a dropped inf or NaN is exactly +0; a kept one, and a kept -0, pass
+     * bit for bit; any nonzero mask byte keeps */
+    const float special[4] = {INFINITY, NAN, -INFINITY, -0.0f};
+    for (int k = 0; k < 4; k++)
+        for (int keep = 0; keep < 3; keep++) {
+            const uint8_t m = (uint8_t)(keep == 2 ? 0x80 : keep);
+            float out;
+            cnn_k_dropout_apply(1, &special[k], &m, &out);
+            const float want = m ? special[k] : 0.0f;
+            ck_assert_int_eq(memcmp(&out, &want, sizeof out), 0);
+        }
     free(x);
     free(x0);
     free(y);
