@@ -500,6 +500,25 @@ START_TEST(test_sgd_hand_values)
 }
 END_TEST
 
+/* ReLU backward: dz = dy where y > 0 and exactly +0 elsewhere, whatever dy
+ * is there (inf, NaN); a NaN y counts as not > 0.  In place too. */
+START_TEST(test_relu_bwd_special)
+{
+    const float y[8] = {1.0f, -1.0f, 0.0f, -0.0f, NAN, 2.0f, 3.0f, -INFINITY};
+    const float dy[8] = {NAN, NAN, INFINITY, -5.0f, 7.0f, -0.0f, INFINITY, 1.0f};
+    const float want[8] = {NAN, 0.0f, 0.0f, 0.0f, 0.0f, -0.0f, INFINITY, 0.0f};
+    float dz[8], inplace[8];
+    memcpy(inplace, dy, sizeof inplace);
+    cnn_k_act_bwd(CNN_K_ACT_RELU, 8, y, dy, dz);
+    cnn_k_act_bwd(CNN_K_ACT_RELU, 8, y, inplace, inplace);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_msg(memcmp(&dz[i], &want[i], sizeof dz[i]) == 0, "element %d: %g, want %g", i,
+                      (double)dz[i], (double)want[i]);
+        ck_assert_int_eq(memcmp(&inplace[i], &want[i], sizeof dz[i]), 0);
+    }
+}
+END_TEST
+
 /* cnn_k_find_non_finite: the first NaN or infinity, wherever it falls
  * relative to the scan's 4096-float blocks; huge and subnormal finite values
  * are not flagged. */
@@ -547,6 +566,7 @@ static Suite *misc_suite(void)
     tcase_add_test(tc, test_argmax_rows);
     tcase_add_test(tc, test_dropout_apply);
     tcase_add_test(tc, test_find_non_finite);
+    tcase_add_test(tc, test_relu_bwd_special);
     tcase_add_loop_test(tc, test_sgd_update, 0, 4);
     tcase_add_test(tc, test_sgd_hand_values);
     suite_add_tcase(s, tc);

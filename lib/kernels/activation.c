@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* y = f(z): identity, 1/(1+e^-z), tanh z or max(0, z). */
@@ -45,8 +46,16 @@ void cnn_k_act_bwd(int act, size_t count, const float *y, const float *dy, float
             dz[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     case CNN_K_ACT_RELU:
-        for (size_t i = 0; i < count; i++)
-            dz[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        /* dz = dy where y > 0, else exactly +0 (whatever dy is there): the
+         * comparison widened to a bit mask and ANDed with dy.  The select it
+         * replaces compiled to a branch that mispredicted on about half the
+         * units (4.5% of W3's training step); this has none and vectorises. */
+        for (size_t i = 0; i < count; i++) {
+            uint32_t u;
+            memcpy(&u, dy + i, sizeof u);
+            u &= 0u - (uint32_t)(y[i] > 0.0f);
+            memcpy(dz + i, &u, sizeof u);
+        }
         break;
     case CNN_K_ACT_IDENTITY:
     default:
