@@ -203,6 +203,10 @@ void cnn_k_dense_bwd_data_cols(int n, int in, int out, const float *dz, const fl
                                float *dx, int k_begin, int k_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
+    if (cnn_k_cpu_avx512()) {
+        cnn_k_dense_bwd_data_avx512(n, in, out, dz, w, dx, k_begin, k_end);
+        return;
+    }
     if (cnn_k_cpu_avx2()) {
         bwd_data_small_avx2(n, in, out, dz, w, dx, k_begin, k_end);
         return;
@@ -232,6 +236,10 @@ void cnn_k_dense_bwd_weights_rows(int n, int in, int out, const float *x, const 
                                   float *dw, int o_begin, int o_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
+    if (cnn_k_cpu_avx512()) {
+        cnn_k_dense_bwd_w_store_avx512(n, in, out, x, dz, dw, o_begin, o_end);
+        return;
+    }
     if (cnn_k_cpu_avx2()) {
         bwd_w_store_avx2(n, in, out, x, dz, dw, o_begin, o_end);
         return;
@@ -250,6 +258,10 @@ void cnn_k_dense_sgd_rows(int n, int in, int out, const float *x, const float *d
                           float eta, float decay, int o_begin, int o_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
+    if (cnn_k_cpu_avx512()) {
+        cnn_k_dense_bwd_w_sgd_avx512(n, in, out, x, dz, w, eta, decay, o_begin, o_end);
+        return;
+    }
     if (cnn_k_cpu_avx2()) {
         bwd_w_sgd_avx2(n, in, out, x, dz, w, eta, decay, o_begin, o_end);
         return;

@@ -106,6 +106,10 @@ void cnn_k_dense_fwd_rows(int n, int in, int out, const float *x, const float *w
                           const float *b, float alpha, float *y, int o_begin, int o_end)
 {
 #if CNN_K_HAVE_AVX2_PATH
+    if (cnn_k_cpu_avx512()) {
+        cnn_k_dense_fwd_avx512(n, in, out, x, w, b, alpha, y, o_begin, o_end);
+        return;
+    }
     if (cnn_k_cpu_avx2()) {
         fwd_small_avx2(n, in, out, x, w, b, alpha, y, o_begin, o_end);
         return;
