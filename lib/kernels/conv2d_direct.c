@@ -37,10 +37,6 @@
  * time (at least one image); keeps its scratch bounded at any batch. */
 #define DIRECT_CHUNK_FLOATS ((size_t)64 * 1024)
 
-/* The forward by positions reads col in blocks of rows of this size (one
- * column block wide), to be reused from L1 by every row tile. */
-#define FWD_K_BLOCK_BYTES (16 * 1024)
-
 static size_t round_up(size_t v, size_t m)
 {
     return (v + m - 1) / m * m;
@@ -156,8 +152,7 @@ size_t cnn_k_conv2d_direct_scratch_floats(const cnn_conv_geom *g, int n)
     const size_t lanes = CNN_K_UKR_MAX_LANES, k = kdim(g), p = pdim(g);
     const size_t ppad = round_up(p, lanes), opad = round_up((size_t)g->out_c, lanes);
     const size_t pad = padded_floats(g);
-    const size_t fwd_pos = k * ppad + (size_t)g->out_c * CNN_K_UKR_MAX_NV * lanes;
-    const size_t fwd_chan = k * opad + pad;
+    const size_t fwd_pos = k * ppad, fwd_chan = k * opad + pad;
     const size_t bwd_data = (k + (size_t)g->out_c) * ppad;
     const size_t bwd_w = k * opad + (size_t)bwdw_chunk(g, n) * (p * opad + pad);
     const size_t bwd_w_dot = bwdw_dot_fits(g) ? (k + (size_t)g->out_c) * ppad +
@@ -191,14 +186,15 @@ bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g)
 }
 
 /* One image, by positions: y = W * col + b, col the im2col copy (K x ppad,
- * tail columns zero); acc holds out_c x (one column block) floats.
- * The K rows are taken in blocks whose slice of col (kb rows of one column
- * block, ~16 KiB) stays in L1 while every row tile reads it: unblocked, W2's
- * second layer streamed its 128 KiB col from L2 once per tile. */
+ * tail columns zero).  Full-width tiles are stored straight into y (rows of
+ * y are P floats apart); a block that runs past P goes through a tile on
+ * the stack.  (Splitting K into blocks to keep col's rows in L1 was tried
+ * and measured no faster: W2's second layer ran 135 GFLOP/s either way.) */
 static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, const float *x,
-                             const float *w, const float *b, float *y, float *col, float *acc)
+                             const float *w, const float *b, float *y, float *col)
 {
     const int k = (int)kdim(g), p = (int)pdim(g), ppad = (int)round_up(pdim(g), s->lanes);
+    float tile[CNN_K_UKR_TILE_FLOATS];
     cnn_k_im2col_ld(g, x, col, (size_t)ppad);
     const col_plan cp = plan_cols(p, s->lanes);
     for (int cb = 0; cb < cp.blocks; cb++) {
@@ -206,27 +202,25 @@ static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, con
         const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, p0 = v0 * s->lanes;
         const int cnt = p - p0 < width ? p - p0 : width;
         const int tiles = row_tiles(g->out_c, s->max_mr[nv]);
-        int kb = FWD_K_BLOCK_BYTES / (width * (int)sizeof(float));
-        if (kb < 16)
-            kb = 16;
-        for (int k0 = 0; k0 < k; k0 += kb) {
-            const int kn = k - k0 < kb ? k - k0 : kb;
-            for (int t = 0; t < tiles; t++) {
-                int o0;
-                const int mr = row_tile(g->out_c, tiles, t, &o0);
-                const cnn_k_ukr_job job = {
-                    .a = w + (size_t)o0 * k + k0, .a_row = k, .n1 = 1, .n2 = 1, .n3 = kn,
-                    .a3 = 1, .b = col + (size_t)k0 * ppad + p0, .ldb = ppad,
-                    .t = acc + (size_t)o0 * width, .ldt = width, .overwrite = k0 == 0};
-                s->fn[nv][mr](&job);
+        for (int t = 0; t < tiles; t++) {
+            int o0;
+            const int mr = row_tile(g->out_c, tiles, t, &o0);
+            const bool direct = cnt == width;
+            float *dst = direct ? y + (size_t)o0 * p + p0 : tile;
+            const int ldd = direct ? p : width;
+            const cnn_k_ukr_job job = {
+                .a = w + (size_t)o0 * k, .a_row = k, .n1 = 1, .n2 = 1, .n3 = k, .a3 = 1,
+                .b = col + p0, .ldb = ppad, .t = dst, .ldt = ldd, .overwrite = 1};
+            s->fn[nv][mr](&job);
+            if (direct && !b)
+                continue;
+            for (int r = 0; r < mr; r++) {
+                const float bo = b ? b[o0 + r] : 0.0f;
+                float *out = y + (size_t)(o0 + r) * p + p0;
+                const float *src = dst + (size_t)r * ldd;
+                for (int l = 0; l < cnt; l++)
+                    out[l] = src[l] + bo;
             }
-        }
-        for (int o = 0; o < g->out_c; o++) {
-            const float bo = b ? b[o] : 0.0f;
-            float *dst = y + (size_t)o * p + p0;
-            const float *src = acc + (size_t)o * width;
-            for (int l = 0; l < cnt; l++)
-                dst[l] = src[l] + bo;
         }
     }
 }
@@ -299,8 +293,7 @@ void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, c
         for (size_t r = 0; r < k; r++)
             memset(scratch + r * ppad + pdim(g), 0, (ppad - pdim(g)) * sizeof *scratch);
         for (int i = 0; i < n; i++)
-            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch,
-                             scratch + k * ppad);
+            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch);
         return;
     }
     const int opad = (int)round_up((size_t)g->out_c, s->lanes);

@@ -205,7 +205,9 @@ static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x,
     pool_geometry(l, &g, &pg);
     const size_t plane = (size_t)pg.out_h * pg.out_w, p_img = (size_t)pg.c * plane;
     float *conv_out = aux_conv + (size_t)a * c_img;
-    int32_t *argmax = aux_argmax ? aux_argmax + (size_t)a * p_img : NULL;
+    /* argmax serves the backward pass only: inference skips writing it */
+    int32_t *argmax = aux_argmax && ctx->mode == CNN_MODE_TRAIN ? aux_argmax + (size_t)a * p_img
+                                                                : NULL;
     y += (size_t)a * p_img;
     cnn_k_conv2d_fwd(&g, nb, x, l->w, NULL, conv_out, scratch);
     cnn_k_pool2d_fwd(&pg, p->pool, nb, conv_out, y, argmax);

@@ -62,10 +62,11 @@ static cnn_status pool_reserve(cnn_layer *l, int n)
 
 static void pool_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
 {
-    (void)ctx;
     cnn_pool_geom g;
     geometry(l, &g);
-    cnn_k_pool2d_fwd(&g, P(l)->mode, n, x, y, l->aux.buf[AUX_ARGMAX]);
+    /* argmax serves the backward pass only: inference skips writing it */
+    cnn_k_pool2d_fwd(&g, P(l)->mode, n, x, y,
+                     ctx->mode == CNN_MODE_TRAIN ? l->aux.buf[AUX_ARGMAX] : NULL);
 }
 
 static void pool_backward(cnn_layer *l, int n, const float *x, const float *y, float *dy,
