@@ -27,7 +27,7 @@ __all__ = ["Dataset", "Tensor", "Layer", "Net", "Optimizer", "SGD", "Adam", "Ada
            "CnnError",
            "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "IOFailedError",
            "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError", "DivergedError",
-           "version", "library_path"]
+           "version", "library_path", "isa", "isa_best"]
 
 library_path = _lib.path
 
@@ -35,6 +35,18 @@ library_path = _lib.path
 def version():
     """The C library's version string, e.g. "0.1.0"."""
     return _lib.lib.cnn_version_string().decode()
+
+
+def isa():
+    """The instruction-set path libcnn's kernels run on in this process:
+    "avx512", "avx2" or "generic" (the environment variable CNN_ISA may
+    name a lower path than the CPU's best; see cnn_isa() in cnn.h)."""
+    return _lib.lib.cnn_isa_name(_lib.lib.cnn_isa()).decode()
+
+
+def isa_best():
+    """The best path this CPU supports, whatever CNN_ISA says."""
+    return _lib.lib.cnn_isa_name(_lib.lib.cnn_isa_best()).decode()
 
 
 __version__ = "1.1.0"

@@ -178,6 +178,9 @@ _PROTOS = {
     # name: (restype, argtypes)
     "cnn_version": (c_uint32, []),
     "cnn_version_string": (c_char_p, []),
+    "cnn_isa": (c_int32, []),
+    "cnn_isa_best": (c_int32, []),
+    "cnn_isa_name": (c_char_p, [c_int32]),
     "cnn_status_string": (c_char_p, [status]),
     "cnn_status_name": (c_char_p, [status]),
     "cnn_last_error": (c_char_p, []),

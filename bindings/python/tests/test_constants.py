@@ -43,5 +43,20 @@ class ConstantsTest(unittest.TestCase):
             constant("CNN_NOT_A_CONSTANT")
 
 
+class IsaTest(unittest.TestCase):
+    def test_isa_names_a_path_the_cpu_has(self):
+        import os
+        import cnn
+        paths = ["generic", "avx2", "avx512"]
+        self.assertIn(cnn.isa(), paths)
+        self.assertIn(cnn.isa_best(), paths)
+        self.assertLessEqual(paths.index(cnn.isa()), paths.index(cnn.isa_best()))
+        asked = os.environ.get("CNN_ISA")
+        if asked in paths and paths.index(asked) <= paths.index(cnn.isa_best()):
+            self.assertEqual(cnn.isa(), asked)
+        for name in paths:
+            self.assertEqual(constant("CNN_ISA_" + name.upper()), paths.index(name))
+
+
 if __name__ == "__main__":
     unittest.main()
