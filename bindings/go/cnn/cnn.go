@@ -106,5 +106,13 @@ func errorFor(s C.cnn_status) *Error {
 // Version is the C library's version string, e.g. "0.1.0".
 func Version() string { return C.GoString(C.cnn_version_string()) }
 
+// ISA is the instruction-set path the library's kernels run on in this
+// process: "avx512", "avx2" or "generic" (CNN_ISA in the environment may
+// name a lower path than the CPU's best).
+func ISA() string { return C.GoString(C.cnn_isa_name(C.cnn_isa())) }
+
+// ISABest is the best instruction-set path this CPU supports.
+func ISABest() string { return C.GoString(C.cnn_isa_name(C.cnn_isa_best())) }
+
 // VersionNumber is MAJOR*10000 + MINOR*100 + PATCH of the C library.
 func VersionNumber() uint32 { return uint32(C.cnn_version()) }

@@ -49,6 +49,12 @@ func smallNet(t *testing.T) *Net {
 }
 
 func TestVersion(t *testing.T) {
+	paths := map[string]int{"generic": 0, "avx2": 1, "avx512": 2}
+	i, ok1 := paths[ISA()]
+	b, ok2 := paths[ISABest()]
+	if !ok1 || !ok2 || i > b {
+		t.Fatalf("isa %q best %q", ISA(), ISABest())
+	}
 	if VersionNumber()/10000 != 1 || Version() == "" {
 		t.Fatalf("version %d %q", VersionNumber(), Version())
 	}

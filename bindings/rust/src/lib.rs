@@ -27,6 +27,20 @@ pub fn version() -> String {
     unsafe { CStr::from_ptr(sys::cnn_version_string()) }.to_string_lossy().into_owned()
 }
 
+/// The instruction-set path the library's kernels run on in this process:
+/// "avx512", "avx2" or "generic" (`CNN_ISA` in the environment may name a
+/// lower path than the CPU's best).
+pub fn isa() -> String {
+    // SAFETY: cnn_isa_name returns a static NUL-terminated string for any value.
+    unsafe { CStr::from_ptr(sys::cnn_isa_name(sys::cnn_isa())) }.to_string_lossy().into_owned()
+}
+
+/// The best instruction-set path this CPU supports, whatever `CNN_ISA` says.
+pub fn isa_best() -> String {
+    // SAFETY: as for isa().
+    unsafe { CStr::from_ptr(sys::cnn_isa_name(sys::cnn_isa_best())) }.to_string_lossy().into_owned()
+}
+
 /// The C library's version number, MAJOR*10000 + MINOR*100 + PATCH.
 pub fn version_number() -> u32 {
     unsafe { sys::cnn_version() }

@@ -192,6 +192,9 @@ pub struct cnn_train_result {
 extern "C" {
     pub fn cnn_version() -> u32;
     pub fn cnn_version_string() -> *const c_char;
+    pub fn cnn_isa() -> i32;
+    pub fn cnn_isa_best() -> i32;
+    pub fn cnn_isa_name(isa: i32) -> *const c_char;
     pub fn cnn_status_string(status: cnn_status) -> *const c_char;
     pub fn cnn_status_name(status: cnn_status) -> *const c_char;
     pub fn cnn_last_error() -> *const c_char;

@@ -43,6 +43,10 @@ fn struct_layouts_match_the_header() {
     assert_eq!(size_of::<sys::cnn_train_params>(), 120);
     assert_eq!(size_of::<sys::cnn_train_result>(), 48);
     assert_eq!(cnn::version_number() / 10000, 1);
+    let paths = ["generic", "avx2", "avx512"];
+    let (now, best) = (cnn::isa(), cnn::isa_best());
+    let (i, b) = (paths.iter().position(|p| *p == now), paths.iter().position(|p| *p == best));
+    assert!(i.is_some() && b.is_some() && i <= b, "isa {} best {}", now, best);
     assert!(cnn::version().starts_with("1."));
 }
 
