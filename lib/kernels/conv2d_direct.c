@@ -45,17 +45,17 @@ static size_t round_up(size_t v, size_t m)
 /* ---- tiling ------------------------------------------------------------ */
 
 /* `cols` columns in vectors of `lanes`, grouped into the fewest blocks of at
- * most CNN_K_UKR_MAX_NV vectors, sizes balanced: block b starts at vector
- * *v0 and has the returned number of vectors. */
+ * most `most` vectors (the path's plan_nv), sizes balanced: block b starts
+ * at vector *v0 and has the returned number of vectors. */
 typedef struct col_plan {
     int vectors, blocks;
 } col_plan;
 
-static col_plan plan_cols(int cols, int lanes)
+static col_plan plan_cols(int cols, int lanes, int most)
 {
     col_plan c;
     c.vectors = (cols + lanes - 1) / lanes;
-    c.blocks = (c.vectors + CNN_K_UKR_MAX_NV - 1) / CNN_K_UKR_MAX_NV;
+    c.blocks = (c.vectors + most - 1) / most;
     return c;
 }
 
@@ -196,7 +196,7 @@ static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, con
     const int k = (int)kdim(g), p = (int)pdim(g), ppad = (int)round_up(pdim(g), s->lanes);
     float tile[CNN_K_UKR_TILE_FLOATS];
     cnn_k_im2col_ld(g, x, col, (size_t)ppad);
-    const col_plan cp = plan_cols(p, s->lanes);
+    const col_plan cp = plan_cols(p, s->lanes, s->plan_nv);
     for (int cb = 0; cb < cp.blocks; cb++) {
         int v0;
         const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, p0 = v0 * s->lanes;
@@ -247,7 +247,7 @@ static void fwd_by_channels(const cnn_k_ukr_set *s, const cnn_conv_geom *g, cons
 {
     const int hp = padded_h(g), wp = padded_w(g), p = (int)pdim(g);
     float tile[CNN_K_UKR_TILE_FLOATS];
-    const col_plan cp = plan_cols(g->out_c, s->lanes);
+    const col_plan cp = plan_cols(g->out_c, s->lanes, s->plan_nv);
     for (int cb = 0; cb < cp.blocks; cb++) {
         int v0;
         const int nv = col_block(&cp, cb, &v0), width = nv * s->lanes, o0 = v0 * s->lanes;
@@ -326,7 +326,7 @@ void cnn_k_conv2d_direct_bwd_data(const cnn_conv_geom *g, int n, const float *dy
     float *dcol = scratch, *dyp = scratch + (size_t)k * ldc;
     if (copy_dy)
         memset(dyp, 0, (size_t)g->out_c * ldc * sizeof *dyp);
-    const col_plan cp = plan_cols(p, s->lanes);
+    const col_plan cp = plan_cols(p, s->lanes, s->plan_nv);
     for (int i = 0; i < n; i++) {
         const float *dyi = dy + i * y_img;
         if (copy_dy) {
@@ -374,7 +374,7 @@ static void bwd_weights_by_channels(const cnn_k_ukr_set *s, const cnn_conv_geom 
     if (opad > g->out_c)
         for (size_t q = 0; q < (size_t)chunk * p; q++)
             memset(dyt + q * opad + g->out_c, 0, (size_t)(opad - g->out_c) * sizeof *dyt);
-    const col_plan cp = plan_cols(g->out_c, s->lanes);
+    const col_plan cp = plan_cols(g->out_c, s->lanes, s->plan_nv);
     for (int i0 = 0; i0 < n; i0 += chunk) {
         const int nc = n - i0 < chunk ? n - i0 : chunk;
         for (int i = 0; i < nc; i++) {

@@ -88,6 +88,10 @@ typedef struct cnn_k_ukr_set {
     int isa;   /* CNN_K_ISA_* */
     int lanes; /* floats per vector */
     int max_mr[CNN_K_UKR_MAX_NV + 1];
+    /* The widest tile (in vectors) the drivers plan with: past it, rows
+     * shrink faster than vectors grow (AVX2's 16 registers allow 4 vectors
+     * only at 2 rows, which is bound by its loads). */
+    int plan_nv;
     cnn_k_ukr_fn fn[CNN_K_UKR_MAX_NV + 1][CNN_K_UKR_MAX_MR + 1];
     cnn_k_transpose_fn transpose;
     /* dot[mr][nc] for 1 <= mr <= dot_mr, 1 <= nc <= dot_nc */

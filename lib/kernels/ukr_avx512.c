@@ -46,6 +46,7 @@ static const cnn_k_ukr_set avx512_set = {
     .isa = CNN_K_ISA_AVX512,
     .lanes = 16,
     .max_mr = {0, 14, 14, 8, 6},
+    .plan_nv = 4,
     .fn = {{NULL}, {NULL, R14(1)}, {NULL, R14(2)}, {NULL, R8(3)}, {NULL, R6(4)}},
     .transpose = transpose_simd,
     .dot_mr = 4,

@@ -87,6 +87,7 @@ static const cnn_k_ukr_set generic_set = {
     .isa = CNN_K_ISA_GENERIC,
     .lanes = GEN_LANES,
     .max_mr = {0, GEN_MAX_MR, GEN_MAX_MR, GEN_MAX_MR, GEN_MAX_MR},
+    .plan_nv = 4,
     .fn = {{NULL}, GEN_ROW(1), GEN_ROW(2), GEN_ROW(3), GEN_ROW(4)},
     .transpose = cnn_k_transpose_generic,
     .dot_mr = 2,
