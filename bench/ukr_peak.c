@@ -56,11 +56,11 @@ static void *ukr_loop(void *arg)
 void bench_measure_ukr_peak(int threads, int reps, bench_peak *out)
 {
     const cnn_k_ukr_set *set = cnn_k_ukr_active();
-    /* The tile with the most accumulators: the best ratio of multiply-adds
-     * to loads and broadcasts. */
+    /* The tile with the most accumulators, and of those the widest (fewer
+     * broadcasts per multiply-add): the best ratio of arithmetic to loads. */
     int best_nv = 1;
     for (int nv = 1; nv <= CNN_K_UKR_MAX_NV; nv++)
-        if (nv * set->max_mr[nv] > best_nv * set->max_mr[best_nv])
+        if (nv * set->max_mr[nv] >= best_nv * set->max_mr[best_nv])
             best_nv = nv;
     ukr_worker w[BENCH_MAX_LIST > 64 ? BENCH_MAX_LIST : 64];
     if (threads < 1)
