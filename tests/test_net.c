@@ -1019,6 +1019,17 @@ START_TEST(chunked_inference_matches_per_image)
         cnn_tensor_destroy(x);
         cnn_tensor_destroy(y);
     }
+    /* The cost and accuracy of a large evaluation batch: the cost comes from
+     * the output layer's kept logits, which must hold the whole batch. */
+    cnn_dataset *ds = make_dataset(97, 2, 8, 8, 4, 31);
+    double acc_big = -1, cost_big = -1, acc_one = -1, cost_one = -1;
+    ck_assert_ok(cnn_net_evaluate(net, ds, 97, &acc_big, &cost_big));
+    ck_assert_ok(cnn_net_evaluate(net, ds, 1, &acc_one, &cost_one));
+    ck_assert(isfinite(cost_big));
+    ck_assert_double_eq(acc_big, acc_one);
+    ck_assert_msg(fabs(cost_big - cost_one) <= 1e-5 * (1.0 + fabs(cost_one)),
+                  "cost %.9g at batch 97, %.9g image by image", cost_big, cost_one);
+    cnn_dataset_destroy(ds);
     cnn_net_destroy(net);
 }
 END_TEST

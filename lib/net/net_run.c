@@ -76,7 +76,9 @@ float *cnn_net_output(cnn_net *net)
  * with more than INFER_CHUNK_MAX_WEIGHTS weights (a wide dense layer), which
  * with the layers after it runs on the whole batch: re-reading a large W
  * once per chunk cost more than the cache saved (W3: 15.0k -> 13.7k with
- * every layer chunked, 20.2k with this rule).  Training cannot chunk: the
+ * every layer chunked, 20.2k with this rule).  The output layer is never
+ * chunked either: it keeps the batch's logits for the cost, which the
+ * caller reads after the forward pass.  Training cannot chunk: the
  * backward pass needs the whole batch's activations. */
 #define INFER_CHUNK_PER_THREAD 32
 #define INFER_CHUNK_MAX_WEIGHTS ((int64_t)64 * 1024)
@@ -118,7 +120,8 @@ void cnn_net_forward_input(cnn_net *net, int n, int32_t mode)
     const int chunk = INFER_CHUNK_PER_THREAD * threads;
     int32_t lead = 0; /* the leading layers that run chunked */
     while (mode == CNN_MODE_INFER && n > chunk && lead < net->n_layers &&
-           net->layers[lead]->n_weights <= INFER_CHUNK_MAX_WEIGHTS)
+           net->layers[lead]->n_weights <= INFER_CHUNK_MAX_WEIGHTS &&
+           !net->layers[lead]->ops->is_output)
         lead++;
     if (lead > 0) {
         /* even chunks, in batch order: the split depends on n and threads only */
