@@ -14,10 +14,14 @@
 #   - Ctrl-C (SIGINT) during the evaluation of loaded nets stops it and
 #     exits 130 without voting.
 #
-# usage: trainer_cli.sh CNN_MNIST_EXECUTABLE
+#   - the manual page (docs/man/cnn-mnist.1, when given) lists every
+#     option that --help prints.
+#
+# usage: trainer_cli.sh CNN_MNIST_EXECUTABLE [MAN_PAGE]
 set -u
 
-exe=${1:?usage: trainer_cli.sh CNN_MNIST_EXECUTABLE}
+exe=${1:?usage: trainer_cli.sh CNN_MNIST_EXECUTABLE [MAN_PAGE]}
+man=${2:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnn_trainer_cli.XXXXXX") || exit 1
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 fails=0
@@ -170,6 +174,22 @@ elif grep -q "ensemble of" "$tmp/out"; then
     fail "SIGINT during evaluation: the vote still ran"
 else
     echo "ok: SIGINT during evaluation -> 130 after $done_nets of 64 nets: $(cat "$tmp/err")"
+fi
+
+# Every option of --help is in the manual page, as a whole word (roff
+# spells '-' as '\-', undone first).
+if [ -n "$man" ]; then
+    "$exe" --help >"$tmp/help" 2>&1
+    sed 's/\\-/-/g' "$man" >"$tmp/man.txt"
+    missing=""
+    for opt in $(grep -oE '^  --[a-z-]+' "$tmp/help"); do
+        grep -qE -- "(^|[^A-Za-z0-9-])$opt([^A-Za-z0-9-]|\$)" "$tmp/man.txt" || missing="$missing $opt"
+    done
+    if [ -n "$missing" ]; then
+        fail "the manual page lacks:$missing"
+    else
+        echo "ok: the manual page lists every option of --help"
+    fi
 fi
 
 if [ $fails -ne 0 ]; then
