@@ -15,9 +15,21 @@ def _path(p):
     return _lib.path_arg(p)
 
 
-def _bytes_source(data, count):
-    """(address, keepalive) of data as count contiguous bytes."""
+def _bytes_source(data, count, what="pixels"):
+    """(address, keepalive) of data as count contiguous bytes.  A NumPy array
+    must hold uint8 (pixels) or integers in 0..255 (labels): a float array
+    of [0, 1] images would otherwise be cast to bytes of 0 and 1."""
     if _np is not None and isinstance(data, _np.ndarray):
+        if what == "pixels" and data.dtype != _np.uint8:
+            raise TypeError("pixels must be a uint8 array (0-255; the library reads value/256), "
+                            "got %s: scale and convert float images first, e.g. "
+                            "(x * 256).clip(0, 255).astype(numpy.uint8)" % data.dtype)
+        if what == "labels":
+            if data.dtype.kind not in "iu":
+                raise TypeError("labels must be integers, got %s" % data.dtype)
+            if data.size and (data.min() < 0 or data.max() > 255):
+                raise ValueError("labels must be in 0..255, got %d..%d"
+                                 % (data.min(), data.max()))
         data = _np.ascontiguousarray(data, dtype=_np.uint8).reshape(-1)
         if data.size != count:
             raise ValueError("expected %d bytes, got %d" % (count, data.size))
@@ -59,14 +71,16 @@ class Dataset(Handle):
 
     @classmethod
     def create(cls, pixels, labels, shape):
-        """Copies len(labels) images of shape (C, H, W) from bytes-like pixels."""
+        """Copies len(labels) images of shape (C, H, W) from bytes-like pixels
+        (a bytes object, or a NumPy uint8 array; other dtypes raise
+        TypeError) and integer labels."""
         c, h, w = (_lib.check_int(v, ctypes.c_int32, "shape") for v in shape)
         labels = bytes(labels) if _np is None or not isinstance(labels, _np.ndarray) else labels
         count = len(labels)
         if min(c, h, w) < 1:
             raise ValueError("shape must be positive, got %r" % ((c, h, w),))
         pix, keep_p = _bytes_source(pixels, count * c * h * w)
-        lab, keep_l = _bytes_source(labels, count)
+        lab, keep_l = _bytes_source(labels, count, "labels")
         ds = cls._make(L.cnn_dataset_create, count, c, h, w, pix, lab)
         del keep_p, keep_l  # the library copied them
         return ds

@@ -10,7 +10,7 @@ from . import _lib
 from ._handle import Handle
 from .errors import CanceledError, StateError, check
 from .layers import Layer, MODES
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_tensor, image_batch
 
 L = _lib.lib
 
@@ -358,8 +358,10 @@ class Net(Handle):
 
     # ---- running ------------------------------------------------------
     def forward(self, x, mode="infer"):
-        """Output batch as a new Tensor (N, C, H, W), or (N, features)."""
-        x = as_tensor(x)
+        """Output batch as a new Tensor (N, C, H, W), or (N, features).
+        x: a Tensor, or a NumPy array of uint8 pixels (read as value/256) or
+        float32 values; other dtypes raise TypeError."""
+        x = image_batch(x)
         n = x.shape[0]
         mode = MODES.get(mode, mode)
         c, h, w = self.output_shape
@@ -383,8 +385,10 @@ class Net(Handle):
         return cost.value
 
     def predict(self, x):
-        """Predicted labels of a batch (Tensor or ndarray) as a list of ints."""
-        x = as_tensor(x)
+        """Predicted labels of a batch as a list of ints.  x: a Tensor, or a
+        NumPy array of uint8 pixels (read as value/256) or float32 values;
+        other dtypes raise TypeError."""
+        x = image_batch(x)
         labels = array.array("i", bytes(4 * x.shape[0]))
         with self._use() as h, x._use() as xh:
             self._last_n = None
@@ -409,7 +413,7 @@ class Net(Handle):
 
     def train_step(self, optimizer, x, labels):
         """One SGD step on batch x; labels: one per example of x."""
-        x = as_tensor(x)
+        x = image_batch(x)
         lab = _labels_arg(labels, x.shape[0], "train_step")
         cost = ctypes.c_double()
         with self._use() as h, optimizer._use() as oh, x._use() as xh:

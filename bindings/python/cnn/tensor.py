@@ -206,6 +206,26 @@ def _flatten_into(values, out, shape, depth):
         _flatten_into(v, out, shape, depth + 1)
 
 
+def image_batch(x):
+    """A Tensor for a batch of images given to a network: a Tensor as it is;
+    a NumPy array of uint8 pixels scaled by 1/256 (the library's convention
+    for bytes, as its datasets read them) or of float32 values taken as
+    they are.  Any other dtype is refused: a float64 array of 0-255 values,
+    or of [0, 1] values, would otherwise be read in a scale the network was
+    not trained on, and nothing would say so."""
+    if isinstance(x, Tensor):
+        return x
+    if _np is not None and isinstance(x, _np.ndarray):
+        if x.dtype == _np.uint8:
+            return Tensor.from_data(x.astype(_np.float32) / 256.0)
+        if x.dtype == _np.float32:
+            return as_tensor(x)
+        raise TypeError("images must be a uint8 array (pixels 0-255, read as value/256, as "
+                        "datasets are) or a float32 array (taken as is); got %s: convert it, "
+                        "e.g. x.astype(numpy.float32)" % x.dtype)
+    return as_tensor(x)
+
+
 def as_tensor(x):
     """A Tensor for x: returned as-is, wrapped (float32 ndarray) or copied."""
     if isinstance(x, Tensor):

@@ -98,5 +98,59 @@ class Datasets(unittest.TestCase):
                 cnn.Dataset.load_idx(img, lab)
 
 
+try:
+    import numpy as np
+except ImportError:  # the binding works without NumPy; these tests need it
+    np = None
+
+
+@unittest.skipIf(np is None, "needs NumPy")
+class InputDtypes(unittest.TestCase):
+    """uint8 pixels are read as value/256, float32 as is; other dtypes are
+    refused instead of being cast in silence (issue 14, item 8)."""
+
+    def setUp(self):
+        pixels, labels = synthetic(20)
+        self.pix = np.frombuffer(bytes(pixels), dtype=np.uint8).reshape(20, 1, 28, 28)
+        self.labels = np.array(list(labels), dtype=np.int64)
+        self.net = cnn.Net((1, 28, 28), seed=3)
+        self.net.add(cnn.conv2d(4, 5, activation="relu", pool="max"))
+        self.net.add(cnn.softmax(10))
+
+    def test_dataset_refuses_float_pixels(self):
+        with self.assertRaisesRegex(TypeError, "uint8"):
+            cnn.Dataset.create(self.pix.astype(np.float32) / 256, self.labels, (1, 28, 28))
+        ds = cnn.Dataset.create(self.pix, self.labels, (1, 28, 28))
+        self.assertEqual(len(ds), 20)
+
+    def test_dataset_label_checks(self):
+        with self.assertRaises(TypeError):
+            cnn.Dataset.create(self.pix, self.labels.astype(np.float32), (1, 28, 28))
+        bad = self.labels.copy()
+        bad[3] = 300
+        with self.assertRaisesRegex(ValueError, "0..255"):
+            cnn.Dataset.create(self.pix, bad, (1, 28, 28))
+
+    def test_predict_scales_uint8_and_takes_float32(self):
+        as_float = self.pix.astype(np.float32) / 256
+        want = self.net.predict(as_float)
+        self.assertEqual(self.net.predict(self.pix), want)
+        ds = cnn.Dataset.create(self.pix, self.labels, (1, 28, 28))
+        self.assertEqual(self.net.predict_dataset(ds), want)
+        y8 = np.asarray(self.net.forward(self.pix).numpy())
+        y32 = np.asarray(self.net.forward(as_float).numpy())
+        self.assertTrue(np.array_equal(y8, y32))
+
+    def test_predict_refuses_other_dtypes(self):
+        for dtype in (np.float64, np.int32, np.float16):
+            with self.subTest(dtype=dtype):
+                with self.assertRaisesRegex(TypeError, "uint8 array .* float32"):
+                    self.net.predict(self.pix.astype(dtype))
+
+    def test_predict_wrong_shape_is_a_shape_error(self):
+        with self.assertRaises(cnn.ShapeError):
+            self.net.predict(np.zeros((2, 1, 27, 28), dtype=np.float32))
+
+
 if __name__ == "__main__":
     unittest.main()
