@@ -1,6 +1,7 @@
 """Datasets of labelled byte images (pixels read as byte / 256)."""
 import array
 import ctypes
+import operator
 
 from . import _lib
 from ._handle import Handle
@@ -88,6 +89,22 @@ class Dataset(Handle):
     def __len__(self):
         with self._use() as h:
             return L.cnn_dataset_count(h)
+
+    def __getitem__(self, index):
+        """ds[i]: (pixels, label) as get(i), negative i from the end;
+        ds[a:b]: a view of those examples (slice(), step 1 only)."""
+        n = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                raise ValueError("dataset slices take step 1 only")
+            return self.slice(start, max(stop - start, 0))
+        index = operator.index(index)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("dataset index %d out of range for %d examples" % (index, n))
+        return self.get(index)
 
     @property
     def shape(self):

@@ -8,9 +8,9 @@ from collections import namedtuple
 
 from . import _lib
 from ._handle import Handle
-from .errors import CanceledError, StateError, check
+from .errors import CanceledError, ShapeError, StateError, check
 from .layers import Layer, MODES
-from .tensor import Tensor, as_tensor, image_batch
+from .tensor import Tensor, _np, as_tensor, image_batch
 
 L = _lib.lib
 
@@ -217,6 +217,13 @@ def _labels_arg(labels, count, what):
     return lab
 
 
+def _labels_out(labels):
+    """array('i') of labels as a NumPy int32 array, or a list without NumPy."""
+    if _np is None:
+        return labels.tolist()
+    return _np.frombuffer(labels, dtype=_np.int32).copy()
+
+
 class Net(Handle):
     """An ordered stack of layers for inputs of shape (C, H, W).
 
@@ -264,6 +271,15 @@ class Net(Handle):
     def __len__(self):
         with self._use() as h:
             return L.cnn_net_layer_count(h)
+
+    def __iter__(self):
+        """The layers, in order (views owned by the network)."""
+        return iter(self.layers)
+
+    def __reduce__(self):
+        """Pickling goes through the model format (to_bytes/from_bytes):
+        architecture and weights, not the optimizer or the workspace."""
+        return (Net.from_bytes, (self.to_bytes(),))
 
     def layer(self, index):
         index = operator.index(index)
@@ -385,22 +401,72 @@ class Net(Handle):
         return cost.value
 
     def predict(self, x):
-        """Predicted labels of a batch as a list of ints.  x: a Tensor, or a
-        NumPy array of uint8 pixels (read as value/256) or float32 values;
-        other dtypes raise TypeError."""
+        """Predicted labels of a batch: a NumPy int32 array (a list of ints
+        without NumPy).  x: a Tensor, or a NumPy array of uint8 pixels (read
+        as value/256) or float32 values; other dtypes raise TypeError."""
         x = image_batch(x)
         labels = array.array("i", bytes(4 * x.shape[0]))
         with self._use() as h, x._use() as xh:
             self._last_n = None
             self._check(L.cnn_net_predict(h, xh, labels.buffer_info()[0]), h)
-        return labels.tolist()
+        return _labels_out(labels)
+
+    def predict_proba(self, x):
+        """The output layer's probabilities for a batch, shape (N, classes):
+        a NumPy float32 array (a Tensor without NumPy).  x as for predict."""
+        y = self.forward(x)
+        return _np.array(y.numpy(), copy=True) if _np is not None else y
 
     def predict_dataset(self, dataset, batch=1000):
+        """Predicted labels of every example of a dataset (as predict)."""
         with self._use() as h, dataset._use() as dh:
             self._last_n = None
             labels = array.array("i", bytes(4 * L.cnn_dataset_count(dh)))
             self._check(L.cnn_net_predict_dataset(h, dh, batch, labels.buffer_info()[0]), h)
-        return labels.tolist()
+        return _labels_out(labels)
+
+    def fit(self, x, y, *, epochs=1, batch_size=10, optimizer=None, validation=None,
+            shuffle=True, seed=0, callbacks=()):
+        """Trains on arrays, scikit-learn style: x images (N, C, H, W) as for
+        predict (uint8 or float32), y integer labels (N,).  optimizer: a
+        cnn optimizer (default SGD with learning rate 0.03, the chapter's);
+        validation: (x_val, y_val) arrays; shuffle: a new order each epoch,
+        from seed.  After each epoch every callback gets (epoch, logs), logs
+        a dict of "cost" (mean training cost) and, with validation,
+        "val_accuracy"; a callback that returns True stops training.
+        Returns the list of the epochs' logs.  Needs NumPy."""
+        if _np is None:
+            raise TypeError("fit() needs NumPy; use train() with a Dataset")
+        x = _np.asarray(x)
+        if x.dtype not in (_np.uint8, _np.float32):
+            image_batch(x)  # raises the dtype error
+        y = _np.asarray(y)
+        if y.dtype.kind not in "iu":
+            raise TypeError("labels must be integers, got %s" % y.dtype)
+        if len(x) != len(y):
+            raise ShapeError("%d images but %d labels" % (len(x), len(y)))
+        epochs, batch_size = operator.index(epochs), operator.index(batch_size)
+        if epochs < 0 or batch_size < 1:
+            raise ValueError("epochs must be >= 0 and batch_size >= 1")
+        opt = optimizer if optimizer is not None else SGD(0.03)
+        rng = _np.random.default_rng(seed)
+        history = []
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(x)) if shuffle else _np.arange(len(x))
+            total, batches = 0.0, 0
+            for start in range(0, len(x), batch_size):
+                idx = order[start:start + batch_size]
+                total += self.train_step(opt, _np.ascontiguousarray(x[idx]),
+                                         y[idx].astype(_np.int32))
+                batches += 1
+            logs = {"cost": total / max(batches, 1)}
+            if validation is not None:
+                xv, yv = validation
+                logs["val_accuracy"] = float(_np.mean(self.predict(xv) == _np.asarray(yv)))
+            history.append(logs)
+            if any(cb(epoch, logs) for cb in callbacks):
+                break
+        return history
 
     def evaluate(self, dataset, batch=1000):
         """(accuracy, mean cost) over a dataset, inference mode."""

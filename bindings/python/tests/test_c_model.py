@@ -29,7 +29,7 @@ class ModelFromC(unittest.TestCase):
         pixels, labels = synthetic(len(c_predictions), first)
         ds = cnn.Dataset.create(pixels, labels, (1, 28, 28))
         x, _ = ds.batch(0, len(ds))
-        self.assertEqual(net.predict(x), c_predictions)
+        self.assertEqual(list(net.predict(x)), c_predictions)
 
 
 if __name__ == "__main__":

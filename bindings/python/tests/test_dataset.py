@@ -133,10 +133,10 @@ class InputDtypes(unittest.TestCase):
 
     def test_predict_scales_uint8_and_takes_float32(self):
         as_float = self.pix.astype(np.float32) / 256
-        want = self.net.predict(as_float)
-        self.assertEqual(self.net.predict(self.pix), want)
+        want = list(self.net.predict(as_float))
+        self.assertEqual(list(self.net.predict(self.pix)), want)
         ds = cnn.Dataset.create(self.pix, self.labels, (1, 28, 28))
-        self.assertEqual(self.net.predict_dataset(ds), want)
+        self.assertEqual(list(self.net.predict_dataset(ds)), want)
         y8 = np.asarray(self.net.forward(self.pix).numpy())
         y32 = np.asarray(self.net.forward(as_float).numpy())
         self.assertTrue(np.array_equal(y8, y32))
@@ -150,6 +150,70 @@ class InputDtypes(unittest.TestCase):
     def test_predict_wrong_shape_is_a_shape_error(self):
         with self.assertRaises(cnn.ShapeError):
             self.net.predict(np.zeros((2, 1, 27, 28), dtype=np.float32))
+
+
+@unittest.skipIf(np is None, "needs NumPy")
+class Pythonic(unittest.TestCase):
+    """ndarray results, predict_proba, fit, pickling, iteration, indexing."""
+
+    def setUp(self):
+        pixels, labels = synthetic(60)
+        self.x = np.frombuffer(bytes(pixels), dtype=np.uint8).reshape(60, 1, 28, 28)
+        self.y = np.array(list(labels), dtype=np.int64)
+        self.net = cnn.Net((1, 28, 28), seed=5)
+        self.net.add(cnn.conv2d(4, 5, activation="relu", pool="max"))
+        self.net.add(cnn.dense(16, activation="relu"))
+        self.net.add(cnn.softmax(10))
+
+    def test_predict_returns_arrays(self):
+        labels = self.net.predict(self.x[:7])
+        self.assertIsInstance(labels, np.ndarray)
+        self.assertEqual((labels.dtype, labels.shape), (np.dtype(np.int32), (7,)))
+        proba = self.net.predict_proba(self.x[:7])
+        self.assertEqual(proba.shape, (7, 10))
+        self.assertTrue(np.allclose(proba.sum(axis=1), 1.0, atol=1e-5))
+        self.assertTrue(np.array_equal(proba.argmax(axis=1), labels))
+
+    def test_fit_learns_and_reports(self):
+        seen = []
+        hist = self.net.fit(self.x[:50], self.y[:50], epochs=6, batch_size=10,
+                            optimizer=cnn.SGD(0.1), validation=(self.x[50:], self.y[50:]),
+                            callbacks=[lambda e, logs: seen.append(e)])
+        self.assertEqual(seen, [1, 2, 3, 4, 5, 6])
+        self.assertEqual(len(hist), 6)
+        self.assertLess(hist[-1]["cost"], hist[0]["cost"])
+        self.assertIn("val_accuracy", hist[-1])
+        self.assertGreater(float(np.mean(self.net.predict(self.x[:50]) == self.y[:50])), 0.5)
+        stopped = self.net.fit(self.x, self.y, epochs=5, callbacks=[lambda e, logs: e == 2])
+        self.assertEqual(len(stopped), 2)
+        with self.assertRaises(TypeError):
+            self.net.fit(self.x.astype(np.float64), self.y)
+        with self.assertRaises(cnn.ShapeError):
+            self.net.fit(self.x, self.y[:5])
+
+    def test_pickle_and_iteration(self):
+        import pickle
+        copy = pickle.loads(pickle.dumps(self.net))
+        self.assertEqual([l.kind for l in copy], [l.kind for l in self.net])
+        self.assertEqual(len(list(iter(self.net))), 3)
+        self.assertTrue(np.array_equal(copy.predict_proba(self.x[:5]),
+                                       self.net.predict_proba(self.x[:5])))
+        with copy:
+            pass
+        self.assertTrue(copy.closed)
+
+    def test_dataset_indexing(self):
+        ds = cnn.Dataset.create(self.x, self.y, (1, 28, 28))
+        pixels, label = ds[-1]
+        self.assertEqual(label, int(self.y[-1]))
+        self.assertEqual(ds[3][1], int(self.y[3]))
+        part = ds[10:20]
+        self.assertEqual(len(part), 10)
+        self.assertEqual(part[0][1], int(self.y[10]))
+        with self.assertRaises(IndexError):
+            ds[60]
+        with self.assertRaises(ValueError):
+            ds[::2]
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class Building(unittest.TestCase):
         for i in range(len(params) - n_softmax_bias, len(params)):
             params[i] = 0.0
         params[len(params) - 1] = 50.0  # huge bias for class 9
-        self.assertEqual(net.predict(x), [9, 9, 9, 9])
+        self.assertEqual(list(net.predict(x)), [9, 9, 9, 9])
         self.assertNotEqual(before, net.forward(x).tolist())
 
     def test_forward_probabilities(self):
