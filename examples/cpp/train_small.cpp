@@ -1,13 +1,14 @@
-// The C example in C++ with RAII (cnn.hpp): nothing to free by hand, and a
-// failure anywhere is one exception with the library's message.
-// Build: c++ -std=c++11 train_small.cpp $(pkg-config --cflags --libs cnn)
-#include "cnn.hpp"
+// The C example in C++ with the installed wrapper <cnn.hpp>: nothing to
+// free by hand, and a failure anywhere is one exception with the library's
+// message.
+// Build: c++ -std=c++17 train_small.cpp $(pkg-config --cflags --libs cnn)
+#include <cnn.hpp>
 
 #include <cstdio>
 #include <cstring>
 
 // Synthetic digits, the same bytes as every other language's example.
-static cnn::dataset_ptr synthetic(int64_t count, int64_t first)
+static cnn::dataset synthetic(int64_t count, int64_t first)
 {
     std::vector<uint8_t> pixels(static_cast<size_t>(count) * 784), labels;
     for (int64_t n = 0; n < count; n++) {
@@ -17,28 +18,31 @@ static cnn::dataset_ptr synthetic(int64_t count, int64_t first)
             std::memset(&pixels[static_cast<size_t>(n * 784 + y * 28 + left)], 255, 5);
         labels.push_back(static_cast<uint8_t>(label));
     }
-    return cnn::make_dataset(pixels, labels, 1, 28, 28);
+    return cnn::dataset::create(pixels, labels, 1, 28, 28);
 }
 
 int main()
 {
     try {
-        cnn::dataset_ptr train = synthetic(1000, 0), test = synthetic(500, 1000);
+        cnn::dataset train = synthetic(1000, 0), test = synthetic(500, 1000);
         cnn::net net(1, 28, 28, 42);
         net.add(cnn::conv2d(20, 5, CNN_ACT_RELU, CNN_POOL_MAX))
             .add(cnn::conv2d(40, 5, CNN_ACT_RELU, CNN_POOL_MAX))
             .add(cnn::dense(100, CNN_ACT_RELU))
             .add(cnn::softmax(10));
-        cnn::optimizer_ptr opt = cnn::sgd(0.03f, 0.1f);
-        cnn_train_params tp;
-        CNN_CHECK(cnn_train_params_init(&tp, 2));
-        CNN_CHECK(cnn_train(net.get(), opt.get(), train.get(), &tp, nullptr));
-        std::printf("test accuracy: %.4f\n", net.evaluate(test.get(), 100));
+        cnn::optimizer sgd = cnn::sgd(0.03f, 0.1f);
+        cnn::train_options options;
+        options.epochs = 2;
+        options.on_epoch = [](const cnn_epoch_report &r) {
+            std::printf("epoch %d: cost %.4f\n", r.epoch, r.train_cost);
+            return false; // true would stop the run
+        };
+        net.train(sgd, train, options);
+        std::printf("test accuracy: %.4f\n", net.evaluate(test, 100).first);
 
-        cnn::tensor_ptr x = cnn::make_tensor({20, 1, 28, 28});
-        CNN_CHECK(cnn_dataset_batch(test.get(), 0, 20, x.get(), nullptr));
+        auto [x, labels] = test.batch(0, 20);
         std::printf("predictions:");
-        for (int32_t label : net.predict(x.get()))
+        for (int32_t label : net.predict(x))
             std::printf(" %d", static_cast<int>(label));
         std::printf("\n");
 
