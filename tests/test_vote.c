@@ -7,6 +7,18 @@
 
 #include "../examples/cnn_mnist/vote.c"
 
+START_TEST(unanimity)
+{
+    const int32_t same[4] = {3, 3, 3, 3}, split[4] = {3, 3, 5, 3};
+    ck_assert_int_eq(vote_unanimous(same, 4), 1);
+    ck_assert_int_eq(vote_unanimous(split, 4), 0);
+    ck_assert_int_eq(vote_unanimous(split, 2), 1); /* only the first two count */
+    ck_assert_int_eq(vote_unanimous(split, 1), 1);
+    ck_assert_int_eq(vote_unanimous(split, 0), -1);
+    ck_assert_int_eq(vote_unanimous(NULL, 3), -1);
+}
+END_TEST
+
 START_TEST(unanimous)
 {
     int32_t votes[5] = {7, 7, 7, 7, 7};
@@ -102,6 +114,7 @@ static Suite *vote_suite(void)
     Suite *s = suite_create("vote");
     TCase *tc = tcase_create("plurality");
     tcase_add_test(tc, unanimous);
+    tcase_add_test(tc, unanimity);
     tcase_add_test(tc, single_member);
     tcase_add_test(tc, plurality_beats_confidence);
     tcase_add_test(tc, plurality_not_majority);

@@ -148,6 +148,19 @@ fi
 left=$(ls -A "$tmp" | grep '^big\.cnnm')
 [ -z "$left" ] || fail "--save past ulimit -f left $left"
 
+# ---- a vote of loaded nets reports how often the members disagreed --------
+# (three copies of one net: they agree on every image)
+"$exe" --load "$tmp/a.cnnm" --load "$tmp/a.cnnm" --load "$tmp/a.cnnm" --data "$tmp/mnist" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "vote of 3 loaded nets exited $rc: $(cat "$tmp/err")"
+elif ! grep -qE '^members disagreed on 0 of [0-9]+ test images' "$tmp/out"; then
+    fail "vote of 3 copies: no 'members disagreed on 0' line: $(grep -i disagree "$tmp/out")"
+else
+    echo "ok: $(grep '^members disagreed' "$tmp/out")"
+fi
+
 # ---- Ctrl-C during the evaluation of loaded nets ---------------------------
 set --
 i=0

@@ -303,7 +303,7 @@ int main(int argc, char **argv)
     /* The ensemble's vote, or the single net's predictions. */
     double reported = -1.0;
     int32_t *final_pred = NULL;
-    int64_t ntest = cnn_dataset_count(d.test);
+    int64_t ntest = cnn_dataset_count(d.test), disagreed = 0;
     if (status == 0 && o.ensemble > 1) {
         const float **probs = malloc((size_t)o.ensemble * sizeof *probs);
         final_pred = malloc((size_t)ntest * sizeof *final_pred);
@@ -313,7 +313,8 @@ int main(int argc, char **argv)
         } else {
             for (int32_t i = 0; i < o.ensemble; i++)
                 probs[i] = members[i].test_probs;
-            if (predict_vote(probs, o.ensemble, ntest, MNIST_CLASSES, final_pred) != 0) {
+            if (predict_vote(probs, o.ensemble, ntest, MNIST_CLASSES, final_pred, &disagreed) !=
+                0) {
                 fprintf(stderr, "%s: the vote failed\n", prog);
                 status = 1;
             }
@@ -329,6 +330,9 @@ int main(int argc, char **argv)
             for (int32_t i = 0; i < o.ensemble; i++)
                 printf(" %s", report_pct(members[i].final_test, a));
             printf("\n");
+            printf("members disagreed on %lld of %lld test images (%.2f%%)\n",
+                   (long long)disagreed, (long long)ntest,
+                   ntest > 0 ? 100.0 * (double)disagreed / (double)ntest : 0.0);
         }
     } else if (status == 0) {
         reported = headline(&members[0]);

@@ -57,8 +57,9 @@ void predict_argmax(const float *probs, int64_t count, int32_t classes, int32_t 
 }
 
 int predict_vote(const float *const *member_probs, int32_t members, int64_t count,
-                 int32_t classes, int32_t *labels)
+                 int32_t classes, int32_t *labels, int64_t *disagreed)
 {
+    int64_t split = 0;
     if (members < 1 || classes < 1 || classes > VOTE_MAX_CLASSES)
         return -1;
     int32_t *votes = malloc((size_t)members * sizeof *votes);
@@ -76,9 +77,12 @@ int predict_vote(const float *const *member_probs, int32_t members, int64_t coun
         labels[i] = vote_plurality(votes, probs, members, classes);
         if (labels[i] < 0)
             rc = -1;
+        split += vote_unanimous(votes, members) == 0;
     }
     free(votes);
     free(probs);
+    if (disagreed != NULL)
+        *disagreed = split;
     return rc;
 }
 

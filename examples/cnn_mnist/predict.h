@@ -20,9 +20,10 @@ void predict_argmax(const float *probs, int64_t count, int32_t classes, int32_t 
 
 /* The ensemble's labels: plurality vote of the members' argmaxes with
  * vote.h's tie rule.  member_probs[m] is member m's count x classes output.
- * -1 if a vote could not be taken (bad sizes). */
+ * *disagreed (may be NULL) = examples on which the members' argmaxes were
+ * not unanimous.  -1 if a vote could not be taken (bad sizes). */
 int predict_vote(const float *const *member_probs, int32_t members, int64_t count,
-                 int32_t classes, int32_t *labels);
+                 int32_t classes, int32_t *labels, int64_t *disagreed);
 
 /* Fraction of `ds` whose label equals labels[i]; -1 on error. */
 double predict_accuracy(const cnn_dataset *ds, const int32_t *labels, int64_t *errors);

@@ -37,3 +37,13 @@ int32_t vote_plurality(const int32_t *votes, const float *probs, int32_t members
     }
     return best;
 }
+
+int vote_unanimous(const int32_t *votes, int32_t members)
+{
+    if (votes == NULL || members < 1)
+        return -1;
+    for (int32_t m = 1; m < members; m++)
+        if (votes[m] != votes[0])
+            return 0;
+    return 1;
+}

@@ -29,4 +29,8 @@
 int32_t vote_plurality(const int32_t *votes, const float *probs, int32_t members,
                        int32_t classes);
 
+/* 1 if all `members` votes name the same class (a single member agrees with
+ * itself), 0 if any two differ, -1 for members < 1 or votes NULL. */
+int vote_unanimous(const int32_t *votes, int32_t members);
+
 #endif
