@@ -32,19 +32,19 @@ __all__ = ["Dataset", "Tensor", "Layer", "Net", "Optimizer", "SGD", "Adam", "Ada
 library_path = _lib.path
 
 
-def version():
+def version() -> str:
     """The C library's version string, e.g. "0.1.0"."""
     return _lib.lib.cnn_version_string().decode()
 
 
-def isa():
+def isa() -> str:
     """The instruction-set path libcnn's kernels run on in this process:
     "avx512", "avx2" or "generic" (the environment variable CNN_ISA may
     name a lower path than the CPU's best; see cnn_isa() in cnn.h)."""
     return _lib.lib.cnn_isa_name(_lib.lib.cnn_isa()).decode()
 
 
-def isa_best():
+def isa_best() -> str:
     """The best path this CPU supports, whatever CNN_ISA says."""
     return _lib.lib.cnn_isa_name(_lib.lib.cnn_isa_best()).decode()
 

@@ -1,4 +1,6 @@
 """Datasets of labelled byte images (pixels read as byte / 256)."""
+from typing import Any, Sequence, Tuple, Union
+
 import array
 import ctypes
 import operator
@@ -62,16 +64,19 @@ class Dataset(Handle):
         return cls(h)
 
     @classmethod
-    def load_mnist(cls, directory, split="train"):
+    def load_mnist(cls, directory: Any, split: Union[str, int] = "train") -> "Dataset":
         """One MNIST split from a directory of IDX files (raw or .gz)."""
-        return cls._make(L.cnn_dataset_load_mnist, _path(directory), SPLITS.get(split, split))
+        if isinstance(split, str) and split not in SPLITS:
+            raise ValueError("split must be 'train' or 'test', got %r" % split)
+        code = SPLITS[split] if isinstance(split, str) else split
+        return cls._make(L.cnn_dataset_load_mnist, _path(directory), code)
 
     @classmethod
-    def load_idx(cls, images_path, labels_path):
+    def load_idx(cls, images_path: Any, labels_path: Any) -> "Dataset":
         return cls._make(L.cnn_dataset_load_idx, _path(images_path), _path(labels_path))
 
     @classmethod
-    def create(cls, pixels, labels, shape):
+    def create(cls, pixels: Any, labels: Any, shape: Sequence[int]) -> "Dataset":
         """Copies len(labels) images of shape (C, H, W) from bytes-like pixels
         (a bytes object, or a NumPy uint8 array; other dtypes raise
         TypeError) and integer labels."""
@@ -86,11 +91,11 @@ class Dataset(Handle):
         del keep_p, keep_l  # the library copied them
         return ds
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._use() as h:
             return L.cnn_dataset_count(h)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Union[int, slice]) -> Any:
         """ds[i]: (pixels, label) as get(i), negative i from the end;
         ds[a:b]: a view of those examples (slice(), step 1 only)."""
         n = len(self)
@@ -107,19 +112,19 @@ class Dataset(Handle):
         return self.get(index)
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, int, int]:
         """Image shape (C, H, W)."""
         s = (ctypes.c_int32 * 3)()
         with self._use() as h:
             check(L.cnn_dataset_shape(h, s))
-        return tuple(s)
+        return (s[0], s[1], s[2])
 
-    def slice(self, start, count):
+    def slice(self, start: int, count: int) -> "Dataset":
         """Examples [start, start+count), sharing storage."""
         with self._use() as h:
             return Dataset._make(L.cnn_dataset_slice, h, start, count)
 
-    def expand(self, seed=0):
+    def expand(self, seed: int = 0) -> "Dataset":
         """network3's expanded set: each image plus four 1-pixel shifts, shuffled."""
         with self._use() as h:
             return Dataset._make(L.cnn_dataset_expand, h, seed)
@@ -171,7 +176,7 @@ class Dataset(Handle):
         p.struct_size = ctypes.sizeof(_lib.AugmentParams)  # ours, not the library's
         return Dataset._make(L.cnn_dataset_augment, self.handle, ctypes.byref(p))
 
-    def get(self, index):
+    def get(self, index: int) -> Tuple[array.array, int]:
         """(pixels as array('f'), label) of one example."""
         c, h, w = self.shape
         pixels = array.array("f", bytes(4 * c * h * w))
@@ -180,7 +185,7 @@ class Dataset(Handle):
             check(L.cnn_dataset_get(d, index, pixels.buffer_info()[0], ctypes.byref(label)))
         return pixels, label.value
 
-    def batch(self, start, count):
+    def batch(self, start: int, count: int) -> Tuple[Tensor, array.array]:
         """(Tensor (count, C, H, W), labels array('i')) of a range of examples."""
         c, h, w = self.shape
         x = Tensor((count, c, h, w))
@@ -189,7 +194,7 @@ class Dataset(Handle):
             check(L.cnn_dataset_batch(d, start, count, xh, labels.buffer_info()[0]))
         return x, labels
 
-    def labels(self):
+    def labels(self) -> array.array:
         """All labels, as array('i')."""
         out, label = array.array("i"), ctypes.c_int32()
         with self._use() as h:

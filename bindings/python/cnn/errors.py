@@ -5,20 +5,22 @@ that know nothing of libcnn can still catch ValueError, MemoryError or
 OSError.  CnnError.status is the C status code; str() is the library's own
 message ("conv2d: input 20x12x12 but kernel 13x13 ...").
 """
+from typing import Optional
+
 from . import _lib
 
 
 class CnnError(Exception):
     """Base of every libcnn error."""
-    status = None
+    status: Optional[int] = None
 
-    def __init__(self, message, status=None):
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
         super().__init__(message)
         if status is not None:
             self.status = status
         self.message = message
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 

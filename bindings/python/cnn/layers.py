@@ -4,6 +4,8 @@ Each constructor fills the C params struct with its *_params_init function
 (library defaults), then overrides only the keywords given, so defaults
 live in one place: the C library.
 """
+from typing import Any, Optional, Sequence, Tuple, Union
+
 import ctypes
 
 from . import _lib
@@ -60,29 +62,29 @@ class Layer(Handle):
             return self._owner._storage()
         return self, self._res
 
-    def close(self):
+    def close(self) -> None:
         """Frees a layer that was never added; for a network's layer only
         this object is released (the network still owns the layer)."""
         super().close()
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         with self._use() as h:
             return KINDS.get(L.cnn_layer_kind(h), "unknown")
 
     @property
-    def param_count(self):
+    def param_count(self) -> int:
         with self._use() as h:
             return L.cnn_layer_param_count(h)
 
-    def summary(self):
+    def summary(self) -> str:
         """What the layer computes, in one line (cnn_layer_summary)."""
         buf = ctypes.create_string_buffer(256)
         with self._use() as h:
             check(L.cnn_layer_summary(h, buf, len(buf)))
         return buf.value.decode("utf-8", "replace")
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         if len(input_shape) != 3:
             raise ValueError("input_shape must be (C, H, W), got %r" % (input_shape,))
         inp = _lib.int_array(ctypes.c_int32, input_shape, "input_shape")
@@ -91,7 +93,7 @@ class Layer(Handle):
             check(L.cnn_layer_output_shape(h, inp, out))
         return tuple(out)
 
-    def param(self, which="weights"):
+    def param(self, which: Union[str, int] = "weights") -> Optional[Tensor]:
         """Borrowed view of a parameter tensor (None for parameter-free layers).
         Writing to its data changes the layer."""
         with self._use() as h:
@@ -100,11 +102,13 @@ class Layer(Handle):
             return None
         return Tensor(_handle=t, _owner=self)
 
-    def forward(self, x, y, mode="infer"):
+    def forward(self, x: Any, y: Any, mode: Union[str, int] = "infer") -> Tensor:
         """Runs the layer on batch x into the preallocated tensor y."""
+        if isinstance(mode, str) and mode not in MODES:
+            raise ValueError("mode must be 'infer' or 'train', got %r" % mode)
         x, y = as_tensor(x), as_tensor(y)
         with self._use() as h, x._use() as xh, y._use() as yh:
-            check(L.cnn_layer_forward(h, xh, yh, MODES.get(mode, mode)))
+            check(L.cnn_layer_forward(h, xh, yh, MODES[mode] if isinstance(mode, str) else mode))
         return y
 
     def __repr__(self):
@@ -128,8 +132,9 @@ def _set(params, **fields):
     params.struct_size = ctypes.sizeof(type(params))
 
 
-def conv2d(out_channels, kernel, *, in_channels=None, stride=None, padding=None,
-           activation=None, pool=None, pool_size=None, init=None, seed=None):
+def conv2d(out_channels: int, kernel: Any, *, in_channels: Optional[int] = None,
+           stride: Any = None, padding: Any = None, activation: Any = None, pool: Any = None,
+           pool_size: Any = None, init: Any = None, seed: Optional[int] = None) -> "Layer":
     """Convolution; kernel/stride/padding/pool_size are ints or (h, w) pairs.
     padding="same" pads (kernel-1)/2 on each side (odd kernels), so the
     output has ceil(in/stride) rows and columns.
@@ -152,7 +157,7 @@ def conv2d(out_channels, kernel, *, in_channels=None, stride=None, padding=None,
     return _create(L.cnn_conv2d_create, p)
 
 
-def pool2d(window, *, mode="max", stride=None):
+def pool2d(window: Any, *, mode: Union[str, int] = "max", stride: Any = None) -> "Layer":
     wh, ww = _pair(window)
     p = _lib.new_struct(_lib.Pool2dParams)
     check(L.cnn_pool2d_params_init(ctypes.byref(p), enum_value(POOL_MODES, mode, "pool mode"),
@@ -162,8 +167,9 @@ def pool2d(window, *, mode="max", stride=None):
     return _create(L.cnn_pool2d_create, p)
 
 
-def dense(out_features, *, in_features=None, activation=None, dropout=None, init=None,
-          seed=None):
+def dense(out_features: int, *, in_features: Optional[int] = None, activation: Any = None,
+          dropout: Optional[float] = None, init: Any = None,
+          seed: Optional[int] = None) -> "Layer":
     p = _lib.new_struct(_lib.DenseParams)
     check(L.cnn_dense_params_init(ctypes.byref(p), out_features))
     _set(p, in_features=in_features, dropout=dropout, seed=seed,
@@ -172,7 +178,8 @@ def dense(out_features, *, in_features=None, activation=None, dropout=None, init
     return _create(L.cnn_dense_create, p)
 
 
-def softmax(classes, *, in_features=None, dropout=None, init=None, seed=None):
+def softmax(classes: int, *, in_features: Optional[int] = None, dropout: Optional[float] = None,
+            init: Any = None, seed: Optional[int] = None) -> "Layer":
     p = _lib.new_struct(_lib.SoftmaxParams)
     check(L.cnn_softmax_params_init(ctypes.byref(p), classes))
     _set(p, in_features=in_features, dropout=dropout, seed=seed,
@@ -180,14 +187,15 @@ def softmax(classes, *, in_features=None, dropout=None, init=None, seed=None):
     return _create(L.cnn_softmax_create, p)
 
 
-def activation(function):
+def activation(function: Union[str, int]) -> "Layer":
     h = _lib.P_LAYER()
     check(L.cnn_activation_create(enum_value(ACTIVATIONS, function, "activation"),
                                   ctypes.byref(h)))
     return Layer(h)
 
 
-def batchnorm(*, momentum=None, epsilon=None, channels=None):
+def batchnorm(*, momentum: Optional[float] = None, epsilon: Optional[float] = None,
+              channels: Optional[int] = None) -> "Layer":
     """Batch normalisation: per channel for (C, H, W) inputs, per feature for
     flat ones.  momentum (default 0.1) follows PyTorch: running =
     (1-momentum)*running + momentum*batch; epsilon defaults to 1e-5;
@@ -200,7 +208,7 @@ def batchnorm(*, momentum=None, epsilon=None, channels=None):
     return _create(L.cnn_batchnorm_create, p)
 
 
-def global_avg_pool():
+def global_avg_pool() -> "Layer":
     """Global average pooling: (C, H, W) -> (C, 1, 1), the mean of each plane."""
     h = _lib.P_LAYER()
     check(L.cnn_global_avg_pool_create(ctypes.byref(h)))

@@ -1,4 +1,7 @@
 """Networks, the SGD optimizer and the training loop."""
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
+
 import array
 import contextlib
 import ctypes
@@ -11,6 +14,9 @@ from ._handle import Handle
 from .errors import CanceledError, ShapeError, StateError, check
 from .layers import Layer, MODES
 from .tensor import Tensor, _np, as_tensor, image_batch
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 L = _lib.lib
 
@@ -39,19 +45,19 @@ class Optimizer(Handle):
 
     _what = "optimizer"
 
-    def step(self, net):
+    def step(self, net: "Net") -> None:
         with self._use() as oh, net._use() as nh:
             check(L.cnn_optimizer_step(oh, nh), nh)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The rate the next step uses (cnn_optimizer_learning_rate); settable.
         Net.train's schedules set it every step."""
         with self._use() as oh:
             return L.cnn_optimizer_learning_rate(oh)
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: float) -> None:
         with self._use() as oh:
             check(L.cnn_optimizer_set_learning_rate(oh, value))
 
@@ -251,7 +257,7 @@ class Net(Handle):
         check(status, h)
 
     # ---- building -----------------------------------------------------
-    def add(self, layer):
+    def add(self, layer: Layer) -> "Net":
         """Appends layer; the network takes ownership.  Returns self.
         Moves the parameters: raises StateError while views from params(),
         grads() or a layer's param(...).data are still alive."""
@@ -268,11 +274,11 @@ class Net(Handle):
             layer._owner = self   # and the layer keeps the net alive
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         with self._use() as h:
             return L.cnn_net_layer_count(h)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Layer]:
         """The layers, in order (views owned by the network)."""
         return iter(self.layers)
 
@@ -281,7 +287,7 @@ class Net(Handle):
         architecture and weights, not the optimizer or the workspace."""
         return (Net.from_bytes, (self.to_bytes(),))
 
-    def layer(self, index):
+    def layer(self, index: int) -> Layer:
         index = operator.index(index)
         with self._use() as h:
             if not 0 <= index < L.cnn_net_layer_count(h):
@@ -299,15 +305,15 @@ class Net(Handle):
         return tuple(s)
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> Tuple[int, ...]:
         return self._shape(L.cnn_net_input_shape)
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> Tuple[int, ...]:
         return self._shape(L.cnn_net_output_shape)
 
     @property
-    def param_count(self):
+    def param_count(self) -> int:
         with self._use() as h:
             return L.cnn_net_param_count(h)
 
@@ -318,30 +324,30 @@ class Net(Handle):
                 return memoryview(array.array("f"))
             return self._view(ctypes.addressof(ptr.contents), count, self._res)
 
-    def params(self):
+    def params(self) -> memoryview:
         """Zero-copy writable memoryview('f') of all parameters; use
         numpy.asarray(view) for a NumPy view.  The view keeps the memory
         alive (even past close()); add() refuses while it exists."""
         return self._flat(L.cnn_net_params)
 
-    def grads(self):
+    def grads(self) -> memoryview:
         return self._flat(L.cnn_net_grads)
 
-    def init_weights(self, seed):
+    def init_weights(self, seed: int) -> None:
         with self._use() as h:
             self._check(L.cnn_net_init_weights(h, seed), h)
 
-    def clone(self):
+    def clone(self) -> "Net":
         out = _lib.P_NET()
         with self._use() as h:
             self._check(L.cnn_net_clone(h, ctypes.byref(out)), h)
         return Net(None, _handle=out)
 
-    def set_threads(self, threads):
+    def set_threads(self, threads: int) -> None:
         with self._use() as h:
             self._check(L.cnn_net_set_threads(h, threads), h)
 
-    def summary(self):
+    def summary(self) -> str:
         """One line for the input, then one per layer: what it computes, its
         output shape and its parameter count (cnn_net_summary)."""
         need = ctypes.c_size_t()
@@ -373,13 +379,15 @@ class Net(Handle):
             return (L.cnn_net_errmsg(h) or b"").decode("utf-8", "replace")
 
     # ---- running ------------------------------------------------------
-    def forward(self, x, mode="infer"):
+    def forward(self, x: Any, mode: Union[str, int] = "infer") -> Tensor:
         """Output batch as a new Tensor (N, C, H, W), or (N, features).
         x: a Tensor, or a NumPy array of uint8 pixels (read as value/256) or
         float32 values; other dtypes raise TypeError."""
         x = image_batch(x)
         n = x.shape[0]
-        mode = MODES.get(mode, mode)
+        if isinstance(mode, str) and mode not in MODES:
+            raise ValueError("mode must be 'infer' or 'train', got %r" % mode)
+        mode = MODES[mode] if isinstance(mode, str) else mode
         c, h, w = self.output_shape
         y = Tensor((n, c) if h == w == 1 else (n, c, h, w))
         with self._use() as nh, x._use() as xh, y._use() as yh:
@@ -389,7 +397,7 @@ class Net(Handle):
                 self._last_n = n
         return y
 
-    def backward(self, labels):
+    def backward(self, labels: Any) -> float:
         """Gradients after a forward(mode="train"); returns the batch cost.
         labels: one per example of that batch."""
         cost = ctypes.c_double()
@@ -400,7 +408,7 @@ class Net(Handle):
             self._check(L.cnn_net_backward(h, lab.buffer_info()[0], ctypes.byref(cost)), h)
         return cost.value
 
-    def predict(self, x):
+    def predict(self, x: Any) -> Any:
         """Predicted labels of a batch: a NumPy int32 array (a list of ints
         without NumPy).  x: a Tensor, or a NumPy array of uint8 pixels (read
         as value/256) or float32 values; other dtypes raise TypeError."""
@@ -411,13 +419,13 @@ class Net(Handle):
             self._check(L.cnn_net_predict(h, xh, labels.buffer_info()[0]), h)
         return _labels_out(labels)
 
-    def predict_proba(self, x):
+    def predict_proba(self, x: Any) -> Any:
         """The output layer's probabilities for a batch, shape (N, classes):
         a NumPy float32 array (a Tensor without NumPy).  x as for predict."""
         y = self.forward(x)
         return _np.array(y.numpy(), copy=True) if _np is not None else y
 
-    def predict_dataset(self, dataset, batch=1000):
+    def predict_dataset(self, dataset: "Dataset", batch: int = 1000) -> Any:
         """Predicted labels of every example of a dataset (as predict)."""
         with self._use() as h, dataset._use() as dh:
             self._last_n = None
@@ -425,8 +433,11 @@ class Net(Handle):
             self._check(L.cnn_net_predict_dataset(h, dh, batch, labels.buffer_info()[0]), h)
         return _labels_out(labels)
 
-    def fit(self, x, y, *, epochs=1, batch_size=10, optimizer=None, validation=None,
-            shuffle=True, seed=0, callbacks=()):
+    def fit(self, x: Any, y: Any, *, epochs: int = 1, batch_size: int = 10,
+            optimizer: Optional[Optimizer] = None, validation: Optional[Tuple[Any, Any]] = None,
+            shuffle: bool = True, seed: int = 0,
+            callbacks: Sequence[Callable[[int, Dict[str, float]], Any]] = ()
+            ) -> List[Dict[str, float]]:
         """Trains on arrays, scikit-learn style: x images (N, C, H, W) as for
         predict (uint8 or float32), y integer labels (N,).  optimizer: a
         cnn optimizer (default SGD with learning rate 0.03, the chapter's);
@@ -468,7 +479,7 @@ class Net(Handle):
                 break
         return history
 
-    def evaluate(self, dataset, batch=1000):
+    def evaluate(self, dataset: "Dataset", batch: int = 1000) -> Tuple[float, float]:
         """(accuracy, mean cost) over a dataset, inference mode."""
         acc, cost = ctypes.c_double(), ctypes.c_double()
         with self._use() as h, dataset._use() as dh:
@@ -477,7 +488,7 @@ class Net(Handle):
                                            ctypes.byref(cost)), h)
         return acc.value, cost.value
 
-    def train_step(self, optimizer, x, labels):
+    def train_step(self, optimizer: Optimizer, x: Any, labels: Any) -> float:
         """One SGD step on batch x; labels: one per example of x."""
         x = image_batch(x)
         lab = _labels_arg(labels, x.shape[0], "train_step")
@@ -536,7 +547,7 @@ class Net(Handle):
                            r.test_accuracy_at_best, r.final_train_cost, r.seconds, canceled)
 
     # ---- files --------------------------------------------------------
-    def save(self, path):
+    def save(self, path: Any) -> None:
         path = _lib.path_arg(path)
         with self._use() as h:
             self._check(L.cnn_net_save(h, path), h)
@@ -560,7 +571,7 @@ class Net(Handle):
         check(L.cnn_net_load_limited(_lib.path_arg(path), lim, ctypes.byref(out)))
         return cls(None, _handle=out)
 
-    def to_bytes(self):
+    def to_bytes(self) -> bytes:
         data, size = ctypes.c_void_p(), ctypes.c_size_t()
         with self._use() as h:
             self._check(L.cnn_net_save_buffer(h, ctypes.byref(data), ctypes.byref(size)), h)

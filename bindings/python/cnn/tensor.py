@@ -5,6 +5,8 @@ the C buffer, .numpy() a NumPy view of it when NumPy is installed.  A view
 keeps its tensor (and, for borrowed parameter tensors, the owning layer or
 network) alive, so it can never dangle because of Python garbage collection.
 """
+from typing import Any, List, Optional, Sequence, Tuple
+
 import array
 import ctypes
 import operator
@@ -13,8 +15,10 @@ from . import _lib
 from ._handle import Handle
 from .errors import check
 
+_np: Any
 try:  # optional: zero-copy interop when present
-    import numpy as _np
+    import numpy
+    _np = numpy
 except ImportError:  # pragma: no cover - exercised on numpy-less systems
     _np = None
 
@@ -65,7 +69,7 @@ class Tensor(Handle):
         return self._owner
 
     @classmethod
-    def from_data(cls, values, shape=None):
+    def from_data(cls, values: Any, shape: Optional[Sequence[int]] = None) -> "Tensor":
         """Copies values (floats: list, array, buffer or ndarray) into a new tensor.
         Nested lists must be rectangular."""
         if _np is not None and isinstance(values, _np.ndarray):
@@ -82,7 +86,7 @@ class Tensor(Handle):
         return t
 
     @classmethod
-    def wrap(cls, buffer, shape):
+    def wrap(cls, buffer: Any, shape: Sequence[int]) -> "Tensor":
         """A tensor over buffer's memory (no copy).  The buffer must be
         writable float32 and C-contiguous, and hold exactly the shape's
         number of elements; the tensor keeps it alive."""
@@ -100,7 +104,7 @@ class Tensor(Handle):
         return cls(_handle=h, _owner=None, _keep=(mv, c_buf))
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, ...]:
         with self._use() as h:
             return tuple(L.cnn_tensor_dim(h, i) for i in range(L.cnn_tensor_ndim(h)))
 
@@ -108,7 +112,7 @@ class Tensor(Handle):
         return self.shape[0]
 
     @property
-    def numel(self):
+    def numel(self) -> int:
         with self._use() as h:
             return L.cnn_tensor_numel(h)
 
@@ -130,22 +134,22 @@ class Tensor(Handle):
             holder, res = self._storage()
             return holder._view(ctypes.addressof(ptr.contents), count, res)
 
-    def numpy(self):
+    def numpy(self) -> Any:
         """Zero-copy NumPy view with the tensor's shape (needs NumPy)."""
         if _np is None:
             raise RuntimeError("numpy is not installed")
         return _np.frombuffer(self.data, dtype=_np.float32).reshape(self.shape)
 
-    def tolist(self):
+    def tolist(self) -> List[float]:
         return self.data.tolist()
 
-    def reshape(self, shape):
+    def reshape(self, shape: Sequence[int]) -> "Tensor":
         n, dims = _shape_arg(shape)
         with self._use() as h:
             check(L.cnn_tensor_reshape(h, n, dims))
         return self
 
-    def copy_in(self, values):
+    def copy_in(self, values: Any) -> None:
         """Copies exactly numel floats from an ndarray, buffer or sequence."""
         ptr, count, keep = _float_source(values)
         with self._use() as h:
@@ -206,7 +210,7 @@ def _flatten_into(values, out, shape, depth):
         _flatten_into(v, out, shape, depth + 1)
 
 
-def image_batch(x):
+def image_batch(x: Any) -> "Tensor":
     """A Tensor for a batch of images given to a network: a Tensor as it is;
     a NumPy array of uint8 pixels scaled by 1/256 (the library's convention
     for bytes, as its datasets read them) or of float32 values taken as
@@ -226,7 +230,7 @@ def image_batch(x):
     return as_tensor(x)
 
 
-def as_tensor(x):
+def as_tensor(x: Any) -> "Tensor":
     """A Tensor for x: returned as-is, wrapped (float32 ndarray) or copied."""
     if isinstance(x, Tensor):
         return x
