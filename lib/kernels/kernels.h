@@ -70,9 +70,11 @@ void cnn_k_col2im_ld(const cnn_conv_geom *g, const float *col, float *dx, size_t
  * y[n][o] = sum_c,i,j w[o][c][i][j] * x[n][c][..] + b[o]   (cross-correlation)
  * x: n x in_c x in_h x in_w, w: out_c x in_c x k_h x k_w, b: out_c or NULL,
  * y (write): n x out_c x out_h x out_w.
- * The batch is processed in chunks of cnn_k_conv2d_chunk(g, n) images, one
- * GEMM per chunk over a K x chunk*P col matrix (P = out_h*out_w); the chunk
- * is sized so the scratch stays about 1 MiB whatever n is.
+ * Pointwise (1x1) convolutions run the im2col + GEMM path, every other shape
+ * libcnn's own kernels (see the _gemm and _direct forms below).  The GEMM
+ * path processes the batch in chunks of cnn_k_conv2d_chunk(g, n) images,
+ * one GEMM per chunk over a K x chunk*P col matrix (P = out_h*out_w), sized
+ * so its scratch stays bounded whatever n is.
  * scratch: at least cnn_k_conv2d_scratch_floats(g, n) floats. */
 size_t cnn_k_conv2d_scratch_floats(const cnn_conv_geom *g, int n);
 int cnn_k_conv2d_chunk(const cnn_conv_geom *g, int n);
