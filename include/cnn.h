@@ -1456,6 +1456,80 @@ CNN_API cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset
                              const cnn_train_params *p, cnn_train_result *result);
 
 /**
+ * Gradient reduction across the processes of a sharded run (cnn_train_sharded()).
+ * Every process calls it at the same point with its own @p values (n
+ * floats) and @p cost (its mean cost, or NULL); on return every process
+ * must hold, bit for bit the same on all of them,
+ *   values[i] = sum over processes r of (local_r / global) * values_r[i]
+ * and likewise *cost, where local_r is process r's @p local_examples and
+ * @p global_examples is their sum.  For gradients that is the gradient of
+ * the global mini-batch's mean cost.  Return 0, or non-zero to stop
+ * training (cnn_train_sharded() then returns #CNN_ECANCELED).
+ * libcnn-mpi (cnn_mpi.h) supplies one built on MPI; the core library has
+ * no transport of its own.  @since 1.2
+ */
+typedef int32_t (*cnn_reduce_fn)(float *values, int64_t n, double *cost, int32_t local_examples,
+                                 int32_t global_examples, void *user);
+
+/** How cnn_train_sharded() splits each global mini-batch.  Fill with
+ *  cnn_shard_params_init().  @since 1.2 */
+typedef struct cnn_shard_params {
+    uint32_t struct_size;   /**< sizeof(cnn_shard_params) */
+    int32_t rank;           /**< this process's piece, 0 <= rank < count */
+    int32_t count;          /**< pieces (processes), >= 1 */
+    cnn_reduce_fn reduce;   /**< required when count > 1; NULL with count 1 = no reduction */
+    void *user;             /**< passed to @c reduce */
+} cnn_shard_params;
+
+/** Fills @p p with rank and count, no reduction. @return #CNN_OK, #CNN_EINVAL. @since 1.2 */
+CNN_API cnn_status cnn_shard_params_init_sized(cnn_shard_params *p, size_t struct_size,
+                                               int32_t rank, int32_t count);
+/** cnn_shard_params_init_sized() with the caller's own sizeof.  @since 1.2 */
+static inline cnn_status cnn_shard_params_init(cnn_shard_params *p, int32_t rank, int32_t count)
+{
+    return cnn_shard_params_init_sized(p, sizeof *p, rank, count);
+}
+
+/**
+ * cnn_train() for one of @c count processes that train one network
+ * together (synchronous data-parallel SGD).  Each global mini-batch of
+ * cnn_train_params::batch_size examples (in the order the seed alone
+ * decides, the same on every process) is cut into @c count contiguous,
+ * near-equal pieces; this process runs forward and backward on piece
+ * @c rank only (possibly empty in a short final batch), then calls
+ * @c reduce on the gradients and the cost, and applies the optimizer's
+ * update (any kind) to the reduced gradients, so every process that starts
+ * from the same weights keeps the same weights after every step.
+ * Differences from cnn_train():
+ * - the fused plain-SGD update of dense layers is off (the gradients must
+ *   exist to be reduced); the result is the same arithmetic;
+ * - dropout masks come from a stream of (seed, rank, epoch), reseeded at
+ *   each epoch start, so processes never share masks and a resumed run
+ *   needs no per-process state from the checkpoint; augmentation depends on
+ *   the example and the epoch, as in cnn_train(), so it differs across
+ *   processes because their examples do;
+ * - batch-normalisation running statistics are averaged over the
+ *   processes (@c reduce with equal weights) at the end of every epoch,
+ *   before evaluation and checkpoint; within a step each process normalises
+ *   with its own piece's statistics (no synchronised batch norm);
+ * - each process evaluates the validation and test sets itself.
+ * All processes must pass the same network, optimizer, training set and
+ * params, except that a checkpoint should be written by one of them
+ * (cnn_train_params::checkpoint_path NULL elsewhere); all may resume from
+ * the same file.  The same count and seed give bit-identical weights;
+ * another count differs by summation order (and by dropout masks).
+ * With @p shard NULL this is cnn_train().
+ * @return as cnn_train(); also #CNN_EINVAL for a bad @p shard and
+ *         #CNN_ECANCELED when @c reduce returns non-zero.  An error on one
+ *         process leaves the others waiting inside @c reduce: a caller
+ *         whose transport cannot time out should end the job (MPI_Abort).
+ * @since 1.2
+ */
+CNN_API cnn_status cnn_train_sharded(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
+                                     const cnn_train_params *p, const cnn_shard_params *shard,
+                                     cnn_train_result *result);
+
+/**
  * Reads a checkpoint written by cnn_train() and tells the last epoch it
  * holds, without building anything (the whole file is read and its
  * checksum verified).

@@ -30,6 +30,11 @@ int32_t cnn_optimizer_state_buffers(const cnn_optimizer *opt);
 cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
                                        const int32_t *labels, double *cost);
 
+/* The update of net from its stored gradients (every layer, nothing fused),
+ * without cnn_optimizer_step's finiteness pass: sharded training, whose
+ * gradients were reduced across processes in between. */
+cnn_status cnn_optimizer_update(cnn_optimizer *opt, cnn_net *net);
+
 /* Adam's update of net from its gradients (adam.c). */
 cnn_status cnn_adam_update(cnn_optimizer *opt, cnn_net *net);
 

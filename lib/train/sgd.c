@@ -169,6 +169,11 @@ cnn_status cnn_optimizer_step(cnn_optimizer *opt, cnn_net *net)
     return st == CNN_OK ? check_finite(net, "cnn_optimizer_step") : st;
 }
 
+cnn_status cnn_optimizer_update(cnn_optimizer *opt, cnn_net *net)
+{
+    return sgd_update(opt, net, false);
+}
+
 cnn_status cnn_optimizer_backward_step(cnn_optimizer *opt, cnn_net *net,
                                        const int32_t *labels, double *cost)
 {

@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "io/checkpoint.h"
 #include "optimizer.h"
+#include "shard.h"
 
 #include <float.h>
 #include <math.h>
@@ -161,6 +162,7 @@ static float base_rate_of(const cnn_optimizer *opt)
 }
 
 typedef struct train_state {
+    const cnn_shard_params *shard; /* sharded run (cnn_train_sharded), else NULL */
     int64_t *order;     /* example order when shuffling, else NULL */
     int32_t *labels;    /* batch labels */
     cnn_rng shuffle_rng;
@@ -175,19 +177,28 @@ static cnn_status run_epoch(cnn_net *net, cnn_optimizer *opt, const cnn_dataset 
     int64_t batches = (count + p->batch_size - 1) / p->batch_size;
     if (s->order)
         cnn_rng_shuffle_i64(&s->shuffle_rng, s->order, count);
+    if (s->shard)
+        cnn_shard_seed_epoch(s->shard, net, p->seed, epoch);
     double t0 = cnn_now_seconds(), cost_sum = 0.0;
     for (int64_t b = 0; b < batches; b++) {
         int64_t start = b * p->batch_size;
         int n = (int)(count - start < p->batch_size ? count - start : p->batch_size);
-        cnn_dataset_gather(train, s->order, start, n, net->input, s->labels, (uint64_t)epoch);
+        int lo = 0, local = n; /* this process's piece of the global batch */
+        if (s->shard)
+            cnn_shard_piece(s->shard, n, &lo, &local);
+        if (local > 0)
+            cnn_dataset_gather(train, s->order, start + lo, local, net->input, s->labels,
+                               (uint64_t)epoch);
         if (p->schedule != CNN_SCHEDULE_CONSTANT) {
             float rate = cnn_schedule_rate(p, base_rate_of(opt), (int64_t)(epoch - 1) * batches + b,
                                            (int64_t)p->epochs * batches, batches);
             opt->lr = rate >= FLT_MIN ? rate : FLT_MIN; /* a step schedule can underflow */
         }
-        cnn_net_forward_input(net, n, CNN_MODE_TRAIN);
+        if (local > 0)
+            cnn_net_forward_input(net, local, CNN_MODE_TRAIN);
         double cost = 0.0;
-        cnn_status st = cnn_optimizer_backward_step(opt, net, s->labels, &cost);
+        cnn_status st = s->shard ? cnn_shard_step(s->shard, opt, net, s->labels, local, n, &cost)
+                                 : cnn_optimizer_backward_step(opt, net, s->labels, &cost);
         if (st != CNN_OK)
             return st;
         /* The cost of every step is computed anyway: a non-finite one means
@@ -446,13 +457,23 @@ static cnn_status checkpoint(cnn_net *net, const cnn_optimizer *opt, int64_t cou
 cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
                      const cnn_train_params *params, cnn_train_result *result)
 {
+    return cnn_train_sharded(net, opt, train, params, NULL, result);
+}
+
+cnn_status cnn_train_sharded(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
+                             const cnn_train_params *params, const cnn_shard_params *shard,
+                             cnn_train_result *result)
+{
     if (!net)
         return cnn_fail(CNN_EINVAL, WHO ": network is NULL");
     if (!opt || !train || !params)
         return cnn_net_fail(net, CNN_EINVAL, WHO ": %s is NULL",
                             !opt ? "optimizer" : !train ? "training set" : "params");
     cnn_train_params q;
+    cnn_shard_params sq;
     cnn_status st = read_params(net, params, &q);
+    if (st == CNN_OK && shard)
+        st = cnn_shard_read(net, shard, &sq);
     if (st == CNN_OK)
         st = validate(net, train, &q, result);
     if (st != CNN_OK)
@@ -461,7 +482,7 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
 
     int64_t count = cnn_dataset_count(train);
     int32_t batch = p->batch_size < count ? p->batch_size : (int32_t)count;
-    train_state s = {0};
+    train_state s = {.shard = shard ? &sq : NULL};
     s.labels = cnn_alloc_array((size_t)batch, sizeof *s.labels);
     if (p->shuffle) {
         s.order = cnn_alloc_array((size_t)count, sizeof *s.order);
@@ -493,6 +514,8 @@ cnn_status cnn_train(cnn_net *net, cnn_optimizer *opt, const cnn_dataset *train,
     for (int32_t epoch = r.epochs_run + 1; epoch <= p->epochs; epoch++) {
         double t0 = cnn_now_seconds(), cost = 0.0;
         if ((st = run_epoch(net, opt, train, p, &s, epoch, &cost)) != CNN_OK)
+            break;
+        if (s.shard && (st = cnn_shard_sync_state(s.shard, net)) != CNN_OK)
             break;
         /* A bounded cost can hide parameters already lost (the softmax of
          * infinities is still a distribution): one pass over them per
