@@ -2,7 +2,9 @@
  * "Neural Networks and Deep Learning" (network3.py) with libcnn.
  *
  * This file holds the flow only: options -> data -> nets (train/evaluate)
- * -> ensemble vote -> summary -> pictures -> exit status.
+ * -> ensemble vote -> summary -> pictures -> exit status.  Its main() is in
+ * plain.c (cnn-mnist) and mpi.c (cnn-mnist-mpi), which differ only in the
+ * frontend (frontend.h) they pass.
  *
  * Exit status: 0 success, 1 runtime failure (data, files, library),
  * 2 bad command line, 3 below --require-accuracy, 130 interrupted. */
@@ -18,6 +20,7 @@
 #include "cnn.h"
 #include "data.h"
 #include "experiments.h"
+#include "frontend.h"
 #include "member.h"
 #include "options.h"
 #include "pictures.h"
@@ -28,7 +31,7 @@
 #define EXIT_ACCURACY 3
 #define EXIT_INTERRUPTED 130
 
-static const char *prog = "cnn-mnist";
+static const char *prog = "cnn-mnist"; /* set by mnist_main */
 static volatile sig_atomic_t interrupted = 0;
 
 static void on_sigint(int sig)
@@ -190,8 +193,16 @@ static double headline(const member *m)
     return m->final_test;
 }
 
-int main(int argc, char **argv)
+/* The front end's answers, with the plain trainer's when there is none. */
+static int owns(const frontend *fe, int32_t i)
 {
+    return fe == NULL || fe->owns(fe->self, i);
+}
+
+int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
+{
+    prog = name;
+    const int leader = fe == NULL || fe->leader;
     options o;
     char err[1024];
     if (options_parse(argc, argv, &o, err, sizeof err) != 0) {
@@ -245,7 +256,7 @@ int main(int argc, char **argv)
     rep.quiet = o.quiet;
     rep.members = o.ensemble;
     rep.stop = &interrupted;
-    if (o.csv_path != NULL && report_open_csv(&rep, o.csv_path, err, sizeof err) != 0) {
+    if (leader && o.csv_path != NULL && report_open_csv(&rep, o.csv_path, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         mnist_free(&d);
         return 1;
@@ -268,6 +279,8 @@ int main(int argc, char **argv)
             break;
         }
         rep.member = i + 1;
+        if (!owns(fe, i))
+            continue; /* another process trains it (cnn-mnist-mpi --ensemble) */
         if (member_create(&members[i], i, &o, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
@@ -280,7 +293,7 @@ int main(int argc, char **argv)
                    (long long)cnn_net_param_count(members[0].net));
             fflush(stdout);
         }
-        if (member_run(&members[i], &o, &d, &rep, err, sizeof err) != 0) {
+        if (member_run(&members[i], &o, &d, &rep, fe, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
             break;
@@ -300,11 +313,24 @@ int main(int argc, char **argv)
         status = EXIT_INTERRUPTED;
     }
 
+    /* The nets other processes trained: figures and probabilities to the
+     * leader, which reports them as if it had trained them itself. */
+    if (status == 0 && fe != NULL && fe->collect != NULL) {
+        if (fe->collect(fe->self, members, o.ensemble, cnn_dataset_count(d.test), err,
+                        sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            status = 1;
+        }
+        for (int32_t i = 0; status == 0 && leader && i < o.ensemble; i++)
+            if (!owns(fe, i))
+                print_member(&o, &members[i]);
+    }
+
     /* The ensemble's vote, or the single net's predictions. */
     double reported = -1.0;
     int32_t *final_pred = NULL;
     int64_t ntest = cnn_dataset_count(d.test), disagreed = 0;
-    if (status == 0 && o.ensemble > 1) {
+    if (status == 0 && leader && o.ensemble > 1) {
         const float **probs = malloc((size_t)o.ensemble * sizeof *probs);
         final_pred = malloc((size_t)ntest * sizeof *final_pred);
         if (probs == NULL || final_pred == NULL) {
@@ -340,6 +366,8 @@ int main(int argc, char **argv)
 
     /* Saving and pictures use the final weights. */
     for (int32_t i = 0; status == 0 && o.save_path != NULL && i < done; i++) {
+        if (!owns(fe, i))
+            continue; /* its owner saves it */
         char *saved = NULL;
         if (member_save(&members[i], &o, &saved, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -349,7 +377,7 @@ int main(int argc, char **argv)
         }
         free(saved);
     }
-    if (status == 0 && o.filters_png != NULL) {
+    if (status == 0 && leader && o.filters_png != NULL) {
         if (picture_filters(members[0].net, o.filters_png, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
@@ -358,7 +386,7 @@ int main(int argc, char **argv)
                    o.ensemble > 1 ? " of net 1" : "");
         }
     }
-    if (status == 0 && o.errors_png != NULL) {
+    if (status == 0 && leader && o.errors_png != NULL) {
         int32_t drawn = 0;
         int64_t total = 0;
         const int32_t *pred = final_pred != NULL ? final_pred : members[0].test_pred;
@@ -371,7 +399,7 @@ int main(int argc, char **argv)
                    final_pred != NULL ? "ensemble" : "final net");
         }
     }
-    if (status == 0 && o.plot_png != NULL) {
+    if (status == 0 && leader && o.plot_png != NULL) {
         epoch_log *logs = malloc((size_t)done * sizeof *logs);
         if (logs == NULL) {
             fprintf(stderr, "%s: out of memory\n", prog);
@@ -389,7 +417,9 @@ int main(int argc, char **argv)
         }
     }
 
-    if (status == 0) {
+    if (status == 0 && leader && fe != NULL && fe->summary != NULL)
+        fe->summary(fe->self);
+    if (status == 0 && leader) {
         char a[16];
         printf("%s: reported test accuracy %s; total %.1f s\n", prog, report_pct(reported, a),
                now() - t0);

@@ -67,8 +67,8 @@ static int member_file(const member *m, const options *o, const char *path, char
     return *out != NULL ? 0 : -1;
 }
 
-static int train(member *m, const options *o, const mnist_splits *d, report *rep, char *err,
-                 size_t es)
+static int train(member *m, const options *o, const mnist_splits *d, report *rep,
+                 const frontend *fe, char *err, size_t es)
 {
     char *checkpoint = NULL, *resume = NULL;
     if (member_file(m, o, o->checkpoint_path, &checkpoint) != 0 ||
@@ -124,7 +124,8 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     memset(&m->result, 0, sizeof m->result);
     m->result.struct_size = sizeof m->result;
     rep->log = &m->log;
-    st = cnn_train(m->net, opt, d->train, &tp, &m->result);
+    st = fe ? fe->train(fe->self, m->net, opt, d->train, &tp, &m->result)
+            : cnn_train(m->net, opt, d->train, &tp, &m->result);
     report_clear_bar(rep);
     cnn_optimizer_destroy(opt);
     free(checkpoint);
@@ -215,10 +216,10 @@ int member_create(member *m, int32_t index, const options *o, char *err, size_t 
     return 0;
 }
 
-int member_run(member *m, const options *o, const mnist_splits *d, report *rep, char *err,
-               size_t es)
+int member_run(member *m, const options *o, const mnist_splits *d, report *rep,
+               const frontend *fe, char *err, size_t es)
 {
-    if (o->epochs > 0 && train(m, o, d, rep, err, es) != 0)
+    if (o->epochs > 0 && train(m, o, d, rep, fe, err, es) != 0)
         return -1;
     if (m->canceled)
         return 0;

@@ -7,6 +7,7 @@
 
 #include "cnn.h"
 #include "data.h"
+#include "frontend.h"
 #include "options.h"
 #include "report.h"
 
@@ -35,9 +36,10 @@ int member_create(member *m, int32_t index, const options *o, char *err, size_t 
 /* Trains the net if options ask for epochs, then evaluates the final net.
  * -1 with a message on failure.  A user interrupt (*rep->stop set, checked
  * by training and between evaluation batches) is not a failure:
- * m->canceled is set and the evaluation is not finished. */
-int member_run(member *m, const options *o, const mnist_splits *d, report *rep, char *err,
-               size_t err_size);
+ * m->canceled is set and the evaluation is not finished.  fe trains (NULL:
+ * cnn_train). */
+int member_run(member *m, const options *o, const mnist_splits *d, report *rep,
+               const frontend *fe, char *err, size_t err_size);
 
 /* Saves the member's net to `path` (for an ensemble, with "-N" inserted
  * before the extension).  -1 with a message on failure; *saved_as receives
