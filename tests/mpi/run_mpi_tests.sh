@@ -12,11 +12,7 @@ test_mpi=$1 resume=$2
 if ! command -v mpirun >/dev/null; then
   echo "SKIP: mpirun not found (apt-get install openmpi-bin)"; exit 77
 fi
-# As root Open MPI refuses to run without --allow-run-as-root; two cores
-# need --oversubscribe for three ranks.
-MPIRUN=(mpirun --oversubscribe --bind-to none)
-[ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
-export OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/mpienv.sh"   # MPIRUN, sanitizer settings
 passed=0 failed=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1"; failed=$((failed + 1)); }

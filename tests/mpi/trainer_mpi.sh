@@ -16,8 +16,7 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
     echo "SKIP: $dir/$f not found (run scripts/fetch-mnist)"; exit 77
   fi
 done
-MPIRUN=(mpirun --oversubscribe --bind-to none)
-[ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)
+. "$(dirname "$0")/mpienv.sh"   # MPIRUN, sanitizer settings
 passed=0 failed=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1"; failed=$((failed + 1)); }
