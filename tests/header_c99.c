@@ -46,6 +46,7 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_net_save_buffer), CNN_FN(cnn_net_load_buffer), CNN_FN(cnn_sgd_params_init),
     CNN_FN(cnn_sgd_create), CNN_FN(cnn_optimizer_destroy), CNN_FN(cnn_optimizer_step),
     CNN_FN(cnn_train_step), CNN_FN(cnn_train_params_init), CNN_FN(cnn_train),
+    CNN_FN(cnn_train_sharded), CNN_FN(cnn_shard_params_init_sized), CNN_FN(cnn_shard_params_init),
     CNN_FN(cnn_checkpoint_info), CNN_FN(cnn_adam_params_init_sized), CNN_FN(cnn_adam_create),
     CNN_FN(cnn_optimizer_set_learning_rate), CNN_FN(cnn_optimizer_learning_rate),
     CNN_FN(cnn_schedule_rate),
@@ -81,6 +82,7 @@ static int check_layouts(void)
         {"cnn_adam_params", sizeof(cnn_adam_params), 28},
         {"cnn_train_result", sizeof(cnn_train_result), 48},
         {"cnn_augment_params", sizeof(cnn_augment_params), 64},
+        {"cnn_shard_params", sizeof(cnn_shard_params), 32},
     };
     int bad = 0;
     size_t i;
