@@ -430,6 +430,9 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
                 return fail(err, es, "option '%s' needs a value", word);
             if (optopt > 0 && optopt < 256)
                 return fail(err, es, "unknown option '-%c' (try --help)", optopt);
+            if (strcmp(word, "--mpi") == 0 || strcmp(word, "--data-parallel") == 0)
+                return fail(err, es, "%s: run cnn-mnist-mpi under mpirun (built where MPI is "
+                            "found; see docs/distributed.md)", word);
             return fail(err, es, "unknown option '%s' (try --help)", word);
         }
     }
