@@ -112,6 +112,11 @@ CNN_MPI_API cnn_status cnn_mpi_shard_params(cnn_mpi_context *ctx, cnn_shard_para
  * Each process reads its own training set (all the same examples in the
  * same order): only its piece of each batch is ever gathered, nothing is
  * sent through rank 0.
+ * @param ctx    the context
+ * @param net    the network, the same architecture on every process
+ * @param opt    its optimizer, the same settings on every process
+ * @param train  the training set, the same examples on every process
+ * @param p      a cnn_train_params of this header (struct_size = its sizeof)
  * @param result may be NULL; filled on every process (the same figures)
  * @return as cnn_train_sharded(); #CNN_EIO when MPI fails.  The message is
  *         in cnn_mpi_errmsg(ctx) (and, for errors of training itself, in
@@ -126,7 +131,9 @@ CNN_MPI_API cnn_status cnn_mpi_train(cnn_mpi_context *ctx, cnn_net *net, cnn_opt
  * Gathers @p n floats from every process onto rank 0 (collective), for
  * ensembles: each process sends its members' probabilities, rank 0 combines
  * them in member order.
+ * @param ctx  the context
  * @param mine @p n floats, read on every process
+ * @param n    floats each process sends, >= 0
  * @param all  rank 0: room for size * n floats, written in rank order
  *             (process r's at all + r*n); ignored (may be NULL) elsewhere
  * @return #CNN_OK, #CNN_EINVAL (NULL or n < 0, n too large for one MPI
