@@ -28,6 +28,7 @@
 #include "frontend.h"
 #include "member.h"
 #include "options.h"
+#include "predict.h"
 
 #define EXIT_USAGE 2
 #define HEADER_FLOATS 16 /* one net's figures, packed as floats (pack_member) */
@@ -132,14 +133,7 @@ static int unpack_member(member *mb, int32_t index, const float *in, int64_t nte
     if (mb->test_probs == NULL || mb->test_pred == NULL)
         return -1;
     memcpy(mb->test_probs, in + HEADER_FLOATS, (size_t)ntest * MNIST_CLASSES * sizeof *in);
-    for (int64_t i = 0; i < ntest; i++) { /* argmax, lowest index on ties */
-        const float *row = mb->test_probs + i * MNIST_CLASSES;
-        int32_t best = 0;
-        for (int32_t c = 1; c < MNIST_CLASSES; c++)
-            if (row[c] > row[best])
-                best = c;
-        mb->test_pred[i] = best;
-    }
+    predict_argmax(mb->test_probs, ntest, MNIST_CLASSES, mb->test_pred);
     return 0;
 }
 

@@ -77,9 +77,11 @@ void cnn_mpi_context_destroy(cnn_mpi_context *ctx)
 {
     if (!ctx)
         return;
-    if (ctx->comm != MPI_COMM_NULL)
+    int done = 0;
+    MPI_Finalized(&done); /* a program that finalised MPI itself: nothing to free */
+    if (!done && ctx->comm != MPI_COMM_NULL)
         MPI_Comm_free(&ctx->comm);
-    if (ctx->owns_mpi)
+    if (!done && ctx->owns_mpi)
         MPI_Finalize();
     free(ctx->scratch);
     free(ctx);
