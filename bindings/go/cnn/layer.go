@@ -3,7 +3,11 @@ package cnn
 // #include <cnn.h>
 import "C"
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
 
 // Activation functions (values pinned by the C API).
 const (
@@ -227,4 +231,59 @@ func (l *Layer) Summary() (string, error) {
 		return "", err
 	}
 	return C.GoString(&buf[0]), nil
+}
+
+// ParamKind names one of a layer's parameter tensors (values pinned by the
+// C API).
+type ParamKind int32
+
+const (
+	// Weights: conv (out, in, kh, kw); dense and softmax (out, in); batch
+	// norm gamma (C).
+	Weights ParamKind = C.CNN_PARAM_WEIGHTS
+	// Biases: (out); batch norm beta (C).
+	Biases ParamKind = C.CNN_PARAM_BIASES
+	// GradWeights is the gradient of the cost with respect to Weights.
+	GradWeights ParamKind = C.CNN_PARAM_GRAD_WEIGHTS
+	// GradBiases is the gradient of the cost with respect to Biases.
+	GradBiases ParamKind = C.CNN_PARAM_GRAD_BIASES
+)
+
+// ParamView is one of a layer's parameter tensors, zero-copy: Data is a
+// writable slice over the library's memory (writing changes the layer).
+//
+// Lifetime, as for Net.Params: a view of a layer in a network is valid until
+// that network's next Add or its Close (Add moves every parameter into a
+// new buffer); a view of a layer not in a network, until the layer's Close
+// or its Add to a network.  Go cannot check this for you: copy the data
+// (append([]float32(nil), v.Data...)) to keep it longer.
+type ParamView struct {
+	Shape []int64
+	Data  []float32
+}
+
+// Param is the layer's which tensor.  A layer without one (pooling,
+// activation, or one whose input size is not known yet) gives a nil view
+// and no error; a closed network's layer, or an unknown which, an error.
+func (l *Layer) Param(which ParamKind) (*ParamView, error) {
+	defer runtime.KeepAlive(l)
+	if which < Weights || which > GradBiases {
+		return nil, &Error{Status: StatusInvalid, Message: fmt.Sprintf("Param: unknown parameter kind %d", which)}
+	}
+	p := l.cptr()
+	if p == nil {
+		return nil, &Error{Status: StatusInvalid, Message: "Param: the layer is closed, or its network is"}
+	}
+	t := C.cnn_layer_param(p, C.int32_t(which))
+	if t == nil {
+		return nil, nil
+	}
+	v := &ParamView{Shape: make([]int64, int(C.cnn_tensor_ndim(t)))}
+	for i := range v.Shape {
+		v.Shape[i] = int64(C.cnn_tensor_dim(t, C.int32_t(i)))
+	}
+	if count := int(C.cnn_tensor_numel(t)); count > 0 {
+		v.Data = unsafe.Slice((*float32)(unsafe.Pointer(C.cnn_tensor_data(t))), count)
+	}
+	return v, nil
 }

@@ -8,7 +8,7 @@ import (
 	"log"
 	"os"
 
-	"libcnn/cnn"
+	"github.com/libcnn/libcnn/bindings/go/cnn"
 )
 
 // synthetic digits: the same bytes as every other language's example.
