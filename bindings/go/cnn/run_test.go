@@ -248,3 +248,43 @@ func TestLayerParamViews(t *testing.T) {
 		t.Fatalf("Param of a closed network's layer: %v", err)
 	}
 }
+
+func TestInitSchemes(t *testing.T) {
+	allZero := func(l *Layer) bool {
+		for _, v := range must(l.Param(Weights)).Data {
+			if v != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	soft := must(NewSoftmax(10, WithInFeatures(16)))
+	defer soft.Close()
+	if !allZero(soft) {
+		t.Fatal("softmax starts at 0 by default (network3)")
+	}
+	glorot := must(NewSoftmax(10, WithInFeatures(16), WithInit(InitGlorot), WithSeed(3)))
+	defer glorot.Close()
+	limit := math.Sqrt(6.0 / 26)
+	for _, v := range must(glorot.Param(Weights)).Data {
+		if math.Abs(float64(v)) > limit {
+			t.Fatalf("Glorot weight %v beyond %v", v, limit)
+		}
+	}
+	if allZero(glorot) {
+		t.Fatal("WithInit(InitGlorot) left the weights 0")
+	}
+	zero := must(NewDense(8, ReLU, 0, WithInFeatures(4), WithInit(InitZero)))
+	defer zero.Close()
+	if !allZero(zero) || must(zero.Param(Weights)).Shape[1] != 4 {
+		t.Fatal("dense WithInit(InitZero)")
+	}
+	conv := must(NewConv2d(2, 3, Conv2dParams{InChannels: 1, Init: InitZero}))
+	defer conv.Close()
+	if !allZero(conv) {
+		t.Fatal("conv Init: InitZero")
+	}
+	if _, err := NewDense(8, ReLU, 0, WithInit(Init(9))); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("init 9: %v", err)
+	}
+}
