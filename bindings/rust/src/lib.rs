@@ -13,11 +13,11 @@ mod layer;
 mod net;
 mod tensor;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, Split};
 pub use error::{Error, Result, Status};
-pub use layer::{Activation, BatchNorm, Conv2d, Dense, GlobalAvgPool, Init, Layer, LayerKind, LayerRef, Pool, Pool2d, Softmax};
-pub use net::{Adam, EpochReport, Net, Optimizer, Progress, Schedule, Sgd, SgdBuilder, Train, TrainResult};
-pub use tensor::{Tensor, TensorView};
+pub use layer::{Activation, BatchNorm, Conv2d, Dense, GlobalAvgPool, Init, Layer, LayerKind, LayerRef, Param, Pool, Pool2d, Softmax};
+pub use net::{checkpoint_info, Adam, EpochReport, Mode, Net, Optimizer, Progress, Schedule, Sgd, SgdBuilder, Train, TrainResult};
+pub use tensor::{Tensor, TensorView, TensorViewMut};
 
 use std::ffi::CStr;
 
