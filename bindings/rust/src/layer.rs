@@ -79,8 +79,30 @@ impl Drop for Layer {
 
 /// A layer borrowed from a network for the network's borrow `'a`.  It is
 /// a copyable handle: what it lends (`param`) lives as long as the
-/// network's borrow, not as long as this handle, so
-/// `net.layer(0).unwrap().param(Param::Weights)` can be kept in a variable.
+/// network's borrow, not as long as this handle, so a view taken straight
+/// off `net.layer(i)` can be kept in a variable:
+///
+/// ```
+/// use cnn::{Dense, Net, Param, Softmax};
+/// let mut net = Net::new(1, 4, 4, 0)?;
+/// net.add(Dense::new(3).build()?)?.add(Softmax::new(2).build()?)?;
+/// let w = net.layer(0).unwrap().param(Param::Weights).unwrap();
+/// assert_eq!(w.shape(), vec![3, 16]);
+/// # Ok::<(), cnn::Error>(())
+/// ```
+///
+/// and the compiler still refuses it across a change of the network
+/// (`add` moves every parameter into a new buffer):
+///
+/// ```compile_fail,E0502
+/// use cnn::{Dense, Net, Param, Softmax};
+/// let mut net = Net::new(1, 4, 4, 0)?;
+/// net.add(Dense::new(3).build()?)?;
+/// let w = net.layer(0).unwrap().param(Param::Weights).unwrap();
+/// net.add(Softmax::new(2).build()?)?;
+/// println!("{:?}", w.data());
+/// # Ok::<(), cnn::Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct LayerRef<'a> {
     pub(crate) ptr: *mut sys::cnn_layer,
