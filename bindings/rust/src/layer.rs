@@ -153,7 +153,7 @@ layer_queries!(LayerRef<'_>);
 /// during `'a` (every such change needs `&mut` of the layer or its network).
 unsafe fn param_view<'a>(l: *mut sys::cnn_layer, which: Param) -> Option<TensorView<'a>> {
     let t = sys::cnn_layer_param(l, which as i32);
-    (!t.is_null()).then(|| TensorView { ptr: t, _owner: PhantomData })
+    (!t.is_null()).then_some(TensorView { ptr: t, _owner: PhantomData })
 }
 
 impl Layer {
