@@ -288,3 +288,54 @@ func TestInitSchemes(t *testing.T) {
 		t.Fatalf("init 9: %v", err)
 	}
 }
+
+func TestDatasetGetLabelsAugment(t *testing.T) {
+	d := synthetic(t, 12, 0)
+	defer d.Close()
+	labels := must(d.Labels())
+	if !reflect.DeepEqual(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1}) {
+		t.Fatalf("labels %v", labels)
+	}
+	pixels, label, err := d.Get(3)
+	if err != nil || label != 3 || len(pixels) != 784 {
+		t.Fatalf("Get(3): %d pixels, label %d, %v", len(pixels), label, err)
+	}
+	x, _, _ := d.Batch(3, 1)
+	defer x.Close()
+	if !reflect.DeepEqual(pixels, x.Data()) {
+		t.Fatal("Get and Batch disagree")
+	}
+	if _, _, err := d.Get(12); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Get(12) of 12: %v", err)
+	}
+
+	same := must(d.Augment(AugmentOptions{}))
+	defer same.Close()
+	if p, _, _ := same.Get(3); !reflect.DeepEqual(p, pixels) {
+		t.Fatal("the identity augmentation changed an image")
+	}
+	moved := must(d.Augment(AugmentOptions{ShiftX: [2]float32{3, 3}}))
+	defer moved.Close()
+	p, l, _ := moved.Get(3)
+	// Shifted 3 pixels right: the source's column c is the result's c+3.
+	for y := 0; y < 28; y++ {
+		for c := 0; c < 25; c++ {
+			if p[y*28+c+3] != pixels[y*28+c] {
+				t.Fatalf("row %d column %d: %v, want %v", y, c+3, p[y*28+c+3], pixels[y*28+c])
+			}
+		}
+	}
+	if l != 3 || reflect.DeepEqual(p, pixels) {
+		t.Fatal("shift did nothing")
+	}
+	if _, err := d.Augment(AugmentOptions{Scale: [2]float32{2, 1}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("scale min > max: %v", err)
+	}
+	if _, err := d.Augment(AugmentOptions{Probability: -1}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("probability -1: %v", err)
+	}
+	d.Close()
+	if _, err := d.Labels(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Labels of a closed dataset: %v", err)
+	}
+}
