@@ -3,6 +3,8 @@ package cnn
 import (
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -337,5 +339,37 @@ func TestDatasetGetLabelsAugment(t *testing.T) {
 	d.Close()
 	if _, err := d.Labels(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Labels of a closed dataset: %v", err)
+	}
+}
+
+func TestLoadMNISTSplits(t *testing.T) {
+	dir := t.TempDir()
+	idx := func(name string, magic uint32, dims []uint32, body []byte) {
+		var b []byte
+		for _, v := range append([]uint32{magic}, dims...) {
+			b = append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), append(b, body...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []struct {
+		prefix string
+		n      int
+	}{{"train", 3}, {"t10k", 2}} {
+		idx(s.prefix+"-images-idx3-ubyte", 0x803, []uint32{uint32(s.n), 2, 3}, make([]byte, 6*s.n))
+		idx(s.prefix+"-labels-idx1-ubyte", 0x801, []uint32{uint32(s.n)}, make([]byte, s.n))
+	}
+	train, test := must(LoadMNIST(dir, SplitTrain)), must(LoadMNIST(dir, SplitTest))
+	defer train.Close()
+	defer test.Close()
+	if train.Len() != 3 || test.Len() != 2 || train.Shape() != [3]int32{1, 2, 3} {
+		t.Fatalf("train %d, test %d, shape %v", train.Len(), test.Len(), train.Shape())
+	}
+	if _, err := LoadMNIST(dir, Split(2)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("split 2: %v", err)
+	}
+	if _, err := LoadMNIST(filepath.Join(dir, "none"), SplitTest); !errors.Is(err, ErrIO) {
+		t.Fatalf("missing directory: %v", err)
 	}
 }

@@ -50,8 +50,8 @@ func argmax(row []float32) int {
 func main() {
 	var train, test *cnn.Dataset
 	if dir := os.Getenv("MNIST_DIR"); dir != "" {
-		train = must(must(cnn.LoadMNIST(dir, false)).Slice(0, 1000))
-		test = must(must(cnn.LoadMNIST(dir, true)).Slice(0, 500))
+		train = must(must(cnn.LoadMNIST(dir, cnn.SplitTrain)).Slice(0, 1000))
+		test = must(must(cnn.LoadMNIST(dir, cnn.SplitTest)).Slice(0, 500))
 	} else {
 		train, test = must(synthetic(1000, 0)), must(synthetic(500, 1000))
 	}
