@@ -373,3 +373,32 @@ func TestLoadMNISTSplits(t *testing.T) {
 		t.Fatalf("missing directory: %v", err)
 	}
 }
+
+// SGD's momentum, classical and Nesterov, against cnn_sgd_params' formulas
+// (network3's convention: the velocity carries the rate).
+func TestSGDMomentumClosedForm(t *testing.T) {
+	const eta, mu = 0.1, 0.9
+	for _, nesterov := range []bool{false, true} {
+		opts := []SGDOption{Momentum(mu)}
+		if nesterov {
+			opts = append(opts, Nesterov())
+		}
+		opt := must(NewSGD(eta, 0, opts...))
+		w0, grads, got := runSteps(t, opt, 5)
+		opt.Close()
+		for i := range w0 {
+			w, v := float64(w0[i]), 0.0
+			for _, g := range grads {
+				v = mu*v - eta*float64(g[i])
+				if nesterov {
+					w += mu*v - eta*float64(g[i])
+				} else {
+					w += v
+				}
+			}
+			if math.Abs(float64(got[i])-w) > 1e-5*math.Max(1, math.Abs(w)) {
+				t.Fatalf("nesterov %v: parameter %d: %v, want %v", nesterov, i, got[i], w)
+			}
+		}
+	}
+}
