@@ -18,11 +18,14 @@
 //
 // cgo pointer rules: C never keeps a Go pointer.  Slices passed in (pixels,
 // labels) are only read during the call; training callbacks reach Go through
-// a runtime/cgo.Handle (an integer) rather than a pointer; Tensor data and
-// Net parameters are Go slices over C memory, valid until Close (and, for
-// parameters, until the next Add).
+// a runtime/cgo.Handle (an integer) rather than a pointer; Tensor data,
+// Net parameters and gradients and Layer.Param views are Go slices over C
+// memory, valid until Close (and, for parameters, until the next Add).
 //
 // Concurrency: one handle must be used by one goroutine at a time.
+// Net.TrainContext stops training when a context ends, from any goroutine.
+//
+// Import path: github.com/libcnn/libcnn/bindings/go/cnn.
 package cnn
 
 /*
