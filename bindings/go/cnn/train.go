@@ -176,8 +176,8 @@ func (n *Net) Train(opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult,
 
 // TrainContext is Train that also stops when ctx ends: within one
 // mini-batch of the cancel (not during an epoch's evaluation, which ends
-// first).  It then returns the epochs completed so far and an *Error with
-// StatusCanceled whose Cause is ctx.Err(), so both errors.Is(err,
+// first).  It then returns the epochs completed so far (with Canceled set)
+// and an *Error with StatusCanceled whose Cause is ctx.Err(), so both errors.Is(err,
 // cnn.ErrCanceled) and errors.Is(err, context.Canceled) (or
 // context.DeadlineExceeded) hold.  A context already ended trains nothing.
 // The checkpoint of the last completed epoch, if any, is intact.
