@@ -15,7 +15,7 @@ use std::ptr;
 
 /// An ordered stack of layers with its parameters and workspace.
 pub struct Net {
-    ptr: *mut sys::cnn_net,
+    pub(crate) ptr: *mut sys::cnn_net,
     /// Batch size of the last `forward(x, true)`: how many labels `backward` reads.
     last_train_n: Option<usize>,
 }
@@ -28,7 +28,7 @@ impl Drop for Net {
     }
 }
 
-fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
+pub(crate) fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
     let mut ptr = ptr::null_mut();
     check(f(&mut ptr))?;
     Ok(Net { ptr, last_train_n: None })

@@ -189,6 +189,47 @@ pub struct cnn_train_result {
     pub seconds: f64,
 }
 
+/// Random augmentation ranges (cnn_augment_params).  @since 0.1
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_augment_params {
+    pub struct_size: u32,
+    pub probability: f32,
+    pub rotate_min: f32,
+    pub rotate_max: f32,
+    pub scale_min: f32,
+    pub scale_max: f32,
+    pub shift_x_min: f32,
+    pub shift_x_max: f32,
+    pub shift_y_min: f32,
+    pub shift_y_max: f32,
+    pub shear_min: f32,
+    pub shear_max: f32,
+    pub elastic_alpha: f32,
+    pub elastic_sigma: f32,
+    pub seed: u64,
+}
+
+/// Bounds on a network's cost (cnn_load_limits).  @since 1.0
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_load_limits {
+    pub struct_size: u32,
+    pub max_param_bytes: i64,
+    pub max_workspace_bytes: i64,
+    pub max_flops: i64,
+}
+
+extern "C" {
+    pub fn cnn_augment_params_init_sized(p: *mut cnn_augment_params, struct_size: usize) -> cnn_status;
+    pub fn cnn_dataset_augment(ds: *const cnn_dataset, p: *const cnn_augment_params, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_load_limits_init(limits: *mut cnn_load_limits, struct_size: usize) -> cnn_status;
+    pub fn cnn_net_load_limited(path: *const c_char, limits: *const cnn_load_limits, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_load_buffer_limited(data: *const c_void, size: usize, limits: *const cnn_load_limits, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_set_limits(net: *mut cnn_net, limits: *const cnn_load_limits) -> cnn_status;
+    pub fn cnn_net_get_limits(net: *const cnn_net, limits: *mut cnn_load_limits) -> cnn_status;
+}
+
 extern "C" {
     pub fn cnn_version() -> u32;
     pub fn cnn_version_string() -> *const c_char;
@@ -330,4 +371,13 @@ pub unsafe fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) ->
 /// size, so the library writes no byte past it.
 pub unsafe fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status {
     cnn_train_params_init_sized(p, std::mem::size_of::<cnn_train_params>(), epochs)
+}
+
+/// The header's inline cnn_augment_params_init: passes this binding's
+/// struct size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable `cnn_augment_params`.
+pub unsafe fn cnn_augment_params_init(p: *mut cnn_augment_params) -> cnn_status {
+    cnn_augment_params_init_sized(p, std::mem::size_of::<cnn_augment_params>())
 }

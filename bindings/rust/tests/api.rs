@@ -42,6 +42,8 @@ fn struct_layouts_match_the_header() {
     assert_eq!(size_of::<sys::cnn_epoch_report>(), 80);
     assert_eq!(size_of::<sys::cnn_train_params>(), 120);
     assert_eq!(size_of::<sys::cnn_train_result>(), 48);
+    assert_eq!(size_of::<sys::cnn_augment_params>(), 64);
+    assert_eq!(size_of::<sys::cnn_load_limits>(), 32);
     assert_eq!(cnn::version_number() / 10000, 1);
     let paths = ["generic", "avx2", "avx512"];
     let (now, best) = (cnn::isa(), cnn::isa_best());

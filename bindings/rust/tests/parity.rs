@@ -1,7 +1,8 @@
 //! The API issue 14 asked for: typed parameter kinds and views that live as
 //! long as the network's borrow, forward modes and probabilities, MNIST
-//! splits, checkpoints and resume, and the SGD builder.
-use cnn::{checkpoint_info, Activation, Conv2d, Dataset, Dense, LayerKind, Mode, Net, Param, Pool, Sgd, Softmax,
+//! splits, checkpoints and resume, and the SGD builder; and, for parity with
+//! the Python binding, labels, augmentation and load limits.
+use cnn::{checkpoint_info, Activation, Augment, Conv2d, Dataset, Dense, LayerKind, Limits, Mode, Net, Param, Pool, Sgd, Softmax,
           Split, Status, Train};
 use std::path::PathBuf;
 
@@ -186,4 +187,55 @@ fn deprecated_sgd_new_is_the_builder() {
     let new = step(Sgd::builder(0.05).momentum(0.9).l2(0.1).build().unwrap());
     assert_eq!(old, new);
     assert_ne!(old, step(Sgd::builder(0.05).momentum(0.9).build().unwrap())); // l2 counts
+}
+
+#[test]
+fn labels_and_augmentation() {
+    let data = columns(12);
+    assert_eq!(data.labels().unwrap(), vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+    let (plain, label) = data.get(3).unwrap();
+    let same = data.augment(&Augment::new()).unwrap();
+    assert_eq!(same.get(3).unwrap(), (plain.clone(), label));
+    // Shifted 2 pixels right: column 3's bar moves to column 5.
+    let moved = data.augment(&Augment::new().shift_x(2.0, 2.0)).unwrap();
+    let (p, l) = moved.get(3).unwrap();
+    assert_eq!(l, 3);
+    for y in 0..10 {
+        for x in 0..10 {
+            let want = if x >= 2 { plain[y * 10 + x - 2] } else { 0.0 };
+            assert_eq!(p[y * 10 + x], want, "row {y} column {x}");
+        }
+    }
+    assert_eq!(moved.labels().unwrap(), data.labels().unwrap());
+    let bad = data.augment(&Augment::new().scale(2.0, 1.0)).err().unwrap();
+    assert_eq!(bad.status(), Status::InvalidArgument, "{bad}");
+    assert!(data.augment(&Augment::new().probability(1.5)).is_err());
+}
+
+#[test]
+fn load_limits() {
+    let mut net = net(5);
+    let defaults = net.limits().unwrap();
+    assert_eq!((defaults.param_bytes(), defaults.workspace_bytes(), defaults.flops()),
+               (2 << 30, 1 << 30, 100_000_000_000));
+    let bytes = net.to_bytes().unwrap();
+    let need = net.param_count() as i64 * 4;
+    let short = Net::from_bytes_limited(&bytes, &Limits::default().max_param_bytes(need - 1)).err().unwrap();
+    assert_eq!(short.status(), Status::InvalidArgument, "{short}");
+    let fits = Net::from_bytes_limited(&bytes, &Limits::default().max_param_bytes(need)).unwrap();
+    assert_eq!(fits.limits().unwrap().param_bytes(), need);
+    assert_eq!(fits.params(), net.params());
+
+    let dir = TempDir::new("limits");
+    let path = dir.0.join("m.cnn");
+    net.save(&path).unwrap();
+    assert!(Net::load_limited(&path, &Limits::default().max_flops(100)).is_err());
+    assert_eq!(Net::load_limited(&path, &Limits::default()).unwrap().params(), net.params());
+    assert_eq!(Net::load_limited("m\0.cnn", &Limits::default()).err().unwrap().status(), Status::InvalidArgument);
+
+    let mut small = Net::new(1, 10, 10, 1).unwrap();
+    small.set_limits(&Limits::default().max_param_bytes(100)).unwrap();
+    assert_eq!(small.add(Dense::new(100).build().unwrap()).err().unwrap().status(), Status::InvalidArgument);
+    assert!(small.is_empty());
+    assert!(net.set_limits(&Limits::default().max_flops(-1)).is_err());
 }
