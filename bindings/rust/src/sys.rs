@@ -327,48 +327,72 @@ extern "C" {
 
 /// The header's inline cnn_conv2d_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_conv2d_params_init(p: *mut cnn_conv2d_params, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status {
     cnn_conv2d_params_init_sized(p, std::mem::size_of::<cnn_conv2d_params>(), out_channels, kernel_h, kernel_w)
 }
 
 /// The header's inline cnn_pool2d_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_pool2d_params_init(p: *mut cnn_pool2d_params, mode: i32, window_h: i32, window_w: i32) -> cnn_status {
     cnn_pool2d_params_init_sized(p, std::mem::size_of::<cnn_pool2d_params>(), mode, window_h, window_w)
 }
 
 /// The header's inline cnn_dense_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32) -> cnn_status {
     cnn_dense_params_init_sized(p, std::mem::size_of::<cnn_dense_params>(), out_features)
 }
 
 /// The header's inline cnn_softmax_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status {
     cnn_softmax_params_init_sized(p, std::mem::size_of::<cnn_softmax_params>(), classes)
 }
 
 /// The header's inline cnn_batchnorm_params_init: passes this binding's
 /// struct size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_batchnorm_params_init(p: *mut cnn_batchnorm_params) -> cnn_status {
     cnn_batchnorm_params_init_sized(p, std::mem::size_of::<cnn_batchnorm_params>())
 }
 
 /// The header's inline cnn_adam_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_adam_params_init(p: *mut cnn_adam_params, learning_rate: f32) -> cnn_status {
     cnn_adam_params_init_sized(p, std::mem::size_of::<cnn_adam_params>(), learning_rate)
 }
 
 /// The header's inline cnn_sgd_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) -> cnn_status {
     cnn_sgd_params_init_sized(p, std::mem::size_of::<cnn_sgd_params>(), learning_rate)
 }
 
 /// The header's inline cnn_train_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status {
     cnn_train_params_init_sized(p, std::mem::size_of::<cnn_train_params>(), epochs)
 }
