@@ -402,3 +402,37 @@ func TestSGDMomentumClosedForm(t *testing.T) {
 		}
 	}
 }
+
+func TestTensorsFromValuesAndPixels(t *testing.T) {
+	x := must(NewTensorFrom([]float32{1, 2, 3, 4, 5, 6}, 2, 3))
+	defer x.Close()
+	if !reflect.DeepEqual(x.Data(), []float32{1, 2, 3, 4, 5, 6}) || !reflect.DeepEqual(x.Shape(), []int64{2, 3}) {
+		t.Fatalf("%v %v", x.Shape(), x.Data())
+	}
+	if _, err := NewTensorFrom([]float32{1, 2}, 2, 3); !errors.Is(err, ErrShape) {
+		t.Fatalf("2 values for 6: %v", err)
+	}
+	// Raw pixels make the batch the dataset holding them makes.
+	d := synthetic(t, 5, 0)
+	defer d.Close()
+	pixels := make([]byte, 0, 5*784)
+	for i := 0; i < 5; i++ {
+		p, _, _ := d.Get(i)
+		for _, v := range p {
+			pixels = append(pixels, byte(v*256))
+		}
+	}
+	raw := must(NewImageBatch(pixels, 5, 1, 28, 28))
+	defer raw.Close()
+	batch, _, _ := d.Batch(0, 5)
+	defer batch.Close()
+	if !reflect.DeepEqual(raw.Data(), batch.Data()) {
+		t.Fatal("NewImageBatch does not read bytes as the dataset does (byte / 256)")
+	}
+	if _, err := NewImageBatch(pixels[:100], 5, 1, 28, 28); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("short pixels: %v", err)
+	}
+	if _, err := NewImageBatch(nil, 0, 1, 28, 28); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no images: %v", err)
+	}
+}
