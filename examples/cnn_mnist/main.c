@@ -181,6 +181,24 @@ static void print_member(const options *o, const member *m)
     fflush(stdout);
 }
 
+/* What --plot drew, in words: a one-epoch plot is mostly the cost within
+ * the epoch, and the reader should know that before opening it. */
+static void print_plot_written(const char *path, const epoch_log *log)
+{
+    char a[16], b[16];
+    int32_t epochs = log->cost.count;
+    if (epochs == 1)
+        printf("wrote %s (1 epoch: training cost at %d progress reports within it, "
+               "accuracy at its end)\n",
+               path, (int)log->steps.count);
+    else
+        printf("wrote %s (training cost and accuracy over %d epochs)\n", path, (int)epochs);
+    if (log->best_epoch > 0)
+        printf("the plot marks epoch %d: best validation accuracy %s, test %s\n",
+               (int)log->best_epoch, report_pct(log->best_validation, a),
+               report_pct(log->test_at_best, b));
+}
+
 /* The figure the chapter reports: test accuracy at the best-validation
  * epoch when the net was trained, else the final net's test accuracy. */
 static double headline(const member *m)
@@ -383,7 +401,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: %s\n", prog, err);
                 status = 1;
             } else if (!o.quiet) {
-                printf("wrote %s (validation accuracy per epoch)\n", o.plot_png);
+                print_plot_written(o.plot_png, &logs[0]);
             }
             free(logs);
         }
