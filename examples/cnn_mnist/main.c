@@ -188,8 +188,8 @@ static void print_plot_written(const char *path, const epoch_log *log)
     char a[16], b[16];
     int32_t epochs = log->cost.count;
     if (epochs == 1)
-        printf("wrote %s (1 epoch: training cost at %d progress reports within it, "
-               "accuracy at its end)\n",
+        printf("wrote %s (1 epoch: training cost at %d points within it, accuracy at its "
+               "end)\n",
                path, (int)log->steps.count);
     else
         printf("wrote %s (training cost and accuracy over %d epochs)\n", path, (int)epochs);

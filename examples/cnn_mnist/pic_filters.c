@@ -163,10 +163,10 @@ int picture_filters(cnn_net *net, const char *path, char *err, size_t es)
     int32_t grid_w = cols * tw + (cols - 1) * GAP, grid_h = rows * th + (rows - 1) * GAP;
     char title[128], note[96];
     if (v.channels > 1)
-        snprintf(title, sizeof title, "%lld FILTERS %lldX%lld (INPUT CHANNEL 1 OF %lld)",
+        snprintf(title, sizeof title, "FIRST LAYER: %lld FILTERS %lldX%lld (INPUT CHANNEL 1 OF %lld)",
                  (long long)v.n, (long long)v.bh, (long long)v.bw, (long long)v.channels);
     else
-        snprintf(title, sizeof title, "%lld FILTERS %lldX%lld", (long long)v.n, (long long)v.bh,
+        snprintf(title, sizeof title, "FIRST LAYER: %lld FILTERS %lldX%lld", (long long)v.n, (long long)v.bh,
                  (long long)v.bw);
     snprintf(note, sizeof note, "%lld WEIGHTS NOT FINITE (RED)", (long long)v.bad);
     int32_t text_w = canvas_text_width(title, TEXT);

@@ -21,7 +21,7 @@
 
 /* Okabe-Ito colours: told apart by colour-blind readers too. */
 #define C_COST RGB(0, 114, 178)
-#define C_STEPS RGB(160, 200, 232)
+#define C_STEPS RGB(120, 175, 222)
 #define C_VALID RGB(213, 94, 0)
 #define C_TEST RGB(0, 158, 115)
 #define C_OTHERS GREY(190)
@@ -170,6 +170,22 @@ static void draw_accuracy(canvas *c, const plot_panel *p, const epoch_log *logs,
     }
 }
 
+/* The best-validation epoch: a dashed line through both panels and a ring
+ * round its validation point (the line alone hides in the frame when the
+ * best epoch is the last). */
+static void mark_best(canvas *c, const plot_panel *cost, const plot_panel *acc,
+                      const epoch_log *log)
+{
+    plot_panel_vmark(c, cost, log->best_epoch, C_BEST);
+    plot_panel_vmark(c, acc, log->best_epoch, C_BEST);
+    if (log->best_validation >= 0.0 && isfinite(log->best_validation)) {
+        int32_t x = plot_panel_px(acc, log->best_epoch);
+        int32_t y = plot_panel_py(acc, 100.0 * log->best_validation);
+        canvas_frame(c, x - 6, y - 6, 13, 13, C_BEST);
+        canvas_frame(c, x - 7, y - 7, 15, 15, C_BEST);
+    }
+}
+
 /* The headline above the panels: net 1's best validation epoch. */
 static void draw_summary(canvas *c, const epoch_log *log, int32_t nets, int32_t y)
 {
@@ -205,15 +221,13 @@ int picture_plot(const epoch_log *logs, int32_t nets, const char *path, char *er
     canvas c;
     if (canvas_init(&c, PLOT_W, PLOT_H, GREY(255)) != 0)
         return fail(err, es, "out of memory drawing", path);
-    const char *title = "TRAINING HISTORY BY EPOCH";
+    const char *title = "TRAINING HISTORY";
     canvas_text(&c, (PLOT_W - canvas_text_width(title, TEXT)) / 2, 10, title, TEXT, C_TEXT);
     draw_summary(&c, &logs[0], nets, 30);
     draw_cost(&c, &cost, &logs[0], nets);
     draw_accuracy(&c, &acc, logs, nets);
-    if (logs[0].best_epoch > 0) {
-        plot_panel_vmark(&c, &cost, logs[0].best_epoch, C_BEST);
-        plot_panel_vmark(&c, &acc, logs[0].best_epoch, C_BEST);
-    }
+    if (logs[0].best_epoch > 0)
+        mark_best(&c, &cost, &acc, &logs[0]);
     const char *xlabel = "EPOCH";
     canvas_text(&c, (acc.left + acc.right - canvas_text_width(xlabel, TEXT)) / 2, PLOT_H - 18,
                 xlabel, TEXT, C_TEXT);

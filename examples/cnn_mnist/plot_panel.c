@@ -7,6 +7,7 @@
 #define LABEL_SCALE 2
 #define GRID GREY(225)
 #define AXIS GREY(0)
+#define INSET 8
 #define FAR 100000 /* pixels: far outside any canvas, still safe to add to */
 
 double plot_tick_step(double span, int max_ticks)
@@ -39,16 +40,19 @@ static int32_t clamp_px(double v)
     return v < FAR ? (int32_t)lrint(v) : FAR;
 }
 
+/* The data range maps onto the area less INSET pixels on each side, so
+ * that markers on the first and last points are not cut by the frame. */
 int32_t plot_panel_px(const plot_panel *p, double x)
 {
-    return clamp_px(p->left + (x - p->xlo) / (p->xhi - p->xlo) * (p->right - p->left));
+    return clamp_px(p->left + INSET +
+                    (x - p->xlo) / (p->xhi - p->xlo) * (p->right - p->left - 2 * INSET));
 }
 
 int32_t plot_panel_py(const plot_panel *p, double y)
 {
     double f = p->ylog ? (log10(y) - log10(p->ylo)) / (log10(p->yhi) - log10(p->ylo))
                        : (y - p->ylo) / (p->yhi - p->ylo);
-    return clamp_px(p->bottom - f * (p->bottom - p->top));
+    return clamp_px(p->bottom - INSET - f * (p->bottom - p->top - 2 * INSET));
 }
 
 /* Enough decimals to tell the ticks of `step` apart. */

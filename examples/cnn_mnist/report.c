@@ -68,8 +68,12 @@ static void format_duration(double s, char buf[32])
         snprintf(buf, 32, "%ld:%02ld", t / 60, t % 60);
 }
 
-/* The mean cost of the batches since the previous report of the same
- * epoch, from the two running means. */
+/* At most this many cost points per epoch: a point per progress report
+ * of a small run would be single batches, too noisy to read. */
+#define STRETCHES_PER_EPOCH 100
+
+/* The mean cost of the batches since the previous point of the same epoch,
+ * from the two running means. */
 static void log_progress(report *r, const cnn_progress *p)
 {
     epoch_log *log = r->log;
@@ -78,8 +82,11 @@ static void log_progress(report *r, const cnn_progress *p)
     if (p->epoch != log->prev_epoch || p->batch <= log->prev_batch) {
         log->prev_batch = 0; /* a new epoch: its running mean starts afresh */
         log->prev_cost = 0.0;
+        log->prev_epoch = p->epoch;
     }
     int64_t n = p->batch - log->prev_batch;
+    if (n * STRETCHES_PER_EPOCH < p->batches && p->batch < p->batches)
+        return; /* too short a stretch yet: wait for the next report */
     double stretch = (p->cost * (double)p->batch - log->prev_cost * (double)log->prev_batch) /
                      (double)n;
     double x = (double)(p->epoch - 1) + (double)p->batch / (double)p->batches;

@@ -19,16 +19,17 @@ typedef struct epoch_log {
     series validation;
     series test;
     /* Within epochs: x = epoch - 1 + batch / batches, y = the mean cost of
-     * the batches since the previous progress report (cnn_progress gives
-     * the running mean of the epoch so far; the difference of two running
-     * sums isolates the latest stretch, which shows the noise the epoch
-     * mean hides). */
+     * the batches since the previous point (cnn_progress gives the running
+     * mean of the epoch so far; the difference of two running sums
+     * isolates the latest stretch, which shows the noise the epoch mean
+     * hides).  A stretch spans whole progress reports, at least 1/100 of
+     * an epoch. */
     series steps;
     int64_t step_batches; /* batches per stretch (the longest seen) */
     int32_t best_epoch;   /* of the best validation accuracy; 0: none */
     double best_validation;
     double test_at_best;
-    /* The previous progress report, to difference against. */
+    /* The previous point's progress report, to difference against. */
     int32_t prev_epoch;
     int64_t prev_batch;
     double prev_cost;
