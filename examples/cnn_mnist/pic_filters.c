@@ -27,6 +27,7 @@ typedef struct filter_view {
     int64_t bh, bw;   /* tile size in weights */
     int64_t stride;   /* floats from one tile to the next */
     int64_t channels; /* input channels of a conv filter (channel 0 drawn) */
+    int dense;        /* a fully connected layer: a tile per neuron */
     int32_t scale;    /* pixels per weight */
     double lo, hi;    /* range of the finite weights drawn */
     int64_t bad;      /* non-finite weights */
@@ -60,6 +61,7 @@ static int view_layer(cnn_net *net, filter_view *v)
     if ((kind == CNN_LAYER_DENSE || kind == CNN_LAYER_SOFTMAX) && in[0] == 1 &&
         cnn_tensor_ndim(w) == 2 && cnn_tensor_dim(w, 1) == (int64_t)in[1] * in[2]) {
         v->channels = 1;
+        v->dense = 1;
         v->bh = in[1];
         v->bw = in[2];
         v->stride = v->bh * v->bw;
@@ -145,14 +147,16 @@ static void draw_ramp(canvas *c, const filter_view *v, int32_t x0, int32_t y0)
     }
 }
 
-int picture_filters(cnn_net *net, const char *path, char *err, size_t es)
+int picture_filters(cnn_net *net, const char *path, int64_t *nonfinite, char *err, size_t es)
 {
     filter_view v = {0};
+    *nonfinite = 0;
     if (view_layer(net, &v) != 0)
         return fail(err, es, "the first layer's weights cannot be drawn as images in", path);
     if (v.n < 1 || v.n > 4096 || v.bh < 1 || v.bw < 1 || v.bh > 64 || v.bw > 64)
         return fail(err, es, "unexpected filter shape for", path);
     weight_range(&v);
+    *nonfinite = v.bad;
     int64_t big = v.bh > v.bw ? v.bh : v.bw;
     v.scale = (int32_t)((MIN_TILE + big - 1) / big);
 
@@ -162,7 +166,10 @@ int picture_filters(cnn_net *net, const char *path, char *err, size_t es)
     int32_t tw = (int32_t)v.bw * v.scale, th = (int32_t)v.bh * v.scale;
     int32_t grid_w = cols * tw + (cols - 1) * GAP, grid_h = rows * th + (rows - 1) * GAP;
     char title[128], note[96];
-    if (v.channels > 1)
+    if (v.dense)
+        snprintf(title, sizeof title, "FIRST LAYER: WEIGHTS OF %lld NEURONS AS %lldX%lld IMAGES",
+                 (long long)v.n, (long long)v.bh, (long long)v.bw);
+    else if (v.channels > 1)
         snprintf(title, sizeof title, "FIRST LAYER: %lld FILTERS %lldX%lld (INPUT CHANNEL 1 OF %lld)",
                  (long long)v.n, (long long)v.bh, (long long)v.bw, (long long)v.channels);
     else

@@ -17,8 +17,10 @@
  * Conv filters are drawn as stored (cross-correlation order; Theano would
  * show them flipped), input channel 0 only; a first fully connected layer
  * on 1-channel images is drawn as one image-sized tile per neuron.
- * Non-finite weights are drawn in red and counted. */
-int picture_filters(cnn_net *net, const char *path, char *err, size_t err_size);
+ * Non-finite weights are drawn in red; *nonfinite receives how many of the
+ * weights drawn there are. */
+int picture_filters(cnn_net *net, const char *path, int64_t *nonfinite, char *err,
+                    size_t err_size);
 
 /* The test digits whose predicted label differs from the true one (at most
  * 400), black on white, each in a framed cell with the true label top right
