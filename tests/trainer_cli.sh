@@ -84,6 +84,7 @@ expect 2 "--save '/dev/null' exists and is not a regular file" fc --save /dev/nu
 expect 2 "--checkpoint '$tmp/dir' is a directory" fc --checkpoint "$tmp/dir" $nodata
 expect 2 "--checkpoint '/dev/null' exists and is not a regular file" fc --checkpoint /dev/null $nodata
 expect 2 "--plot '/dev/null' exists and is not a regular file" fc --plot /dev/null $nodata
+expect 2 "--plot draws the training history: with --load it needs --epochs N" --load x.cnnm --plot "$tmp/p.png" $nodata
 mkdir "$tmp/dir/n-2.cnnm"
 expect 2 "--save '$tmp/dir/n-2.cnnm' is a directory" fc --ensemble 2 --save "$tmp/dir/n.cnnm" $nodata
 # A directory where no file can be created: read-only for an ordinary

@@ -456,6 +456,11 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     if (o->loads > 0) {
         /* A loaded net is evaluated unless --epochs asks for more training. */
         o->epochs = epochs < 0 ? 0 : epochs;
+        /* Refused now rather than after a long evaluation: a saved net
+         * carries no training history. */
+        if (o->epochs == 0 && o->plot_png != NULL)
+            return fail(err, es, "--plot draws the training history: with --load it needs "
+                                 "--epochs N (a saved net has none)");
         if (o->ensemble > 0)
             return fail(err, es, "--ensemble and --load do not mix: repeat --load to vote several saved nets");
         o->ensemble = o->loads;

@@ -50,20 +50,33 @@ static int x_range(const epoch_log *log, double *lo, double *hi)
     return 0;
 }
 
-/* Cost on a log axis when it is positive and spans more than a decade (it
- * falls fast early and slowly later), else linear from 0. */
+/* The smallest positive finite y of s, or *lo if smaller. */
+static void widen_positive(const series *s, double *lo)
+{
+    for (int32_t i = 0; i < s->count; i++)
+        if (s->y[i] > 0.0 && s->y[i] < *lo)
+            *lo = s->y[i];
+}
+
+/* Cost on a log axis when it spans more than a decade (it falls fast early
+ * and slowly later), else linear from 0.  The cost is a negative
+ * log-likelihood, never below 0; a stretch's mean is a difference of two
+ * running sums and can round to 0 or just below, so such points are left
+ * off a log axis rather than forcing a linear one. */
 static void cost_axis(plot_panel *p, const epoch_log *log)
 {
-    double lo = INFINITY, hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY, pos = INFINITY;
     series_widen_y(&log->cost, &lo, &hi);
     series_widen_y(&log->steps, &lo, &hi);
+    widen_positive(&log->cost, &pos);
+    widen_positive(&log->steps, &pos);
     if (!(hi >= lo)) { /* nothing finite: an empty axis */
         lo = 0.0;
         hi = 1.0;
     }
-    if (lo > 0.0 && hi / lo > 10.0) {
+    if (hi > 0.0 && pos < hi && hi / pos > 10.0) {
         p->ylog = 1;
-        p->ylo = pow(10.0, floor(log10(lo)));
+        p->ylo = pow(10.0, floor(log10(pos)));
         p->yhi = pow(10.0, ceil(log10(hi)));
         return;
     }

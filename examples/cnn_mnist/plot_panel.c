@@ -72,14 +72,15 @@ static void y_label(canvas *c, const plot_panel *p, double v, int prec)
                 LABEL_SCALE, AXIS);
 }
 
-/* Log axis: 1, 2 and 5 times each power of ten in range (only the powers
- * when the range spans many decades, so that labels do not collide). */
+/* Log axis: 1, 2 and 5 times each power of ten in range; only the powers
+ * when the range spans more decades, and only every few of them when it
+ * spans very many, so that labels do not collide. */
 static void log_labels(canvas *c, const plot_panel *p)
 {
     static const double mult[3] = {1.0, 2.0, 5.0};
     int k0 = (int)floor(log10(p->ylo)), k1 = (int)ceil(log10(p->yhi));
-    int dense = k1 - k0 <= 3;
-    for (int k = k0; k <= k1; k++)
+    int dense = k1 - k0 <= 3, every = k1 - k0 > 8 ? (k1 - k0 + 7) / 8 : 1;
+    for (int k = k0; k <= k1; k += every)
         for (int i = 0; i < (dense ? 3 : 1); i++) {
             double v = mult[i] * pow(10.0, k);
             if (v >= p->ylo * (1 - 1e-9) && v <= p->yhi * (1 + 1e-9))
