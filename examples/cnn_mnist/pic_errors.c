@@ -137,7 +137,8 @@ int picture_errors(const cnn_dataset *test, const int32_t *predicted, const char
     int32_t grid_w = l.cols * l.w + (l.cols - 1) * GAP;
     int32_t head_w = header_width(wrong, count);
     int32_t width = 2 * MARGIN + (grid_w > head_w ? grid_w : head_w);
-    int32_t height = l.top + (l.rows > 0 ? l.rows * l.h + (l.rows - 1) * GAP : 0) + MARGIN;
+    int32_t height = l.rows > 0 ? l.top + l.rows * l.h + (l.rows - 1) * GAP + MARGIN
+                                : 2 * MARGIN + FONT_H * TEXT; /* the header's one line */
 
     canvas c;
     if (canvas_init(&c, width, height, GREY(255)) != 0)
