@@ -141,8 +141,11 @@ static void draw_cost(canvas *c, const plot_panel *p, const epoch_log *log, int3
     plot_panel_series(c, p, &log->steps, 1.0, -INFINITY, C_STEPS, 0);
     plot_panel_series(c, p, &log->cost, 1.0, -INFINITY, C_COST, 2);
     int32_t x = p->left, y = p->top - LINE_H;
-    snprintf(buf, sizeof buf, "EACH %lld BATCH%s", (long long)log->step_batches,
-             log->step_batches == 1 ? "" : "ES");
+    if (log->step_batches > 0)
+        snprintf(buf, sizeof buf, "EACH %lld BATCH%s", (long long)log->step_batches,
+                 log->step_batches == 1 ? "" : "ES");
+    else
+        snprintf(buf, sizeof buf, "WITHIN EPOCHS");
     if (log->steps.count > 0)
         legend_entry(c, &x, y, C_STEPS, buf);
     legend_entry(c, &x, y, C_COST, "EPOCH MEAN");
@@ -183,6 +186,12 @@ static void draw_accuracy(canvas *c, const plot_panel *p, const epoch_log *logs,
     }
 }
 
+/* Whether net 1 has a best-validation epoch to mark and report. */
+static int has_best(const epoch_log *log)
+{
+    return log->best_epoch > 0 && log->best_validation >= 0.0 && isfinite(log->best_validation);
+}
+
 /* The best-validation epoch: a dashed line through both panels and a ring
  * round its validation point (the line alone hides in the frame when the
  * best epoch is the last). */
@@ -191,23 +200,21 @@ static void mark_best(canvas *c, const plot_panel *cost, const plot_panel *acc,
 {
     plot_panel_vmark(c, cost, log->best_epoch, C_BEST);
     plot_panel_vmark(c, acc, log->best_epoch, C_BEST);
-    if (log->best_validation >= 0.0 && isfinite(log->best_validation)) {
-        int32_t x = plot_panel_px(acc, log->best_epoch);
-        int32_t y = plot_panel_py(acc, 100.0 * log->best_validation);
-        canvas_frame(c, x - 6, y - 6, 13, 13, C_BEST);
-        canvas_frame(c, x - 7, y - 7, 15, 15, C_BEST);
-    }
+    int32_t x = plot_panel_px(acc, log->best_epoch);
+    int32_t y = plot_panel_py(acc, 100.0 * log->best_validation);
+    canvas_frame(c, x - 6, y - 6, 13, 13, C_BEST);
+    canvas_frame(c, x - 7, y - 7, 15, 15, C_BEST);
 }
 
 /* The headline above the panels: net 1's best validation epoch. */
 static void draw_summary(canvas *c, const epoch_log *log, int32_t nets, int32_t y)
 {
     char buf[160];
-    if (log->best_epoch > 0 && log->best_validation >= 0.0) {
+    if (has_best(log)) {
         int n = snprintf(buf, sizeof buf, "%sBEST VALIDATION %.2f%% AT EPOCH %d",
                          nets > 1 ? "NET 1: " : "", 100.0 * log->best_validation,
                          (int)log->best_epoch);
-        if (log->test_at_best >= 0.0 && n > 0 && (size_t)n < sizeof buf)
+        if (log->test_at_best >= 0.0 && isfinite(log->test_at_best) && n > 0 && (size_t)n < sizeof buf)
             snprintf(buf + n, sizeof buf - (size_t)n, "; TEST THERE %.2f%%",
                      100.0 * log->test_at_best);
     } else {
@@ -239,7 +246,7 @@ int picture_plot(const epoch_log *logs, int32_t nets, const char *path, char *er
     draw_summary(&c, &logs[0], nets, 30);
     draw_cost(&c, &cost, &logs[0], nets);
     draw_accuracy(&c, &acc, logs, nets);
-    if (logs[0].best_epoch > 0)
+    if (has_best(&logs[0]))
         mark_best(&c, &cost, &acc, &logs[0]);
     const char *xlabel = "EPOCH";
     canvas_text(&c, (acc.left + acc.right - canvas_text_width(xlabel, TEXT)) / 2, PLOT_H - 18,

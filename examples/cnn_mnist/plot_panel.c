@@ -55,18 +55,30 @@ int32_t plot_panel_py(const plot_panel *p, double y)
     return clamp_px(p->bottom - INSET - f * (p->bottom - p->top - 2 * INSET));
 }
 
-/* Enough decimals to tell the ticks of `step` apart. */
+/* Enough decimals to tell the ticks of `step` apart; -1 (exponent form)
+ * past 6. */
 static int decimals(double step)
 {
     int d = (int)ceil(-log10(step) - 1e-9);
-    return d < 0 ? 0 : d > 6 ? 6 : d;
+    return d < 0 ? 0 : d > 6 ? -1 : d;
+}
+
+/* A tick label: fixed decimals (prec) for everyday numbers; exponent form
+ * where fixed would be too long to fit left of the axis.  prec < 0 asks
+ * for the exponent form. */
+static void tick_text(char buf[32], double v, int prec)
+{
+    if (prec < 0 || fabs(v) >= 1e6)
+        snprintf(buf, 32, "%.3g", v);
+    else
+        snprintf(buf, 32, "%.*f", prec, v);
 }
 
 static void y_label(canvas *c, const plot_panel *p, double v, int prec)
 {
     char buf[32];
     int32_t y = plot_panel_py(p, v);
-    snprintf(buf, sizeof buf, "%.*f", prec, v);
+    tick_text(buf, v, prec);
     canvas_line(c, p->left, y, p->right, y, GRID);
     canvas_text(c, p->left - 6 - canvas_text_width(buf, LABEL_SCALE), y - FONT_H, buf,
                 LABEL_SCALE, AXIS);
@@ -84,7 +96,7 @@ static void log_labels(canvas *c, const plot_panel *p)
         for (int i = 0; i < (dense ? 3 : 1); i++) {
             double v = mult[i] * pow(10.0, k);
             if (v >= p->ylo * (1 - 1e-9) && v <= p->yhi * (1 + 1e-9))
-                y_label(c, p, v, k < 0 ? -k : 0);
+                y_label(c, p, v, k < -4 ? -1 : k < 0 ? -k : 0);
         }
 }
 
@@ -106,7 +118,7 @@ void plot_panel_axes(canvas *c, const plot_panel *p)
         char buf[32];
         double v = (double)i * p->xstep;
         int32_t x = plot_panel_px(p, v);
-        snprintf(buf, sizeof buf, "%.*f", xprec, v);
+        tick_text(buf, v, xprec);
         canvas_line(c, x, p->bottom, x, p->bottom + 4, AXIS);
         canvas_text(c, x - canvas_text_width(buf, LABEL_SCALE) / 2, p->bottom + 8, buf,
                     LABEL_SCALE, AXIS);
