@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <png.h>
+
 #include "canvas.h"
 #include "pictures.h"
 #include "testfs.h"
@@ -55,6 +57,34 @@ static png_head read_head(const char *path)
                   b[25]};
     free(b);
     return h;
+}
+
+/* The longest run of black pixels in any row (horizontal) or column of
+ * the RGB picture at path: the size of a solid black block, which glyphs
+ * (at most 9 pixels) and frames (grey) never reach. */
+static int32_t longest_black_run(const char *path, int vertical)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    ck_assert_int_ne(png_image_begin_read_from_file(&img, path), 0);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    ck_assert_ptr_nonnull(px);
+    ck_assert_int_ne(png_image_finish_read(&img, NULL, px, 0, NULL), 0);
+    int32_t w = (int32_t)img.width, h = (int32_t)img.height, best = 0;
+    int32_t outer = vertical ? w : h, inner = vertical ? h : w;
+    for (int32_t i = 0; i < outer; i++) {
+        int32_t run = 0;
+        for (int32_t j = 0; j < inner; j++) {
+            size_t at = vertical ? (size_t)j * (size_t)w + (size_t)i : (size_t)i * (size_t)w + (size_t)j;
+            const uint8_t *p = px + 3 * at;
+            run = p[0] == 0 && p[1] == 0 && p[2] == 0 ? run + 1 : 0;
+            best = run > best ? run : best;
+        }
+    }
+    free(px);
+    return best;
 }
 
 /* ---- canvas ---------------------------------------------------------------- */
@@ -211,11 +241,14 @@ END_TEST
 
 /* ---- errors ------------------------------------------------------------------ */
 
+/* n blank images but for full ink on row 14 and column 14 of each. */
 static cnn_dataset *digits(int64_t n, int32_t c, const uint8_t *labels)
 {
     uint8_t *px = calloc((size_t)n * (size_t)c * 28 * 28, 1);
     ck_assert_ptr_nonnull(px);
-    px[14 * 28 + 14] = 255;
+    for (int64_t k = 0; k < n * c; k++)
+        for (int i = 0; i < 28; i++)
+            px[k * 784 + 14 * 28 + i] = px[k * 784 + i * 28 + 14] = 255;
     cnn_dataset *ds = NULL;
     ck_assert_ok(cnn_dataset_create(n, c, 28, 28, px, labels, &ds));
     free(px);
@@ -238,6 +271,9 @@ START_TEST(errors_cells)
     ck_assert_int_eq(h.colour, 2);
     ck_assert_uint_ge(h.w, 2 * 56);
     ck_assert_uint_ge(h.h, 56);
+    /* The inked row and column of the 28x28 digit: drawn at 2x. */
+    ck_assert_int_eq(longest_black_run(out("e.png"), 0), 56);
+    ck_assert_int_eq(longest_black_run(out("e.png"), 1), 56);
     ck_assert_msg(picture_errors(ds, right, out("e0.png"), &drawn, &total, err, sizeof err) == 0,
                   "%s", err);
     ck_assert_int_eq(drawn, 0);
@@ -277,15 +313,22 @@ static float *first_weights(cnn_net *net)
 START_TEST(filters_upscaled)
 {
     cnn_net *net = conv_net(20, 5);
+    float *w = first_weights(net);
     char err[256] = "";
     int64_t bad = -1;
+    /* Filter 0 all at the largest weight (a black tile), the rest lower. */
+    for (int i = 0; i < 20 * 25; i++)
+        w[i] = i < 25 ? 1.0f : 0.1f * (float)(i % 7);
     ck_assert_msg(picture_filters(net, out("f.png"), &bad, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(bad, 0);
-    /* 20 tiles in rows of 5, each 5x5 weights at 48 pixels or more. */
+    /* 20 tiles in rows of 5, each 5x5 weights upscaled to 48 pixels or more:
+     * the black tile is a solid square that large. */
     png_head h = read_head(out("f.png"));
     ck_assert_int_eq(h.colour, 2);
     ck_assert_uint_ge(h.w, 5 * 48);
     ck_assert_uint_ge(h.h, 4 * 48);
+    ck_assert_int_ge(longest_black_run(out("f.png"), 0), 48);
+    ck_assert_int_ge(longest_black_run(out("f.png"), 1), 48);
     cnn_net_destroy(net);
 }
 END_TEST
