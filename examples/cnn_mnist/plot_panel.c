@@ -96,7 +96,7 @@ static void log_labels(canvas *c, const plot_panel *p)
         for (int i = 0; i < (dense ? 3 : 1); i++) {
             double v = mult[i] * pow(10.0, k);
             if (v >= p->ylo * (1 - 1e-9) && v <= p->yhi * (1 + 1e-9))
-                y_label(c, p, v, k < -4 ? -1 : k < 0 ? -k : 0);
+                y_label(c, p, v, k < -6 ? -1 : k < 0 ? -k : 0);
         }
 }
 
