@@ -567,7 +567,7 @@ impl Sgd {
     /// SGD with learning rate `eta`, momentum `mu` and L2 weight `lambda`
     /// (network3's form; 0 and 0 for plain SGD).  Three positional floats
     /// are easy to swap: use the builder, which names each one.
-    #[deprecated(since = "1.2.0", note = "use Sgd::builder(eta).momentum(mu).l2(lambda).build()")]
+    #[deprecated(since = "2.0.0", note = "use Sgd::builder(eta).momentum(mu).l2(lambda).build()")]
     pub fn new(eta: f32, momentum: f32, l2: f32) -> Result<Sgd> {
         Sgd::builder(eta).momentum(momentum).l2(l2).build()
     }
