@@ -82,7 +82,7 @@ extern "C" {
 /** Major version: changes only with an incompatible ABI (the soname). */
 #define CNN_VERSION_MAJOR 1
 /** Minor version: additions that keep the ABI. */
-#define CNN_VERSION_MINOR 1
+#define CNN_VERSION_MINOR 2
 /** Patch version: fixes only. */
 #define CNN_VERSION_PATCH 0
 

@@ -12,7 +12,11 @@
 #     file; a temporary file left by a dead process is removed by the next
 #     save of the same path;
 #   - Ctrl-C (SIGINT) during the evaluation of loaded nets stops it and
-#     exits 130 without voting.
+#     exits 130 without voting;
+#   - the pictures (issue 14) are RGB PNGs of a readable size: filters
+#     upscaled, errors at 2x in rows of 16, a one-epoch --plot that says it
+#     drew the cost within the epoch, a picture of no errors, and a net
+#     with NaN, infinite and huge weights drawn, not refused or crashed on.
 #
 #   - the manual page (docs/man/cnn-mnist.1, when given) lists every
 #     option that --help prints.
@@ -80,6 +84,7 @@ expect 2 "--save '/dev/null' exists and is not a regular file" fc --save /dev/nu
 expect 2 "--checkpoint '$tmp/dir' is a directory" fc --checkpoint "$tmp/dir" $nodata
 expect 2 "--checkpoint '/dev/null' exists and is not a regular file" fc --checkpoint /dev/null $nodata
 expect 2 "--plot '/dev/null' exists and is not a regular file" fc --plot /dev/null $nodata
+expect 2 "--plot draws the training history: with --load it needs --epochs N" --load x.cnnm --plot "$tmp/p.png" $nodata
 mkdir "$tmp/dir/n-2.cnnm"
 expect 2 "--save '$tmp/dir/n-2.cnnm' is a directory" fc --ensemble 2 --save "$tmp/dir/n.cnnm" $nodata
 # A directory where no file can be created: read-only for an ordinary
@@ -147,6 +152,102 @@ else
 fi
 left=$(ls -A "$tmp" | grep '^big\.cnnm')
 [ -z "$left" ] || fail "--save past ulimit -f left $left"
+
+# ---- pictures ----------------------------------------------------------------
+# png_size FILE: "WIDTH HEIGHT COLOUR_TYPE" from the PNG's IHDR chunk
+# (bytes 16-25: two big-endian u32, the bit depth, the colour type; 2 is
+# RGB); nothing when FILE is not a PNG.
+png_size() {
+    [ "$(dd if="$1" bs=1 skip=1 count=3 2>/dev/null)" = PNG ] || return 0
+    set -- $(od -An -tu1 -j16 -N10 "$1")
+    [ $# -eq 10 ] && echo $(($1 << 24 | $2 << 16 | $3 << 8 | $4)) $(($5 << 24 | $6 << 16 | $7 << 8 | $8)) "${10}"
+}
+# check_png FILE MIN_WIDTH MIN_HEIGHT WHY: an RGB PNG at least that large.
+check_png() {
+    set -- "$1" "$2" "$3" "$4" $(png_size "$1")
+    if [ $# -ne 7 ]; then
+        fail "$1 is not a PNG"
+    elif [ "$7" -ne 2 ] || [ "$5" -lt "$2" ] || [ "$6" -lt "$3" ]; then
+        fail "$1 is $5x$6 of PNG colour type $7, want RGB (2) and at least $2x$3 ($4)"
+    else
+        echo "ok: $(basename "$1") is $5x$6 RGB ($4)"
+    fi
+}
+# want_line FILE TEXT: cnn-mnist's output has a line with TEXT.
+want_line() {
+    if grep -qF -- "$2" "$1"; then
+        echo "ok: $(grep -F -- "$2" "$1" | head -n 1)"
+    else
+        fail "no '$2' in: $(cat "$1")"
+    fi
+}
+
+# One epoch of 10 batches: the plot has the cost within the epoch (a point
+# per batch: a stretch is at least 1/100 epoch) and says so.  The images
+# are all zero and all labelled 0, so nothing is misclassified.  The first
+# layer is dense, 100 neurons of 28x28: tiles of at least 48 pixels, 4:5
+# grid (12 columns, 9 rows).
+"$exe" fc --epochs 1 --train-size 10 --batch 1 --data "$tmp/mnist" --plot "$tmp/p1.png" \
+    --filters "$tmp/f.png" --errors "$tmp/e0.png" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "a 1-epoch run with pictures exited $rc: $(cat "$tmp/err")"
+else
+    want_line "$tmp/out" "wrote $tmp/p1.png (1 epoch: training cost at 10 points within it, accuracy at its end)"
+    want_line "$tmp/out" "the plot marks epoch 1: best validation accuracy 100.00%, test 100.00%"
+    want_line "$tmp/out" "wrote $tmp/e0.png (no test digit is misclassified by the final net)"
+    check_png "$tmp/p1.png" 640 480 "plot"
+    check_png "$tmp/f.png" $((12 * 48)) $((9 * 48)) "100 tiles of 28x28 upscaled to 48+ pixels"
+    check_png "$tmp/e0.png" 200 20 "no errors: a header saying so"
+fi
+
+"$exe" fc --epochs 2 --train-size 10 --data "$tmp/mnist" --plot "$tmp/p2.png" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "a 2-epoch run with --plot exited $rc: $(cat "$tmp/err")"
+else
+    want_line "$tmp/out" "wrote $tmp/p2.png (training cost and accuracy over 2 epochs)"
+    check_png "$tmp/p2.png" 640 480 "plot"
+fi
+
+# Every test label 7: all 10,000 misclassified, the first 400 drawn, 28x28
+# digits at 2x in rows of 16 (25 rows).
+mkdir "$tmp/wrong"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte; do
+    ln -s "$tmp/mnist/$f" "$tmp/wrong/$f"
+done
+{ be32 2049; be32 10000; head -c 10000 /dev/zero | tr '\000' '\007'; } >"$tmp/wrong/t10k-labels-idx1-ubyte"
+"$exe" --load "$tmp/a.cnnm" --data "$tmp/wrong" --errors "$tmp/e400.png" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "--errors with 10000 errors exited $rc: $(cat "$tmp/err")"
+else
+    want_line "$tmp/out" "wrote $tmp/e400.png (400 of the 10000 test digits misclassified"
+    check_png "$tmp/e400.png" $((16 * 56)) $((25 * 56)) "400 digits of 56x56 in rows of 16"
+fi
+
+# A net whose first weights are NaN, +inf, FLT_MAX and -FLT_MAX (the model
+# file patched, its CRC-32 recomputed with gzip, whose trailer holds the
+# same CRC): drawn, with the two non-finite ones counted.  fc's weights
+# start at byte 108 (header 24, network 32, layer kind, length,
+# descriptor 28, two counts).
+poke() { printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null; }
+size=$(wc -c <"$tmp/a.cnnm")
+head -c $((size - 4)) "$tmp/a.cnnm" >"$tmp/odd.cnnm"
+poke "$tmp/odd.cnnm" 108 '\000\000\300\177'
+poke "$tmp/odd.cnnm" 112 '\000\000\200\177'
+poke "$tmp/odd.cnnm" 116 '\377\377\177\177'
+poke "$tmp/odd.cnnm" 120 '\377\377\177\377'
+gzip -c "$tmp/odd.cnnm" | tail -c 8 | head -c 4 >>"$tmp/odd.cnnm"
+"$exe" --load "$tmp/odd.cnnm" --data "$tmp/mnist" --filters "$tmp/odd.png" --quiet \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "--filters of NaN, infinite and huge weights exited $rc: $(cat "$tmp/err")"
+else
+    want_line "$tmp/out" "2 of the weights drawn are NaN or infinite (red in $tmp/odd.png)"
+    check_png "$tmp/odd.png" $((12 * 48)) $((9 * 48)) "odd weights"
+fi
 
 # ---- a vote of loaded nets reports how often the members disagreed --------
 # (three copies of one net: they agree on every image)

@@ -1,3 +1,3 @@
-module libcnn
+module github.com/libcnn/libcnn/bindings/go
 
 go 1.19

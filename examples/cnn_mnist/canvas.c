@@ -1,4 +1,4 @@
-/* Greyscale raster and a hand-made 3x5 bitmap font (digits, A-Z and a few
+/* RGB raster and a hand-made 3x5 bitmap font (digits, A-Z and a few
  * signs): enough for labels on digit pictures and plot axes without
  * depending on a font library. */
 #include "canvas.h"
@@ -7,19 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-int canvas_init(canvas *c, int32_t w, int32_t h, uint8_t grey)
+#define BYTES_PER_PIXEL 3
+
+static void set_pixel(uint8_t *p, rgb colour)
+{
+    p[0] = (uint8_t)(colour >> 16);
+    p[1] = (uint8_t)(colour >> 8);
+    p[2] = (uint8_t)colour;
+}
+
+int canvas_init(canvas *c, int32_t w, int32_t h, rgb fill)
 {
     c->w = c->h = 0;
     c->px = NULL;
     /* 16k x 16k is far beyond any picture here; refuse rather than thrash. */
     if (w < 1 || h < 1 || w > 16384 || h > 16384)
         return -1;
-    c->px = malloc((size_t)w * (size_t)h);
+    c->px = malloc((size_t)w * (size_t)h * BYTES_PER_PIXEL);
     if (c->px == NULL)
         return -1;
-    memset(c->px, grey, (size_t)w * (size_t)h);
     c->w = w;
     c->h = h;
+    canvas_rect(c, 0, 0, w, h, fill);
     return 0;
 }
 
@@ -30,29 +39,41 @@ void canvas_free(canvas *c)
     c->w = c->h = 0;
 }
 
-static void put(canvas *c, int32_t x, int32_t y, uint8_t grey)
+static void put(canvas *c, int32_t x, int32_t y, rgb colour)
 {
     if (x >= 0 && y >= 0 && x < c->w && y < c->h)
-        c->px[(size_t)y * (size_t)c->w + (size_t)x] = grey;
+        set_pixel(c->px + ((size_t)y * (size_t)c->w + (size_t)x) * BYTES_PER_PIXEL, colour);
 }
 
-void canvas_rect(canvas *c, int32_t x, int32_t y, int32_t w, int32_t h, uint8_t grey)
+void canvas_rect(canvas *c, int32_t x, int32_t y, int32_t w, int32_t h, rgb colour)
 {
-    int32_t x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
-    int32_t x1 = x + w > c->w ? c->w : x + w, y1 = y + h > c->h ? c->h : y + h;
-    for (int32_t j = y0; j < y1; j++)
-        if (x1 > x0)
-            memset(c->px + (size_t)j * (size_t)c->w + (size_t)x0, grey, (size_t)(x1 - x0));
+    /* Clip in 64 bits: x + w may not fit in 32 when a caller's sizes are odd. */
+    int64_t x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
+    int64_t x1 = (int64_t)x + w > c->w ? c->w : (int64_t)x + w;
+    int64_t y1 = (int64_t)y + h > c->h ? c->h : (int64_t)y + h;
+    for (int64_t j = y0; j < y1; j++)
+        for (int64_t i = x0; i < x1; i++)
+            set_pixel(c->px + ((size_t)j * (size_t)c->w + (size_t)i) * BYTES_PER_PIXEL, colour);
 }
 
-void canvas_line(canvas *c, int32_t x0, int32_t y0, int32_t x1, int32_t y1, uint8_t grey)
+void canvas_frame(canvas *c, int32_t x, int32_t y, int32_t w, int32_t h, rgb colour)
+{
+    if (w < 1 || h < 1)
+        return;
+    canvas_rect(c, x, y, w, 1, colour);
+    canvas_rect(c, x, y + h - 1, w, 1, colour);
+    canvas_rect(c, x, y, 1, h, colour);
+    canvas_rect(c, x + w - 1, y, 1, h, colour);
+}
+
+void canvas_line(canvas *c, int32_t x0, int32_t y0, int32_t x1, int32_t y1, rgb colour)
 {
     /* Bresenham, all octants. */
     int32_t dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1;
     int32_t dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
     int32_t e = dx + dy;
     for (;;) {
-        put(c, x0, y0, grey);
+        put(c, x0, y0, colour);
         if (x0 == x1 && y0 == y1)
             break;
         int32_t e2 = 2 * e;
@@ -89,6 +110,10 @@ static const uint8_t *glyph(int ch)
     static const uint8_t slash[FONT_H] = {1, 1, 2, 4, 4};
     static const uint8_t lpar[FONT_H] = {1, 2, 2, 2, 1};
     static const uint8_t rpar[FONT_H] = {4, 2, 2, 2, 4};
+    static const uint8_t plus[FONT_H] = {0, 2, 7, 2, 0};
+    static const uint8_t comma[FONT_H] = {0, 0, 0, 2, 4};
+    static const uint8_t equals[FONT_H] = {0, 7, 0, 7, 0};
+    static const uint8_t semicolon[FONT_H] = {0, 2, 0, 2, 4};
     if (ch >= '0' && ch <= '9')
         return digits[ch - '0'];
     ch = toupper(ch);
@@ -102,11 +127,15 @@ static const uint8_t *glyph(int ch)
     case '/': return slash;
     case '(': return lpar;
     case ')': return rpar;
+    case '+': return plus;
+    case ',': return comma;
+    case '=': return equals;
+    case ';': return semicolon;
     default: return NULL;
     }
 }
 
-void canvas_text(canvas *c, int32_t x, int32_t y, const char *s, int32_t scale, uint8_t grey)
+void canvas_text(canvas *c, int32_t x, int32_t y, const char *s, int32_t scale, rgb colour)
 {
     for (; *s; s++, x += (FONT_W + 1) * scale) {
         const uint8_t *g = glyph((unsigned char)*s);
@@ -115,7 +144,7 @@ void canvas_text(canvas *c, int32_t x, int32_t y, const char *s, int32_t scale, 
         for (int32_t row = 0; row < FONT_H; row++)
             for (int32_t col = 0; col < FONT_W; col++)
                 if (g[row] & (4 >> col))
-                    canvas_rect(c, x + col * scale, y + row * scale, scale, scale, grey);
+                    canvas_rect(c, x + col * scale, y + row * scale, scale, scale, colour);
     }
 }
 

@@ -184,6 +184,24 @@ static void print_member(const options *o, const member *m)
     fflush(stdout);
 }
 
+/* What --plot drew, in words: a one-epoch plot is mostly the cost within
+ * the epoch, and the reader should know that before opening it. */
+static void print_plot_written(const char *path, const epoch_log *log)
+{
+    char a[16], b[16];
+    int32_t epochs = log->cost.count;
+    if (epochs == 1)
+        printf("wrote %s (1 epoch: training cost at %d point%s within it, accuracy at its "
+               "end)\n",
+               path, (int)log->steps.count, log->steps.count == 1 ? "" : "s");
+    else
+        printf("wrote %s (training cost and accuracy over %d epochs)\n", path, (int)epochs);
+    if (log->best_epoch > 0)
+        printf("the plot marks epoch %d: best validation accuracy %s, test %s\n",
+               (int)log->best_epoch, report_pct(log->best_validation, a),
+               report_pct(log->test_at_best, b));
+}
+
 /* The figure the chapter reports: test accuracy at the best-validation
  * epoch when the net was trained, else the final net's test accuracy. */
 static double headline(const member *m)
@@ -378,13 +396,18 @@ int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
         free(saved);
     }
     if (status == 0 && leader && o.filters_png != NULL) {
-        if (picture_filters(members[0].net, o.filters_png, err, sizeof err) != 0) {
+        int64_t bad = 0;
+        if (picture_filters(members[0].net, o.filters_png, &bad, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
         } else if (!o.quiet) {
             printf("wrote %s (first layer's filters%s)\n", o.filters_png,
                    o.ensemble > 1 ? " of net 1" : "");
         }
+        /* Said even with --quiet: a picture with red in it needs explaining. */
+        if (status == 0 && bad > 0)
+            printf("%s: %lld of the weights drawn are NaN or infinite (red in %s)\n", prog,
+                   (long long)bad, o.filters_png);
     }
     if (status == 0 && leader && o.errors_png != NULL) {
         int32_t drawn = 0;
@@ -393,6 +416,9 @@ int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
         if (picture_errors(d.test, pred, o.errors_png, &drawn, &total, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
+        } else if (!o.quiet && total == 0) {
+            printf("wrote %s (no test digit is misclassified by the %s)\n", o.errors_png,
+                   final_pred != NULL ? "ensemble" : "final net");
         } else if (!o.quiet) {
             printf("wrote %s (%d of the %lld test digits misclassified by the %s)\n",
                    o.errors_png, (int)drawn, (long long)total,
@@ -411,7 +437,7 @@ int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
                 fprintf(stderr, "%s: %s\n", prog, err);
                 status = 1;
             } else if (!o.quiet) {
-                printf("wrote %s (validation accuracy per epoch)\n", o.plot_png);
+                print_plot_written(o.plot_png, &logs[0]);
             }
             free(logs);
         }

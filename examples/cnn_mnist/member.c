@@ -150,10 +150,11 @@ static int evaluate(member *m, const options *o, const mnist_splits *d,
                     const volatile sig_atomic_t *stop, char *err, size_t es)
 {
     int need_probs = o->ensemble > 1 || o->errors_png != NULL;
-    int have_figures = m->trained && m->log.count == m->result.epochs_run && m->log.count > 0;
+    int32_t logged = m->log.validation.count;
+    int have_figures = m->trained && logged == m->result.epochs_run && logged > 0;
     if (have_figures) {
-        m->final_validation = m->log.validation[m->log.count - 1];
-        m->final_test = m->log.test[m->log.count - 1];
+        m->final_validation = m->log.validation.y[logged - 1];
+        m->final_test = m->log.test.y[logged - 1];
     } else {
         /* Batch by batch through predict_probs (the figures cnn_net_evaluate
          * gives), so that Ctrl-C stops a long evaluation between batches. */

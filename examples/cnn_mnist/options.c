@@ -65,9 +65,10 @@ void options_usage(const char *prog)
            "  --resume FILE       continue the run whose checkpoint is FILE: same experiment\n"
            "                      and options; --epochs counts the epochs already done.\n"
            "                      The weights come out as if the run had never stopped\n"
-           "  --filters PNG       picture of the first layer's filters\n"
-           "  --errors PNG        picture of the misclassified test digits\n"
-           "  --plot PNG          validation accuracy per epoch\n"
+           "  --filters PNG       picture of the first layer's filters, with their scale\n"
+           "  --errors PNG        picture of the misclassified test digits and their labels\n"
+           "  --plot PNG          training cost (also within epochs), validation and test\n"
+           "                      accuracy per epoch, the best validation epoch marked\n"
            "  --require-accuracy A  exit with status 3 unless the reported test accuracy\n"
            "                      (fraction, e.g. 0.96) is at least A\n"
            "  --quiet             only the final summary\n"
@@ -458,6 +459,11 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
     if (o->loads > 0) {
         /* A loaded net is evaluated unless --epochs asks for more training. */
         o->epochs = epochs < 0 ? 0 : epochs;
+        /* Refused now rather than after a long evaluation: a saved net
+         * carries no training history. */
+        if (o->epochs == 0 && o->plot_png != NULL)
+            return fail(err, es, "--plot draws the training history: with --load it needs "
+                                 "--epochs N (a saved net has none)");
         if (o->ensemble > 0)
             return fail(err, es, "--ensemble and --load do not mix: repeat --load to vote several saved nets");
         o->ensemble = o->loads;

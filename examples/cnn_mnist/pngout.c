@@ -1,6 +1,6 @@
-/* Greyscale PNG output with libpng.  libpng reports errors by longjmp, so
- * everything that must be cleaned up afterwards is set up before setjmp and
- * not modified after it. */
+/* RGB PNG output with libpng, 8 bits a channel.  libpng reports errors by
+ * longjmp, so everything that must be cleaned up afterwards is set up
+ * before setjmp and not modified after it. */
 #include "pngout.h"
 
 #include <png.h>
@@ -23,11 +23,11 @@ static int write_file(FILE *fp, const canvas *c)
         return -1;
     }
     png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_GRAY,
+    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int32_t y = 0; y < c->h; y++)
-        png_write_row(png, c->px + (size_t)y * (size_t)c->w);
+        png_write_row(png, c->px + (size_t)y * (size_t)c->w * 3);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     return 0;

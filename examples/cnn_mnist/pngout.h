@@ -1,4 +1,4 @@
-/* Writes an 8-bit greyscale PNG through libpng. */
+/* Writes a canvas as an 8-bit RGB PNG through libpng. */
 #ifndef CNN_MNIST_PNGOUT_H
 #define CNN_MNIST_PNGOUT_H
 

@@ -68,9 +68,42 @@ static void format_duration(double s, char buf[32])
         snprintf(buf, 32, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* At most this many cost points per epoch: a point per progress report
+ * of a small run would be single batches, too noisy to read. */
+#define STRETCHES_PER_EPOCH 100
+
+/* The mean cost of the batches since the previous point of the same epoch,
+ * from the two running means. */
+static void log_progress(report *r, const cnn_progress *p)
+{
+    epoch_log *log = r->log;
+    if (log == NULL || r->log_failed || p->batches < 1 || p->batch < 1)
+        return;
+    if (p->epoch != log->prev_epoch || p->batch <= log->prev_batch) {
+        log->prev_batch = 0; /* a new epoch: its running mean starts afresh */
+        log->prev_cost = 0.0;
+        log->prev_epoch = p->epoch;
+    }
+    int64_t n = p->batch - log->prev_batch;
+    if (n * STRETCHES_PER_EPOCH < p->batches && p->batch < p->batches)
+        return; /* too short a stretch yet: wait for the next report */
+    double stretch = (p->cost * (double)p->batch - log->prev_cost * (double)log->prev_batch) /
+                     (double)n;
+    double x = (double)(p->epoch - 1) + (double)p->batch / (double)p->batches;
+    if (series_push(&log->steps, x, stretch) != 0) {
+        r->log_failed = 1;
+        return;
+    }
+    log->step_batches = n > log->step_batches ? n : log->step_batches;
+    log->prev_epoch = p->epoch;
+    log->prev_batch = p->batch;
+    log->prev_cost = p->cost;
+}
+
 int32_t report_on_progress(const cnn_progress *p, void *user)
 {
     report *r = user;
+    log_progress(r, p);
     if (r->tty && !r->quiet && p->batches > 0) {
         double frac = (double)p->batch / (double)p->batches;
         int filled = (int)(frac * BAR_CELLS);
@@ -102,25 +135,16 @@ static void log_epoch(report *r, const cnn_epoch_report *e)
     epoch_log *log = r->log;
     if (log == NULL || r->log_failed)
         return;
-    if (log->count == log->cap) {
-        int32_t cap = log->cap ? 2 * log->cap : 64;
-        double *v = realloc(log->validation, (size_t)cap * sizeof *v);
-        if (v == NULL) {
-            r->log_failed = 1;
-            return;
-        }
-        log->validation = v;
-        double *t = realloc(log->test, (size_t)cap * sizeof *t);
-        if (t == NULL) {
-            r->log_failed = 1;
-            return;
-        }
-        log->test = t;
-        log->cap = cap;
+    double x = e->epoch;
+    if (series_push(&log->cost, x, e->train_cost) != 0 ||
+        series_push(&log->validation, x, e->validation_accuracy) != 0 ||
+        series_push(&log->test, x, e->test_accuracy) != 0) {
+        r->log_failed = 1;
+        return;
     }
-    log->validation[log->count] = e->validation_accuracy;
-    log->test[log->count] = e->test_accuracy;
-    log->count++;
+    log->best_epoch = e->best_epoch;
+    log->best_validation = e->best_validation_accuracy;
+    log->test_at_best = e->test_accuracy_at_best;
 }
 
 int32_t report_on_epoch(const cnn_epoch_report *e, void *user)
@@ -152,7 +176,9 @@ int32_t report_on_epoch(const cnn_epoch_report *e, void *user)
 
 void epoch_log_free(epoch_log *log)
 {
-    free(log->validation);
-    free(log->test);
+    series_free(&log->cost);
+    series_free(&log->validation);
+    series_free(&log->test);
+    series_free(&log->steps);
     memset(log, 0, sizeof *log);
 }

@@ -9,13 +9,30 @@
 #include <stdio.h>
 
 #include "cnn.h"
+#include "series.h"
 
-/* Validation and test accuracy of each epoch of one net (for --plot). */
+/* The history of one net's training, for --plot.  Epoch figures have the
+ * epoch number as x (a resumed run starts past 1); accuracies are
+ * fractions, -1 where the set is missing. */
 typedef struct epoch_log {
-    int32_t count;
-    int32_t cap;
-    double *validation;
-    double *test;
+    series cost;          /* mean training cost of each epoch */
+    series validation;
+    series test;
+    /* Within epochs: x = epoch - 1 + batch / batches, y = the mean cost of
+     * the batches since the previous point (cnn_progress gives the running
+     * mean of the epoch so far; the difference of two running sums
+     * isolates the latest stretch, which shows the noise the epoch mean
+     * hides).  A stretch spans whole progress reports, at least 1/100 of
+     * an epoch. */
+    series steps;
+    int64_t step_batches; /* batches per stretch (the longest seen) */
+    int32_t best_epoch;   /* of the best validation accuracy; 0: none */
+    double best_validation;
+    double test_at_best;
+    /* The previous point's progress report, to difference against. */
+    int32_t prev_epoch;
+    int64_t prev_batch;
+    double prev_cost;
 } epoch_log;
 
 typedef struct report {

@@ -39,6 +39,21 @@ func cnnGoProgress(p *C.cnn_progress, h C.uintptr_t) C.int32_t {
 	s := cgo.Handle(h).Value().(*trainState)
 	c := sized[C.cnn_progress](unsafe.Pointer(p))
 	return s.run(func() bool {
+		if s.ctx != nil {
+			if err := s.ctx.Err(); err != nil {
+				s.ctxErr = err
+				return true
+			}
+			// Called every batch for the context's sake: the user's
+			// callback keeps the library's rhythm.
+			every, b := int64(s.userEvery), int64(c.batch)
+			if every == 0 || (b%every != 0 && b != int64(c.batches)) {
+				return false
+			}
+		}
+		if s.opts.OnProgress == nil {
+			return false
+		}
 		return s.opts.OnProgress(Progress{Epoch: int32(c.epoch), Epochs: int32(c.epochs),
 			Batch: int64(c.batch), Batches: int64(c.batches), Cost: float64(c.cost), Seconds: float64(c.seconds)})
 	})

@@ -18,11 +18,14 @@
 //
 // cgo pointer rules: C never keeps a Go pointer.  Slices passed in (pixels,
 // labels) are only read during the call; training callbacks reach Go through
-// a runtime/cgo.Handle (an integer) rather than a pointer; Tensor data and
-// Net parameters are Go slices over C memory, valid until Close (and, for
-// parameters, until the next Add).
+// a runtime/cgo.Handle (an integer) rather than a pointer; Tensor data,
+// Net parameters and gradients and Layer.Param views are Go slices over C
+// memory, valid until Close (and, for parameters, until the next Add).
 //
 // Concurrency: one handle must be used by one goroutine at a time.
+// Net.TrainContext stops training when a context ends, from any goroutine.
+//
+// Import path: github.com/libcnn/libcnn/bindings/go/cnn.
 package cnn
 
 /*
@@ -59,9 +62,22 @@ func (s Status) Name() string { return C.GoString(C.cnn_status_name(C.cnn_status
 type Error struct {
 	Status  Status
 	Message string // the library's message, e.g. "conv2d: input 20x12x12 ..."
+	// Cause is what made the library fail, where it came from Go: the
+	// context's error (context.Canceled, context.DeadlineExceeded) when
+	// Net.TrainContext stopped because its context ended; else nil.
+	Cause error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Status.Name(), e.Message) }
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s (%v)", e.Status.Name(), e.Message, e.Cause)
+	}
+	return fmt.Sprintf("%s: %s", e.Status.Name(), e.Message)
+}
+
+// Unwrap makes errors.Is(err, context.Canceled) true for a training run
+// its context canceled.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Is makes errors.Is(err, cnn.ErrShape) true for every shape error.
 func (e *Error) Is(target error) bool {

@@ -306,7 +306,7 @@ func TestMisuseNulPath(t *testing.T) {
 	if _, err := LoadNet("x\x00y"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("LoadNet with a NUL: %v", err)
 	}
-	if _, err := LoadMNIST("data\x00/mnist", false); !errors.Is(err, ErrInvalid) {
+	if _, err := LoadMNIST("data\x00/mnist", SplitTrain); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("LoadMNIST with a NUL: %v", err)
 	}
 	if _, err := LoadIDX("a", "b\x00"); !errors.Is(err, ErrInvalid) {

@@ -65,18 +65,25 @@ func NewDataset(pixels, labels []byte, c, h, w int32) (*Dataset, error) {
 	})
 }
 
-// LoadMNIST loads the training (test=false) or test split from dir.
-func LoadMNIST(dir string, test bool) (*Dataset, error) {
+// Split names an MNIST split (values pinned by the C API).
+type Split int32
+
+const (
+	SplitTrain Split = C.CNN_MNIST_TRAIN // train-images-idx3-ubyte, train-labels-idx1-ubyte (60000)
+	SplitTest  Split = C.CNN_MNIST_TEST  // t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (10000)
+)
+
+// LoadMNIST loads one split from a directory holding the four IDX files:
+// LoadMNIST(dir, cnn.SplitTest).
+func LoadMNIST(dir string, split Split) (*Dataset, error) {
 	if err := cPath(dir); err != nil {
 		return nil, err
 	}
 	cdir := C.CString(dir)
 	defer C.free(unsafe.Pointer(cdir))
-	split := C.int32_t(C.CNN_MNIST_TRAIN)
-	if test {
-		split = C.CNN_MNIST_TEST
-	}
-	return newDataset(func(out **C.cnn_dataset) C.cnn_status { return C.cnn_dataset_load_mnist(cdir, split, out) })
+	return newDataset(func(out **C.cnn_dataset) C.cnn_status {
+		return C.cnn_dataset_load_mnist(cdir, C.int32_t(split), out)
+	})
 }
 
 // LoadIDX loads an IDX image file and an IDX label file.

@@ -3,7 +3,11 @@ package cnn
 // #include <cnn.h>
 import "C"
 
-import "runtime"
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
 
 // Activation functions (values pinned by the C API).
 const (
@@ -71,6 +75,53 @@ type Conv2dParams struct {
 	// ceil(in/stride) rows and columns (odd kernels only); PadH and PadW
 	// are then ignored.  Since 1.0.
 	SamePadding bool
+	// Init is the weight initialisation; default (0) InitNetwork3.
+	Init Init
+}
+
+// Init is a weight initialisation scheme (values pinned by the C API).
+type Init int32
+
+const (
+	// InitNetwork3: weights N(0, 1/n_out), biases N(0, 1) (softmax: 0).
+	InitNetwork3 Init = C.CNN_INIT_NETWORK3
+	InitHe       Init = C.CNN_INIT_HE     // weights N(0, 2/fan_in), biases 0
+	InitGlorot   Init = C.CNN_INIT_GLOROT // weights U(+-sqrt(6/(fan_in+fan_out))), biases 0
+	InitZero     Init = C.CNN_INIT_ZERO   // weights and biases 0
+)
+
+// LayerOption sets one of a dense or softmax layer's optional parameters:
+// NewDense(100, ReLU, 0, WithInit(InitHe)).
+type LayerOption func(*layerOptions)
+
+type layerOptions struct {
+	init       *Init
+	seed       uint64
+	inFeatures int32
+}
+
+// WithInit sets the weight initialisation (default InitNetwork3 for dense,
+// InitZero for softmax, as in network3).
+func WithInit(i Init) LayerOption { return func(o *layerOptions) { o.init = &i } }
+
+// WithSeed seeds a standalone layer's initial weights (a network redraws
+// them from its own seed when the layer is added).
+func WithSeed(seed uint64) LayerOption { return func(o *layerOptions) { o.seed = seed } }
+
+// WithInFeatures fixes the inputs per example (default: from the network).
+func WithInFeatures(n int32) LayerOption { return func(o *layerOptions) { o.inFeatures = n } }
+
+// applyLayerOptions writes opts over the library's defaults.
+func applyLayerOptions(opts []LayerOption, init *C.int32_t, seed *C.uint64_t, inFeatures *C.int32_t) {
+	var o layerOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.init != nil {
+		*init = C.int32_t(*o.init)
+	}
+	*seed = C.uint64_t(o.seed)
+	*inFeatures = C.int32_t(o.inFeatures)
 }
 
 // NewConv2d makes a convolution with outChannels kernelxkernel filters.
@@ -99,6 +150,7 @@ func NewConv2d(outChannels, kernel int32, o Conv2dParams) (*Layer, error) {
 	if o.SamePadding {
 		p.padding = C.CNN_PAD_SAME
 	}
+	p.init = C.int32_t(o.Init)
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_conv2d_params
 		return C.cnn_conv2d_create(p, out)
@@ -118,13 +170,14 @@ func NewPool2d(mode, window int32) (*Layer, error) {
 }
 
 // NewDense makes a fully connected layer; dropout 0 disables dropout.
-func NewDense(outFeatures, activation int32, dropout float32) (*Layer, error) {
+func NewDense(outFeatures, activation int32, dropout float32, opts ...LayerOption) (*Layer, error) {
 	// The header's inline init passes sizeof: the library writes no byte past p.
 	var params C.cnn_dense_params
 	p := &params
 	C.cnn_dense_params_init(p, C.int32_t(outFeatures))
 	p.activation = C.int32_t(activation)
 	p.dropout = C.float(dropout)
+	applyLayerOptions(opts, &p.init, &p.seed, &p.in_features)
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_dense_params
 		return C.cnn_dense_create(p, out)
@@ -132,11 +185,12 @@ func NewDense(outFeatures, activation int32, dropout float32) (*Layer, error) {
 }
 
 // NewSoftmax makes the softmax output layer.
-func NewSoftmax(classes int32) (*Layer, error) {
+func NewSoftmax(classes int32, opts ...LayerOption) (*Layer, error) {
 	// The header's inline init passes sizeof: the library writes no byte past p.
 	var params C.cnn_softmax_params
 	p := &params
 	C.cnn_softmax_params_init(p, C.int32_t(classes))
+	applyLayerOptions(opts, &p.init, &p.seed, &p.in_features)
 	return newLayer(func(out **C.cnn_layer) C.cnn_status {
 		p.struct_size = C.sizeof_cnn_softmax_params
 		return C.cnn_softmax_create(p, out)
@@ -227,4 +281,59 @@ func (l *Layer) Summary() (string, error) {
 		return "", err
 	}
 	return C.GoString(&buf[0]), nil
+}
+
+// ParamKind names one of a layer's parameter tensors (values pinned by the
+// C API).
+type ParamKind int32
+
+const (
+	// Weights: conv (out, in, kh, kw); dense and softmax (out, in); batch
+	// norm gamma (C).
+	Weights ParamKind = C.CNN_PARAM_WEIGHTS
+	// Biases: (out); batch norm beta (C).
+	Biases ParamKind = C.CNN_PARAM_BIASES
+	// GradWeights is the gradient of the cost with respect to Weights.
+	GradWeights ParamKind = C.CNN_PARAM_GRAD_WEIGHTS
+	// GradBiases is the gradient of the cost with respect to Biases.
+	GradBiases ParamKind = C.CNN_PARAM_GRAD_BIASES
+)
+
+// ParamView is one of a layer's parameter tensors, zero-copy: Data is a
+// writable slice over the library's memory (writing changes the layer).
+//
+// Lifetime, as for Net.Params: a view of a layer in a network is valid until
+// that network's next Add or its Close (Add moves every parameter into a
+// new buffer); a view of a layer not in a network, until the layer's Close
+// or its Add to a network.  Go cannot check this for you: copy the data
+// (append([]float32(nil), v.Data...)) to keep it longer.
+type ParamView struct {
+	Shape []int64
+	Data  []float32
+}
+
+// Param is the layer's which tensor.  A layer without one (pooling,
+// activation, or one whose input size is not known yet) gives a nil view
+// and no error; a closed network's layer, or an unknown which, an error.
+func (l *Layer) Param(which ParamKind) (*ParamView, error) {
+	defer runtime.KeepAlive(l)
+	if which < Weights || which > GradBiases {
+		return nil, &Error{Status: StatusInvalid, Message: fmt.Sprintf("Param: unknown parameter kind %d", which)}
+	}
+	p := l.cptr()
+	if p == nil {
+		return nil, &Error{Status: StatusInvalid, Message: "Param: the layer is closed, or its network is"}
+	}
+	t := C.cnn_layer_param(p, C.int32_t(which))
+	if t == nil {
+		return nil, nil
+	}
+	v := &ParamView{Shape: make([]int64, int(C.cnn_tensor_ndim(t)))}
+	for i := range v.Shape {
+		v.Shape[i] = int64(C.cnn_tensor_dim(t, C.int32_t(i)))
+	}
+	if count := int(C.cnn_tensor_numel(t)); count > 0 {
+		v.Data = unsafe.Slice((*float32)(unsafe.Pointer(C.cnn_tensor_data(t))), count)
+	}
+	return v, nil
 }

@@ -13,6 +13,9 @@ import (
 type Net struct {
 	ptr *C.cnn_net
 	g   guard
+	// lastTrainN is the batch size of the last Forward(x, ModeTrain), 0
+	// after any other pass: how many labels Backward lets the library read.
+	lastTrainN int
 }
 
 func (n *Net) enter() error { return n.g.enter(n.ptr == nil, true, "network") }
@@ -130,8 +133,13 @@ func (n *Net) Predict(x *Tensor) ([]int32, error) {
 	defer n.leave()
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(x)
-	labels := make([]int32, x.Shape()[0])
-	err := call(func() C.cnn_status {
+	n.lastTrainN = 0
+	count, err := batchSize(x, "Predict")
+	if err != nil {
+		return nil, err
+	}
+	labels := make([]int32, count)
+	err = call(func() C.cnn_status {
 		return C.cnn_net_predict(n.ptr, x.ptr, (*C.int32_t)(unsafe.Pointer(&labels[0])))
 	})
 	return labels, err
@@ -149,6 +157,7 @@ func (n *Net) Evaluate(d *Dataset, batch int32) (accuracy, cost float64, err err
 	defer d.leave()
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(d)
+	n.lastTrainN = 0
 	var a, c C.double
 	err = call(func() C.cnn_status { return C.cnn_net_evaluate(n.ptr, d.ptr, C.int32_t(batch), &a, &c) })
 	return float64(a), float64(c), err

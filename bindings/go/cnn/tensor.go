@@ -4,6 +4,7 @@ package cnn
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"unsafe"
 )
@@ -82,4 +83,36 @@ func (t *Tensor) Reshape(shape ...int64) error {
 	return call(func() C.cnn_status {
 		return C.cnn_tensor_reshape(t.ptr, C.int32_t(len(shape)), (*C.int64_t)(unsafe.Pointer(&shape[0])))
 	})
+}
+
+// NewTensorFrom makes a tensor of the given shape holding a copy of values
+// (exactly as many as the shape has elements).
+func NewTensorFrom(values []float32, shape ...int64) (*Tensor, error) {
+	t, err := NewTensor(shape...)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CopyFrom(values); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewImageBatch makes an (N, C, H, W) tensor from 8-bit pixels, each read
+// as byte / 256 (the library's convention, as datasets read theirs), so
+// raw images can go straight to Predict, Forward or PredictProba.
+func NewImageBatch(pixels []byte, n, c, h, w int64) (*Tensor, error) {
+	if n < 1 || c < 1 || h < 1 || w < 1 || int64(len(pixels)) != n*c*h*w {
+		return nil, &Error{Status: StatusInvalid, Message: fmt.Sprintf(
+			"NewImageBatch: %d pixel bytes for %dx%dx%dx%d images", len(pixels), n, c, h, w)}
+	}
+	t, err := NewTensor(n, c, h, w)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range pixels {
+		t.Data()[i] = float32(b) / 256
+	}
+	return t, nil
 }

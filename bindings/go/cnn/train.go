@@ -3,6 +3,7 @@ package cnn
 /*
 #include <cnn.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 // Implemented in Go (callbacks.go, //export).
 extern int32_t cnnGoProgress(cnn_progress *p, uintptr_t handle);
@@ -36,6 +37,7 @@ static cnn_status cnn_go_train(cnn_net *net, cnn_optimizer *opt, const cnn_datas
 import "C"
 
 import (
+	"context"
 	"runtime"
 	"runtime/cgo"
 	"unsafe"
@@ -89,6 +91,19 @@ type TrainOptions struct {
 	// FinalLRFraction is the cosine and one-cycle end rate / creation rate,
 	// in [0, 1] (default 0).
 	FinalLRFraction float32
+	// CheckpointPath, if set, is the checkpoint file written after every
+	// CheckpointEvery-th epoch (default 1) and after the last one, each
+	// write replacing the file atomically; a failed write stops training
+	// with its error.
+	CheckpointPath  string
+	CheckpointEvery int32
+	// ResumePath, if set, is a checkpoint of an earlier run to continue
+	// from: the run's settings (network, optimizer, BatchSize, Shuffle, Seed,
+	// schedule, training set size) must match it, and training goes on from
+	// the epoch after it up to Epochs in all, giving the weights the
+	// uninterrupted run would have.  It may equal CheckpointPath.
+	// CheckpointInfo says how many epochs a checkpoint holds.
+	ResumePath string
 }
 
 // Learning-rate schedules of TrainOptions.Schedule.
@@ -143,11 +158,66 @@ type trainState struct {
 	opts     *TrainOptions
 	panicked interface{} // a callback's panic, re-raised after cnn_train
 	canceled bool
+	// With a context: checked before every batch (the library then calls
+	// back after each one), and OnProgress is called only every userEvery
+	// batches, as the library would have.
+	ctx       context.Context
+	ctxErr    error
+	userEvery int32
 }
 
-// Train runs mini-batch training over data with any optimizer (SGD, Adam).  A panic in a callback stops
-// training and is re-raised here once the C code has returned.
+// Train runs mini-batch training over data with any optimizer (SGD, Adam).
+// A callback returning true stops it: the result then has Canceled set and
+// the error is nil.  A panic in a callback stops training and is re-raised
+// here once the C code has returned.
 func (n *Net) Train(opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult, error) {
+	return n.train(nil, opt, data, o)
+}
+
+// TrainContext is Train that also stops when ctx ends: within one
+// mini-batch of the cancel (not during an epoch's evaluation, which ends
+// first).  It then returns the epochs completed so far (with Canceled set)
+// and an *Error with StatusCanceled whose Cause is ctx.Err(), so both errors.Is(err,
+// cnn.ErrCanceled) and errors.Is(err, context.Canceled) (or
+// context.DeadlineExceeded) hold.  A context already ended trains nothing.
+// The checkpoint of the last completed epoch, if any, is intact.
+func (n *Net) TrainContext(ctx context.Context, opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult, error) {
+	if ctx == nil {
+		return TrainResult{}, &Error{Status: StatusInvalid, Message: "TrainContext: nil context"}
+	}
+	if err := ctx.Err(); err != nil {
+		return TrainResult{}, &Error{Status: StatusCanceled, Message: "TrainContext: the context " +
+			"ended before training started", Cause: err}
+	}
+	return n.train(ctx, opt, data, o)
+}
+
+// cString is s in C memory (free it), or nil for "".
+func cString(s string) (*C.char, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if err := cPath(s); err != nil {
+		return nil, err
+	}
+	return C.CString(s), nil
+}
+
+// CheckpointInfo is the number of epochs completed when a checkpoint file
+// (TrainOptions.CheckpointPath) was written; it reads and verifies the
+// whole file.
+func CheckpointInfo(path string) (int32, error) {
+	if err := cPath(path); err != nil {
+		return 0, err
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	var epoch C.int32_t
+	err := call(func() C.cnn_status { return C.cnn_checkpoint_info(cp, &epoch) })
+	return int32(epoch), err
+}
+
+func (n *Net) train(ctx context.Context, opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult, error) {
 	defer runtime.KeepAlive(n)
 	defer runtime.KeepAlive(opt)
 	defer runtime.KeepAlive(data)
@@ -192,13 +262,32 @@ func (n *Net) Train(opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult,
 		p.progress_every = C.int32_t(o.ProgressEvery)
 	}
 	o.setSchedule(p)
-	state := &trainState{opts: &o}
+	var err error
+	if p.checkpoint_path, err = cString(o.CheckpointPath); err != nil {
+		return TrainResult{}, err
+	}
+	defer C.free(unsafe.Pointer(p.checkpoint_path))
+	if p.resume_path, err = cString(o.ResumePath); err != nil {
+		return TrainResult{}, err
+	}
+	defer C.free(unsafe.Pointer(p.resume_path))
+	if o.CheckpointEvery != 0 {
+		p.checkpoint_every = C.int32_t(o.CheckpointEvery)
+	}
+	state := &trainState{opts: &o, userEvery: int32(p.progress_every)}
+	progress := o.OnProgress != nil
+	if ctx != nil && ctx.Done() != nil && p.progress_every >= 0 { // < 0: the library refuses it
+		state.ctx = ctx
+		p.progress_every = 1
+		progress = true
+	}
 	h := cgo.NewHandle(state)
 	defer h.Delete()
+	n.lastTrainN = 0
 	r := C.cnn_train_result{struct_size: C.sizeof_cnn_train_result}
-	err := call(func() C.cnn_status {
+	err = call(func() C.cnn_status {
 		return C.cnn_go_train(n.ptr, opt.ptr, data.ptr, p, &r, C.uintptr_t(h),
-			cbool(o.OnProgress != nil), cbool(o.OnEpoch != nil))
+			cbool(progress), cbool(o.OnEpoch != nil))
 	})
 	if state.panicked != nil {
 		panic(state.panicked)
@@ -210,7 +299,11 @@ func (n *Net) Train(opt *Optimizer, data *Dataset, o TrainOptions) (TrainResult,
 		FinalTrainCost:         float64(r.final_train_cost), Seconds: float64(r.seconds),
 		Canceled: state.canceled,
 	}
-	if res.Canceled {
+	if state.ctxErr != nil {
+		if e, ok := err.(*Error); ok {
+			e.Cause = state.ctxErr
+		}
+	} else if res.Canceled {
 		err = nil // the caller asked for it: not an error
 	}
 	return res, err

@@ -49,4 +49,4 @@ def isa_best() -> str:
     return _lib.lib.cnn_isa_name(_lib.lib.cnn_isa_best()).decode()
 
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"

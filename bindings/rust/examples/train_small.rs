@@ -1,7 +1,7 @@
 //! Trains the two-convolution network of Nielsen's chapter 6 on synthetic
 //! digits (MNIST_DIR=dir uses MNIST), then predicts and saves.
 //! Run: cargo run --example train_small [model-path]
-use cnn::{Activation, Conv2d, Dataset, Dense, Net, Pool, Sgd, Softmax, Train};
+use cnn::{Activation, Conv2d, Dataset, Dense, Net, Param, Pool, Sgd, Softmax, Split, Train};
 
 /// Synthetic digits, the same bytes as every other language's example.
 fn synthetic(count: usize, first: usize) -> cnn::Result<Dataset> {
@@ -23,8 +23,8 @@ fn synthetic(count: usize, first: usize) -> cnn::Result<Dataset> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, test) = match std::env::var("MNIST_DIR") {
         Ok(dir) if !dir.is_empty() => (
-            Dataset::load_mnist(&dir, false)?.slice(0, 1000)?,
-            Dataset::load_mnist(&dir, true)?.slice(0, 500)?,
+            Dataset::load_mnist(&dir, Split::Train)?.slice(0, 1000)?,
+            Dataset::load_mnist(&dir, Split::Test)?.slice(0, 500)?,
         ),
         _ => (synthetic(1000, 0)?, synthetic(500, 1000)?),
     };
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add(Dense::new(100).activation(Activation::Relu).build()?)?
         .add(Softmax::new(10).build()?)?;
 
-    let mut sgd = Sgd::new(0.03, 0.0, 0.1)?;
+    let mut sgd = Sgd::builder(0.03).l2(0.1).build()?;
     let options = Train::new(2).on_epoch(|r| {
         println!("epoch {}: cost {:.4}", r.epoch, r.train_cost);
         false // keep going
@@ -45,6 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (x, _) = test.batch(0, 20)?;
     println!("predictions: {:?}", net.predict(&x)?);
+    let proba = net.predict_proba(&x)?; // one Vec of 10 class probabilities per image
+    let best = net.predict(&x)?[0] as usize;
+    println!("first image: p({best}) = {:.3}", proba[0][best]);
+    // Zero-copy, borrowed from the network (not from the temporary layer handle).
+    let w = net.layer(0).expect("layer 0").param(Param::Weights).expect("conv weights");
+    println!("first layer's weights: {:?}", w.shape());
     if let Some(path) = std::env::args().nth(1) {
         net.save(path)?;
     }

@@ -6,6 +6,17 @@ use crate::net::c_path;
 use std::path::Path;
 use std::ptr;
 
+/// An MNIST split for `Dataset::load_mnist` (values pinned by cnn.h's
+/// `CNN_MNIST_TRAIN` / `CNN_MNIST_TEST`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Split {
+    /// train-images-idx3-ubyte and train-labels-idx1-ubyte.
+    Train = 0,
+    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte.
+    Test = 1,
+}
+
 /// Labelled images (N, C, H, W) stored as bytes, read as byte / 256.
 pub struct Dataset {
     pub(crate) ptr: *mut sys::cnn_dataset,
@@ -45,10 +56,11 @@ impl Dataset {
         })
     }
 
-    /// One MNIST split (`test = false`: training files) from a directory.
-    pub fn load_mnist(dir: impl AsRef<Path>, test: bool) -> Result<Dataset> {
+    /// One MNIST split from a directory holding the four IDX files
+    /// (`Split::Train`: 60000 images, `Split::Test`: 10000).
+    pub fn load_mnist(dir: impl AsRef<Path>, split: Split) -> Result<Dataset> {
         let d = c_path(dir.as_ref())?;
-        made(|out| unsafe { sys::cnn_dataset_load_mnist(d.as_ptr(), test as i32, out) })
+        made(|out| unsafe { sys::cnn_dataset_load_mnist(d.as_ptr(), split as i32, out) })
     }
 
     pub fn load_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Dataset> {

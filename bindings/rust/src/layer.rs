@@ -3,7 +3,7 @@
 //! sets `struct_size` to this binding's struct size before creating.
 use crate::error::{check, Result};
 use crate::sys;
-use crate::tensor::TensorView;
+use crate::tensor::{TensorView, TensorViewMut};
 use std::marker::PhantomData;
 use std::mem::size_of;
 use std::ptr;
@@ -49,6 +49,21 @@ pub enum LayerKind {
     Unknown(i32),
 }
 
+/// Which of a layer's parameter tensors `param` returns (values pinned by
+/// cnn.h's `cnn_param_kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Param {
+    /// conv (out, in, kh, kw); dense and softmax (out, in); batch norm gamma (C).
+    Weights = 0,
+    /// (out); batch norm beta (C).
+    Biases = 1,
+    /// The gradient of the cost with respect to the weights, same shape.
+    GradWeights = 2,
+    /// The gradient of the cost with respect to the biases, same shape.
+    GradBiases = 3,
+}
+
 /// An owned layer not (yet) in a network.  `Net::add` consumes it.
 pub struct Layer {
     pub(crate) ptr: *mut sys::cnn_layer,
@@ -62,7 +77,33 @@ impl Drop for Layer {
     }
 }
 
-/// A layer borrowed from a network for the network's borrow `'a`.
+/// A layer borrowed from a network for the network's borrow `'a`.  It is
+/// a copyable handle: what it lends (`param`) lives as long as the
+/// network's borrow, not as long as this handle, so a view taken straight
+/// off `net.layer(i)` can be kept in a variable:
+///
+/// ```
+/// use cnn::{Dense, Net, Param, Softmax};
+/// let mut net = Net::new(1, 4, 4, 0)?;
+/// net.add(Dense::new(3).build()?)?.add(Softmax::new(2).build()?)?;
+/// let w = net.layer(0).unwrap().param(Param::Weights).unwrap();
+/// assert_eq!(w.shape(), vec![3, 16]);
+/// # Ok::<(), cnn::Error>(())
+/// ```
+///
+/// and the compiler still refuses it across a change of the network
+/// (`add` moves every parameter into a new buffer):
+///
+/// ```compile_fail,E0502
+/// use cnn::{Dense, Net, Param, Softmax};
+/// let mut net = Net::new(1, 4, 4, 0)?;
+/// net.add(Dense::new(3).build()?)?;
+/// let w = net.layer(0).unwrap().param(Param::Weights).unwrap();
+/// net.add(Softmax::new(2).build()?)?;
+/// println!("{:?}", w.data());
+/// # Ok::<(), cnn::Error>(())
+/// ```
+#[derive(Clone, Copy)]
 pub struct LayerRef<'a> {
     pub(crate) ptr: *mut sys::cnn_layer,
     pub(crate) _net: PhantomData<&'a ()>,
@@ -101,16 +142,41 @@ macro_rules! layer_queries {
                 let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
                 Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
             }
-            /// Parameter tensor 0 weights, 1 biases, 2/3 their gradients.
-            pub fn param(&self, which: i32) -> Option<TensorView<'_>> {
-                let t = unsafe { sys::cnn_layer_param(self.ptr, which) };
-                (!t.is_null()).then(|| TensorView { ptr: t, _owner: PhantomData })
-            }
         }
     };
 }
 layer_queries!(Layer);
 layer_queries!(LayerRef<'_>);
+
+/// A view of tensor `which` of layer `l`, or None if it has none.
+/// SAFETY: `l` is live for `'a`, and nothing changes the layer's storage
+/// during `'a` (every such change needs `&mut` of the layer or its network).
+unsafe fn param_view<'a>(l: *mut sys::cnn_layer, which: Param) -> Option<TensorView<'a>> {
+    let t = sys::cnn_layer_param(l, which as i32);
+    (!t.is_null()).then_some(TensorView { ptr: t, _owner: PhantomData })
+}
+
+impl Layer {
+    /// The layer's `which` tensor, zero-copy, borrowed from the layer; None
+    /// for a layer without one (pooling, activation, or a layer whose input
+    /// size is not known yet).
+    pub fn param(&self, which: Param) -> Option<TensorView<'_>> {
+        unsafe { param_view(self.ptr, which) }
+    }
+    /// A writable view of the `which` tensor (changing it changes the layer).
+    pub fn param_mut(&mut self, which: Param) -> Option<TensorViewMut<'_>> {
+        unsafe { param_view(self.ptr, which) }.map(TensorViewMut)
+    }
+}
+
+impl<'a> LayerRef<'a> {
+    /// The layer's `which` tensor, zero-copy, for the network's borrow `'a`
+    /// (not this handle's): it cannot be used across `Net::add` or any
+    /// other `&mut` use of the network.  None as for `Layer::param`.
+    pub fn param(&self, which: Param) -> Option<TensorView<'a>> {
+        unsafe { param_view(self.ptr, which) }
+    }
+}
 
 /// Runs a *_params_init (which passes this binding's struct size, see
 /// sys.rs) on a default struct: the library writes no byte past it.
@@ -251,7 +317,7 @@ impl Softmax {
 
 /// Builder for a batch normalisation layer: per channel (or feature of a
 /// flat input) y = gamma * (x - mean) / sqrt(var + eps) + beta.  gamma is
-/// the layer's `param(0)`, beta its `param(1)`; the running mean and
+/// the layer's `param(Param::Weights)`, beta its `param(Param::Biases)`; the running mean and
 /// variance are state, saved with the model but not trained.
 pub struct BatchNorm(sys::cnn_batchnorm_params);
 

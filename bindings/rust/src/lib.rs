@@ -7,17 +7,21 @@
 //! a change (`Net::add` needs `&mut Net`, which ends all borrows).
 pub mod sys;
 
+mod augment;
 mod dataset;
 mod error;
 mod layer;
+mod limits;
 mod net;
 mod tensor;
 
-pub use dataset::Dataset;
+pub use augment::Augment;
+pub use dataset::{Dataset, Split};
 pub use error::{Error, Result, Status};
-pub use layer::{Activation, BatchNorm, Conv2d, Dense, GlobalAvgPool, Init, Layer, LayerKind, LayerRef, Pool, Pool2d, Softmax};
-pub use net::{Adam, EpochReport, Net, Optimizer, Progress, Schedule, Sgd, SgdBuilder, Train, TrainResult};
-pub use tensor::{Tensor, TensorView};
+pub use layer::{Activation, BatchNorm, Conv2d, Dense, GlobalAvgPool, Init, Layer, LayerKind, LayerRef, Param, Pool, Pool2d, Softmax};
+pub use limits::Limits;
+pub use net::{checkpoint_info, Adam, EpochReport, Mode, Net, Optimizer, Progress, Schedule, Sgd, SgdBuilder, Train, TrainResult};
+pub use tensor::{Tensor, TensorView, TensorViewMut};
 
 use std::ffi::CStr;
 

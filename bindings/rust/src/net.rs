@@ -1,9 +1,9 @@
 //! Networks, the optimizers (SGD, Adam) and the training loop.
 use crate::dataset::Dataset;
 use crate::error::{check, text, Error, Result};
-use crate::layer::{init_params, Layer, LayerRef};
+use crate::layer::{init_params, Layer, LayerKind, LayerRef, Param};
 use crate::sys;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorViewMut};
 use std::any::Any;
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -15,7 +15,7 @@ use std::ptr;
 
 /// An ordered stack of layers with its parameters and workspace.
 pub struct Net {
-    ptr: *mut sys::cnn_net,
+    pub(crate) ptr: *mut sys::cnn_net,
     /// Batch size of the last `forward(x, true)`: how many labels `backward` reads.
     last_train_n: Option<usize>,
 }
@@ -28,7 +28,7 @@ impl Drop for Net {
     }
 }
 
-fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
+pub(crate) fn made(f: impl FnOnce(*mut *mut sys::cnn_net) -> i32) -> Result<Net> {
     let mut ptr = ptr::null_mut();
     check(f(&mut ptr))?;
     Ok(Net { ptr, last_train_n: None })
@@ -64,9 +64,22 @@ impl Net {
     }
     /// Layer `i`, borrowed from the network.
     pub fn layer(&self, i: usize) -> Option<LayerRef<'_>> {
+        let l = self.layer_ptr(i)?;
+        Some(LayerRef { ptr: l, _net: PhantomData })
+    }
+    fn layer_ptr(&self, i: usize) -> Option<*mut sys::cnn_layer> {
         let i = i32::try_from(i).ok()?; // not `as`: 2^32 must not wrap to 0
         let l = unsafe { sys::cnn_net_layer(self.ptr, i) };
-        (!l.is_null()).then(|| LayerRef { ptr: l, _net: PhantomData })
+        (!l.is_null()).then_some(l)
+    }
+    /// A writable zero-copy view of layer `i`'s `which` tensor (writing it
+    /// changes the network; it is a stretch of `params_mut()`); None if the
+    /// layer does not exist or has no such tensor.
+    pub fn param_mut(&mut self, i: usize, which: Param) -> Option<TensorViewMut<'_>> {
+        let l = self.layer_ptr(i)?;
+        // SAFETY: `&mut self` is held for the view's life: nothing else
+        // reads or moves the network's storage meanwhile.
+        LayerRef { ptr: l, _net: PhantomData::<&'_ ()> }.param(which).map(TensorViewMut)
     }
     pub fn input_shape(&self) -> [i32; 3] {
         let mut s = [0; 3];
@@ -130,25 +143,40 @@ impl Net {
         text(unsafe { sys::cnn_net_errmsg(self.ptr) })
     }
 
-    /// The output batch: (N, C*H*W) values of the last layer.
-    pub fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+    /// The output batch: (N, C*H*W) values of the last layer (for a
+    /// softmax network, each row is the class probabilities).
+    /// `Mode::Train` also prepares `backward`.
+    pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let [c, h, w] = self.output_shape();
         let n = x.shape().first().copied().unwrap_or(0);
         let y = Tensor::new(&[n, (c * h * w) as i64])?;
         self.last_train_n = None;
-        check(unsafe { sys::cnn_net_forward(self.ptr, x.ptr, train as i32, y.ptr) })?;
-        if train {
+        check(unsafe { sys::cnn_net_forward(self.ptr, x.ptr, mode as i32, y.ptr) })?;
+        if mode == Mode::Train {
             self.last_train_n = Some(n as usize);
         }
         Ok(y)
     }
-    /// After `forward(x, true)`: gradients into `grads()`; returns the cost.
-    /// `labels` holds one label per example of that batch.
+    /// The class probabilities of a batch, one `Vec` of `classes` per
+    /// example.  The network must end in a softmax layer (`Status::State`
+    /// otherwise: other outputs are not probabilities; `forward` gives them).
+    pub fn predict_proba(&mut self, x: &Tensor) -> Result<Vec<Vec<f32>>> {
+        let last = self.len().checked_sub(1).and_then(|i| self.layer(i)).map(|l| l.kind());
+        if last != Some(LayerKind::Softmax) {
+            return Err(Error::state(
+                "predict_proba: the network does not end in a softmax layer (forward gives its raw outputs)".into()));
+        }
+        let y = self.forward(x, Mode::Infer)?;
+        let classes = self.output_shape()[0] as usize;
+        Ok(y.data().chunks(classes).map(<[f32]>::to_vec).collect())
+    }
+    /// After `forward(x, Mode::Train)`: gradients into `grads()`; returns
+    /// the cost.  `labels` holds one label per example of that batch.
     pub fn backward(&mut self, labels: &[i32]) -> Result<f64> {
         // Checked here: the library reads one label per example of the last
         // training forward, past the end of a shorter slice.
         match self.last_train_n {
-            None => return Err(Error::state("backward: needs a forward(x, true) first".into())),
+            None => return Err(Error::state("backward: needs a forward(x, Mode::Train) first".into())),
             Some(n) if n != labels.len() => {
                 return Err(Error::invalid(format!(
                     "backward: {} labels for a batch of {n}", labels.len())))
@@ -231,6 +259,11 @@ impl Net {
         self.last_train_n = None;
         let mut state = State { progress: t.on_progress.take(), epoch: t.on_epoch.take(), panic: None, canceled: false };
         let mut p = t.params;
+        // Held until cnn_train returns: `p` points into them.
+        let checkpoint = t.checkpoint_path.take().transpose()?;
+        let resume = t.resume_path.take().transpose()?;
+        p.checkpoint_path = checkpoint.as_ref().map_or(ptr::null(), |c| c.as_ptr());
+        p.resume_path = resume.as_ref().map_or(ptr::null(), |c| c.as_ptr());
         p.struct_size = size_of::<sys::cnn_train_params>() as u32;
         p.on_progress = Some(progress_trampoline);
         p.on_epoch = Some(epoch_trampoline);
@@ -255,6 +288,25 @@ impl Net {
             canceled,
         })
     }
+}
+
+/// The number of epochs completed when the checkpoint at `path` was
+/// written (`Train::checkpoint`); reads and verifies the whole file.
+pub fn checkpoint_info(path: impl AsRef<Path>) -> Result<i32> {
+    let p = c_path(path.as_ref())?;
+    let mut epoch = 0;
+    check(unsafe { sys::cnn_checkpoint_info(p.as_ptr(), &mut epoch) })?;
+    Ok(epoch)
+}
+
+/// A forward pass's mode (values pinned by cnn.h's `cnn_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Mode {
+    /// Inference: no dropout masks; batch norm uses its running statistics.
+    Infer = 0,
+    /// Training: fresh dropout masks, and remembers what `backward` needs.
+    Train = 1,
 }
 
 /// Learning-rate schedules of `Train::schedule` (values pinned by cnn.h).
@@ -296,6 +348,9 @@ pub struct Train<'a> {
     params: sys::cnn_train_params,
     on_progress: Option<ProgressFn<'a>>,
     on_epoch: Option<EpochFn<'a>>,
+    // A path with a NUL byte is kept as its error, which `Net::train` returns.
+    checkpoint_path: Option<Result<CString>>,
+    resume_path: Option<Result<CString>>,
     _sets: PhantomData<&'a Dataset>,
 }
 
@@ -303,7 +358,25 @@ impl<'a> Train<'a> {
     pub fn new(epochs: i32) -> Train<'a> {
         // epochs < 1 is reported by cnn_train itself.
         let params = init_params(|p| unsafe { sys::cnn_train_params_init(p, epochs) });
-        Train { params, on_progress: None, on_epoch: None, _sets: PhantomData }
+        Train { params, on_progress: None, on_epoch: None, checkpoint_path: None, resume_path: None,
+                _sets: PhantomData }
+    }
+    /// Writes a checkpoint to `path` after every `every`-th epoch (>= 1)
+    /// and after the last one, each write replacing the file atomically; a
+    /// failed write stops training with its error.
+    pub fn checkpoint(mut self, path: impl AsRef<Path>, every: i32) -> Self {
+        self.checkpoint_path = Some(c_path(path.as_ref()));
+        self.params.checkpoint_every = every;
+        self
+    }
+    /// Continues the run a checkpoint at `path` holds (it may be the
+    /// `checkpoint` path): its settings (network, optimizer, batch size,
+    /// shuffle and seed, schedule, training set size) must match this
+    /// run's, and training goes on from the epoch after it up to `epochs`
+    /// in all, giving the weights the uninterrupted run would have.
+    pub fn resume(mut self, path: impl AsRef<Path>) -> Self {
+        self.resume_path = Some(c_path(path.as_ref()));
+        self
     }
     pub fn batch_size(mut self, n: i32) -> Self {
         self.params.batch_size = n;
@@ -492,7 +565,9 @@ impl From<Sgd> for Optimizer {
 
 impl Sgd {
     /// SGD with learning rate `eta`, momentum `mu` and L2 weight `lambda`
-    /// (network3's form; 0 and 0 for plain SGD).
+    /// (network3's form; 0 and 0 for plain SGD).  Three positional floats
+    /// are easy to swap: use the builder, which names each one.
+    #[deprecated(since = "2.0.0", note = "use Sgd::builder(eta).momentum(mu).l2(lambda).build()")]
     pub fn new(eta: f32, momentum: f32, l2: f32) -> Result<Sgd> {
         Sgd::builder(eta).momentum(momentum).l2(l2).build()
     }

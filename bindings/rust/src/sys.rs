@@ -189,6 +189,47 @@ pub struct cnn_train_result {
     pub seconds: f64,
 }
 
+/// Random augmentation ranges (cnn_augment_params).  @since 0.1
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_augment_params {
+    pub struct_size: u32,
+    pub probability: f32,
+    pub rotate_min: f32,
+    pub rotate_max: f32,
+    pub scale_min: f32,
+    pub scale_max: f32,
+    pub shift_x_min: f32,
+    pub shift_x_max: f32,
+    pub shift_y_min: f32,
+    pub shift_y_max: f32,
+    pub shear_min: f32,
+    pub shear_max: f32,
+    pub elastic_alpha: f32,
+    pub elastic_sigma: f32,
+    pub seed: u64,
+}
+
+/// Bounds on a network's cost (cnn_load_limits).  @since 1.0
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct cnn_load_limits {
+    pub struct_size: u32,
+    pub max_param_bytes: i64,
+    pub max_workspace_bytes: i64,
+    pub max_flops: i64,
+}
+
+extern "C" {
+    pub fn cnn_augment_params_init_sized(p: *mut cnn_augment_params, struct_size: usize) -> cnn_status;
+    pub fn cnn_dataset_augment(ds: *const cnn_dataset, p: *const cnn_augment_params, out: *mut *mut cnn_dataset) -> cnn_status;
+    pub fn cnn_load_limits_init(limits: *mut cnn_load_limits, struct_size: usize) -> cnn_status;
+    pub fn cnn_net_load_limited(path: *const c_char, limits: *const cnn_load_limits, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_load_buffer_limited(data: *const c_void, size: usize, limits: *const cnn_load_limits, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_set_limits(net: *mut cnn_net, limits: *const cnn_load_limits) -> cnn_status;
+    pub fn cnn_net_get_limits(net: *const cnn_net, limits: *mut cnn_load_limits) -> cnn_status;
+}
+
 extern "C" {
     pub fn cnn_version() -> u32;
     pub fn cnn_version_string() -> *const c_char;
@@ -286,48 +327,81 @@ extern "C" {
 
 /// The header's inline cnn_conv2d_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_conv2d_params_init(p: *mut cnn_conv2d_params, out_channels: i32, kernel_h: i32, kernel_w: i32) -> cnn_status {
     cnn_conv2d_params_init_sized(p, std::mem::size_of::<cnn_conv2d_params>(), out_channels, kernel_h, kernel_w)
 }
 
 /// The header's inline cnn_pool2d_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_pool2d_params_init(p: *mut cnn_pool2d_params, mode: i32, window_h: i32, window_w: i32) -> cnn_status {
     cnn_pool2d_params_init_sized(p, std::mem::size_of::<cnn_pool2d_params>(), mode, window_h, window_w)
 }
 
 /// The header's inline cnn_dense_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_dense_params_init(p: *mut cnn_dense_params, out_features: i32) -> cnn_status {
     cnn_dense_params_init_sized(p, std::mem::size_of::<cnn_dense_params>(), out_features)
 }
 
 /// The header's inline cnn_softmax_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_softmax_params_init(p: *mut cnn_softmax_params, classes: i32) -> cnn_status {
     cnn_softmax_params_init_sized(p, std::mem::size_of::<cnn_softmax_params>(), classes)
 }
 
 /// The header's inline cnn_batchnorm_params_init: passes this binding's
 /// struct size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_batchnorm_params_init(p: *mut cnn_batchnorm_params) -> cnn_status {
     cnn_batchnorm_params_init_sized(p, std::mem::size_of::<cnn_batchnorm_params>())
 }
 
 /// The header's inline cnn_adam_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_adam_params_init(p: *mut cnn_adam_params, learning_rate: f32) -> cnn_status {
     cnn_adam_params_init_sized(p, std::mem::size_of::<cnn_adam_params>(), learning_rate)
 }
 
 /// The header's inline cnn_sgd_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_sgd_params_init(p: *mut cnn_sgd_params, learning_rate: f32) -> cnn_status {
     cnn_sgd_params_init_sized(p, std::mem::size_of::<cnn_sgd_params>(), learning_rate)
 }
 
 /// The header's inline cnn_train_params_init: passes this binding's struct
 /// size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable struct of this type.
 pub unsafe fn cnn_train_params_init(p: *mut cnn_train_params, epochs: i32) -> cnn_status {
     cnn_train_params_init_sized(p, std::mem::size_of::<cnn_train_params>(), epochs)
+}
+
+/// The header's inline cnn_augment_params_init: passes this binding's
+/// struct size, so the library writes no byte past it.
+///
+/// # Safety
+/// `p` points to a writable `cnn_augment_params`.
+pub unsafe fn cnn_augment_params_init(p: *mut cnn_augment_params) -> cnn_status {
+    cnn_augment_params_init_sized(p, std::mem::size_of::<cnn_augment_params>())
 }

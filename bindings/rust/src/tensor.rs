@@ -57,7 +57,8 @@ impl Drop for Tensor {
     }
 }
 
-/// A layer's parameter tensor, borrowed for the layer's lifetime `'a`.
+/// A layer's parameter tensor, read-only, borrowed for `'a`: the layer's
+/// borrow (`Layer::param`) or the network's (`LayerRef::param`).
 pub struct TensorView<'a> {
     pub(crate) ptr: *mut sys::cnn_tensor,
     pub(crate) _owner: PhantomData<&'a ()>,
@@ -69,6 +70,28 @@ impl<'a> TensorView<'a> {
     }
     pub fn data(&self) -> &[f32] {
         unsafe { slice(self.ptr, sys::cnn_tensor_numel(self.ptr) as usize) }
+    }
+}
+
+/// A writable view of a layer's parameter tensor, for a mutable borrow
+/// `'a` of the layer or its network (`Layer::param_mut`,
+/// `Net::param_mut`).
+pub struct TensorViewMut<'a>(pub(crate) TensorView<'a>);
+
+impl<'a> TensorViewMut<'a> {
+    pub fn shape(&self) -> Vec<i64> {
+        self.0.shape()
+    }
+    pub fn data(&self) -> &[f32] {
+        self.0.data()
+    }
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        let n = unsafe { sys::cnn_tensor_numel(self.0.ptr) } as usize;
+        if n == 0 {
+            return &mut [];
+        }
+        // SAFETY: the view holds the only borrow of the layer's storage.
+        unsafe { std::slice::from_raw_parts_mut(sys::cnn_tensor_data(self.0.ptr), n) }
     }
 }
 

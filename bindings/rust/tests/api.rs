@@ -1,6 +1,6 @@
 //! Tests of the safe wrapper against the real library.
 use cnn::sys;
-use cnn::{Activation, Adam, BatchNorm, Conv2d, Dataset, Dense, GlobalAvgPool, Init, LayerKind, Net, Optimizer, Pool, Pool2d, Schedule, Sgd, Softmax, Status, Tensor, Train};
+use cnn::{Activation, Adam, BatchNorm, Conv2d, Dataset, Dense, GlobalAvgPool, Init, LayerKind, Mode, Net, Optimizer, Param, Pool, Pool2d, Schedule, Sgd, Softmax, Split, Status, Tensor, Train};
 use std::mem::size_of;
 
 fn synthetic(count: usize, first: usize) -> Dataset {
@@ -42,6 +42,8 @@ fn struct_layouts_match_the_header() {
     assert_eq!(size_of::<sys::cnn_epoch_report>(), 80);
     assert_eq!(size_of::<sys::cnn_train_params>(), 120);
     assert_eq!(size_of::<sys::cnn_train_result>(), 48);
+    assert_eq!(size_of::<sys::cnn_augment_params>(), 64);
+    assert_eq!(size_of::<sys::cnn_load_limits>(), 32);
     assert_eq!(cnn::version_number() / 10000, 1);
     let paths = ["generic", "avx2", "avx512"];
     let (now, best) = (cnn::isa(), cnn::isa_best());
@@ -77,7 +79,7 @@ fn tensors_and_layers() {
     let conv = Conv2d::new(20, 5).in_channels(1).pool(Pool::Max, 2, 2).build().unwrap();
     assert_eq!(conv.kind(), LayerKind::Conv2d);
     assert_eq!(conv.output_shape([1, 28, 28]).unwrap(), [20, 12, 12]);
-    assert_eq!(conv.param(0).unwrap().shape(), vec![20, 1, 5, 5]);
+    assert_eq!(conv.param(Param::Weights).unwrap().shape(), vec![20, 1, 5, 5]);
     let pool = Pool2d::new(Pool::Avg, 2).build().unwrap();
     assert_eq!(pool.output_shape([3, 8, 8]).unwrap(), [3, 4, 4]);
     assert!(Dense::new(10).dropout(1.5).build().is_err());
@@ -92,7 +94,7 @@ fn train_predict_save_load() {
     let mut epochs = Vec::new();
     let mut batches = 0;
     let result = net
-        .train(&mut Sgd::new(0.1, 0.0, 0.0).unwrap(), &train,
+        .train(&mut Sgd::builder(0.1).build().unwrap(), &train,
                Train::new(3).test(&test).progress_every(10)
                    .on_progress(|_| { batches += 1; false })
                    .on_epoch(|r| { epochs.push(r.test_accuracy); false }))
@@ -119,7 +121,7 @@ fn train_predict_save_load() {
 fn callback_cancel_and_panic() {
     let train = synthetic(200, 0);
     let mut net = small_net();
-    let mut sgd = Sgd::new(0.1, 0.0, 0.0).unwrap();
+    let mut sgd = Sgd::builder(0.1).build().unwrap();
     let r = net.train(&mut sgd, &train, Train::new(5).progress_every(5).on_progress(|p| p.batch >= 10)).unwrap();
     assert!(r.canceled);
     assert_eq!(r.epochs_run, 0);
@@ -163,20 +165,20 @@ fn interior_nul_in_path_is_an_error() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0); // no "x" written
     std::fs::remove_dir(&dir).unwrap();
     assert_eq!(Net::load("x\0y").err().unwrap().status(), Status::InvalidArgument);
-    assert_eq!(Dataset::load_mnist("data\0/mnist", false).err().unwrap().status(), Status::InvalidArgument);
+    assert_eq!(Dataset::load_mnist("data\0/mnist", Split::Train).err().unwrap().status(), Status::InvalidArgument);
     assert_eq!(Dataset::load_idx("a", "b\0").err().unwrap().status(), Status::InvalidArgument);
 }
 
 #[test]
 fn label_count_must_match_the_batch() {
     let mut net = small_net();
-    let mut sgd = Sgd::new(0.1, 0.0, 0.0).unwrap();
+    let mut sgd = Sgd::builder(0.1).build().unwrap();
     let x = Tensor::new(&[400, 1, 28, 28]).unwrap();
     let err = net.train_step(&mut sgd, &x, &[1; 200]).unwrap_err();
     assert_eq!(err.status(), Status::InvalidArgument);
     // backward reads one label per example of the last training forward.
     assert_eq!(net.backward(&[1]).unwrap_err().status(), Status::State);
-    net.forward(&x, true).unwrap();
+    net.forward(&x, Mode::Train).unwrap();
     assert_eq!(net.backward(&[1; 200]).unwrap_err().status(), Status::InvalidArgument);
     assert!(net.backward(&[1; 400]).unwrap() > 0.0);
     net.predict(&x).unwrap();
@@ -237,8 +239,8 @@ fn new_layers_batchnorm_global_avg_pool_same_padding() {
     let bn = BatchNorm::new().channels(3).build().unwrap();
     assert_eq!(bn.kind(), LayerKind::BatchNorm);
     assert_eq!(bn.param_count(), 6);
-    assert_eq!(bn.param(0).unwrap().data(), &[1.0, 1.0, 1.0]); // gamma
-    assert_eq!(bn.param(1).unwrap().data(), &[0.0, 0.0, 0.0]); // beta
+    assert_eq!(bn.param(Param::Weights).unwrap().data(), &[1.0, 1.0, 1.0]); // gamma
+    assert_eq!(bn.param(Param::Biases).unwrap().data(), &[0.0, 0.0, 0.0]); // beta
     assert_eq!(bn.output_shape([3, 4, 5]).unwrap(), [3, 4, 5]);
     assert_eq!(bn.output_shape([2, 4, 5]).unwrap_err().status(), Status::Shape);
     assert!(bn.summary().unwrap().contains("batchnorm"), "{}", bn.summary().unwrap());
@@ -249,7 +251,7 @@ fn new_layers_batchnorm_global_avg_pool_same_padding() {
     let gap = GlobalAvgPool::build().unwrap();
     assert_eq!(gap.kind(), LayerKind::GlobalAvgPool);
     assert_eq!(gap.param_count(), 0);
-    assert!(gap.param(0).is_none());
+    assert!(gap.param(Param::Weights).is_none());
     assert_eq!(gap.output_shape([5, 7, 3]).unwrap(), [5, 1, 1]);
 
     let conv = |b: Conv2d| b.build().unwrap();
@@ -357,7 +359,7 @@ fn nesterov_and_learning_rate() {
     assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-2));
     assert_eq!(Sgd::builder(0.1).nesterov(true).build().err().unwrap().status(), Status::InvalidArgument);
 
-    let mut sgd = Sgd::new(0.5, 0.0, 0.0).unwrap();
+    let mut sgd = Sgd::builder(0.5).build().unwrap();
     assert_eq!(sgd.learning_rate(), 0.5);
     sgd.set_learning_rate(0.25).unwrap();
     assert_eq!(sgd.learning_rate(), 0.25);
@@ -410,17 +412,17 @@ fn batchnorm_net_saves_loads_and_summarises() {
     for _ in 0..3 {
         assert!(net.train_step(&mut opt, &x, &labels).unwrap().is_finite());
     }
-    let before = net.forward(&x, false).unwrap();
+    let before = net.forward(&x, Mode::Infer).unwrap();
     let expected = net.predict(&x).unwrap();
     let path = std::env::temp_dir().join(format!("cnn-rust-bn-{}.cnn", std::process::id()));
     net.save(&path).unwrap();
     let mut loaded = Net::load(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
-    assert_eq!(loaded.forward(&x, false).unwrap().data(), before.data());
+    assert_eq!(loaded.forward(&x, Mode::Infer).unwrap().data(), before.data());
     assert_eq!(loaded.predict(&x).unwrap(), expected);
     let bytes = net.to_bytes().unwrap();
     let mut again = Net::from_bytes(&bytes).unwrap();
-    assert_eq!(again.forward(&x, false).unwrap().data(), before.data());
+    assert_eq!(again.forward(&x, Mode::Infer).unwrap().data(), before.data());
     assert_eq!(again.to_bytes().unwrap(), bytes); // running statistics included
     let (x1, _) = train.batch(0, 1).unwrap();
     assert_eq!(net.predict(&x1).unwrap().len(), 1); // inference: running statistics
