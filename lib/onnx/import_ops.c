@@ -335,13 +335,15 @@ static cnn_status op_add(imp *m)
     cnn_status st = imp_attrs_known(m, known);
     imp_pending *p = &m->p;
     const int32_t count = p->kind == PEND_CONV ? p->conv.out_channels : p->out_features;
-    if (st == CNN_OK && (p->kind == PEND_NONE || p->b || p->act != CNN_ACT_IDENTITY ||
-                         m->n->n_input != 2 || !imp_same_layer(m)))
-        st = imp_refuse(m, CNN_ENOTSUP, "Add is supported only as the bias of a Conv (before "
-                        "or after its pool) or of a MatMul, before any activation");
-    const Onnx__TensorProto *bt;
+    /* A skip connection (an Add of two computed tensors) is refused by
+     * imp_input_const, which says so. */
+    const Onnx__TensorProto *bt = NULL;
     if (st == CNN_OK)
         st = imp_input_const(m, 1, &bt);
+    if (st == CNN_OK && (p->kind == PEND_NONE || p->b || p->act != CNN_ACT_IDENTITY ||
+                         m->n->n_input != 2 || !bt || !imp_same_layer(m)))
+        st = imp_refuse(m, CNN_ENOTSUP, "Add is supported only as the bias of a Conv (before "
+                        "or after its pool) or of a MatMul, before any activation");
     if (st != CNN_OK)
         return st;
     int64_t d[IMP_MAX_RANK];
