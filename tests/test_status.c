@@ -67,7 +67,7 @@ END_TEST
 
 START_TEST(unknown_codes)
 {
-    const cnn_status unknown[] = {1, -11, -12, 42, -1000, INT32_MIN, INT32_MAX};
+    const cnn_status unknown[] = {1, -12, -13, 42, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         ck_assert_str_eq(cnn_status_string(unknown[i]), "unknown status");
         ck_assert_str_eq(cnn_status_name(unknown[i]), "CNN_E?");
