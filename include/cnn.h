@@ -1178,7 +1178,7 @@ CNN_API cnn_status cnn_net_export_onnx_buffer(const cnn_net *net, void **data, s
  * training: a chain of the ops in docs/onnx.md (Conv, MaxPool, AveragePool,
  * LpPool p=2, GlobalAveragePool, BatchNormalization, Relu, Sigmoid, Tanh,
  * Flatten, Reshape, Gemm, MatMul+Add, Softmax, LogSoftmax, Dropout,
- * Identity), float32, with a fixed input C, H and W.  Anything libcnn
+ * zero Pad, Identity), float32, with a fixed input C, H and W.  Anything libcnn
  * cannot represent is refused, never approximated; the message names the
  * node, its op and why ("onnx: node 7 'Conv_7': dilations 2x2 not
  * supported").  A trailing Softmax or LogSoftmax becomes a softmax layer

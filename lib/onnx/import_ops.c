@@ -667,6 +667,33 @@ static cnn_status op_dropout(imp *m)
 
 /* A no-op, except that libcnn writes an identity activation layer as
  * Identity: it stays a layer, so a re-export is the same. */
+/* Pad by zero everywhere (PyTorch writes one before AveragePool at opset
+ * 11) is the identity; any real padding is refused. */
+static cnn_status op_pad(imp *m)
+{
+    static const char *const known[] = {"mode", "pads", "value", NULL};
+    cnn_status st = imp_attrs_known(m, known);
+    int64_t pads[8] = {0};
+    size_t n = 0;
+    const Onnx__AttributeProto *a = st == CNN_OK ? imp_attr(m, "pads") : NULL;
+    const Onnx__TensorProto *t = NULL;
+    if (a) { /* before opset 11: an attribute */
+        n = a->n_ints <= 8 ? a->n_ints : 0;
+        if (a->n_ints > 8)
+            st = imp_refuse(m, CNN_ENOTSUP, "%zu pads", a->n_ints);
+        else
+            memcpy(pads, a->ints, n * sizeof *pads);
+    } else if (st == CNN_OK && (st = imp_input_const(m, 1, &t)) == CNN_OK && t) {
+        st = imp_int64s(m, t, 8, pads, &n);
+    }
+    if (st == CNN_OK && m->n->n_input > 3)
+        st = imp_refuse(m, CNN_ENOTSUP, "axes not supported");
+    for (size_t i = 0; st == CNN_OK && i < n; i++)
+        if (pads[i] != 0)
+            st = imp_refuse(m, CNN_ENOTSUP, "non-zero padding not supported");
+    return st;
+}
+
 static cnn_status op_identity(imp *m)
 {
     static const char *const known[] = {NULL};
@@ -699,6 +726,7 @@ static const struct {
     {"Flatten", op_flatten},
     {"Reshape", op_reshape},
     {"Dropout", op_dropout},
+    {"Pad", op_pad},
     {"Identity", op_identity},
 };
 

@@ -49,13 +49,13 @@ import)
     # The same 1,000 inputs as the export test.
     "$tool" nets "$work" "$mnist" >/dev/null
     "$py" "$src/torch_nets.py" "$work" "$mnist"
-    for name in w2 modern; do
+    for name in w2 modern mixed; do
         echo "== $name"
         "$py" "$src/check.py" --any-producer "$work/$name.onnx"
         "$tool" import "$work/$name.onnx" "$work/images.f32" "$work/$name.libcnn.f32"
         "$tool" compare "$work/$name.torch.f32" "$work/$name.libcnn.f32"
     done
-    echo "onnx_import: PyTorch W2 and a modern CNN match PyTorch in libcnn"
+    echo "onnx_import: PyTorch's W2, a modern CNN and a mixed one match PyTorch in libcnn"
     ;;
 refusals)
     "$py" "$src/refusals.py" "$work"

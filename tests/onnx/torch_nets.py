@@ -20,8 +20,11 @@ test uses):
   TrainingMode.PRESERVE so BatchNormalization stays a node (torch folds it
   into the Conv otherwise).
 
-Writes WORK/{w2,modern}.onnx and WORK/{w2,modern}.torch.f32 (probabilities,
-1,000 x 10 float32).
+- mixed: Conv (padding 2) and tanh, then AveragePool, x.view(-1, n),
+  Linear and sigmoid, Linear, Softmax; opset 11.
+
+Writes WORK/{w2,modern,mixed}.onnx and WORK/{w2,modern,mixed}.torch.f32
+(probabilities, 1,000 x 10 float32).
 """
 import os
 import sys
@@ -48,6 +51,24 @@ def modern():
         nn.Linear(64, 10), nn.Softmax(dim=1))
 
 
+class Mixed(nn.Module):
+    """Tanh, average pooling, x.view(-1, n) (a Reshape by a constant shape),
+    sigmoid: the chapter's other choices, written the way PyTorch code often
+    writes them."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(11)
+        self.conv = nn.Conv2d(1, 8, 5, stride=1, padding=2)
+        self.fc = nn.Linear(8 * 14 * 14, 32)
+        self.out = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = nn.functional.avg_pool2d(torch.tanh(self.conv(x)), 2)
+        x = torch.sigmoid(self.fc(x.view(-1, 8 * 14 * 14)))
+        return nn.functional.softmax(self.out(x), dim=1)
+
+
 def train(model, xs, ys, log_probs):
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model.train()
@@ -72,7 +93,8 @@ def main(work, mnist):
     test = torch.from_numpy(images.copy())
     for name, make, log_probs, opset, mode in (
             ("w2", w2, True, None, torch.onnx.TrainingMode.EVAL),
-            ("modern", modern, False, 13, torch.onnx.TrainingMode.PRESERVE)):
+            ("modern", modern, False, 13, torch.onnx.TrainingMode.PRESERVE),
+            ("mixed", Mixed, False, 11, torch.onnx.TrainingMode.EVAL)):
         model = make()
         train(model, xs, ys, log_probs)
         path = os.path.join(work, name + ".onnx")
