@@ -313,9 +313,12 @@ static cnn_status check_model(imp *m, const Onnx__ModelProto *model)
         return cnn_fail(CNN_EFORMAT, "onnx: the model has no graph");
     m->g = model->graph;
     m->libcnn = model->producer_name && strcmp(model->producer_name, "libcnn") == 0;
-    if (m->g->n_node > IMP_MAX_NODES || m->g->n_initializer > IMP_MAX_CONSTS)
-        return cnn_fail(CNN_ENOTSUP, "onnx: %zu nodes and %zu initializers, more than %d each",
-                        m->g->n_node, m->g->n_initializer, IMP_MAX_NODES);
+    /* Names are looked up linearly: bounding the counts bounds the time. */
+    if (m->g->n_node > IMP_MAX_NODES || m->g->n_initializer > IMP_MAX_CONSTS ||
+        m->g->n_input > IMP_MAX_CONSTS)
+        return cnn_fail(CNN_ENOTSUP, "onnx: %zu nodes, %zu initializers and %zu inputs, more "
+                        "than %d each", m->g->n_node, m->g->n_initializer, m->g->n_input,
+                        IMP_MAX_NODES);
     if (m->g->n_sparse_initializer)
         return cnn_fail(CNN_ENOTSUP, "onnx: sparse initializers not supported");
     return CNN_OK;
