@@ -6,28 +6,11 @@
  * tests/fuzz/corpus/onnx (libcnn exports of small nets, and PyTorch-style
  * graphs built with onnx.helper). */
 #include "cnn.h"
+#include "small_net.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RUN_MAX_ELEMS 65536
-
-static int small_enough(cnn_net *net)
-{
-    int32_t s[3], o[3];
-    if (cnn_net_input_shape(net, s) != CNN_OK || (int64_t)s[0] * s[1] * s[2] > RUN_MAX_ELEMS)
-        return 0;
-    for (int32_t i = 0; i < cnn_net_layer_count(net); i++) {
-        if (cnn_layer_output_shape(cnn_net_layer(net, i), s, o) != CNN_OK)
-            __builtin_trap(); /* cnn_net_add accepted this shape */
-        if ((int64_t)o[0] * o[1] * o[2] > RUN_MAX_ELEMS ||
-            cnn_layer_param_count(cnn_net_layer(net, i)) > RUN_MAX_ELEMS)
-            return 0;
-        memcpy(s, o, sizeof s);
-    }
-    return 1;
-}
 
 static void run(cnn_net *net)
 {
