@@ -168,7 +168,11 @@ enum cnn_status_code {
     CNN_ECHECKSUM = -9,  /**< stored checksum does not match the contents */
     /** training produced a non-finite cost or parameter (learning rate too
      *  high, or bad data); the message names the epoch and step.  @since 1.0 */
-    CNN_EDIVERGED = -10
+    CNN_EDIVERGED = -10,
+    /** the input is valid but uses something this library cannot represent
+     *  (an ONNX op or attribute), or the feature was not built in (ONNX
+     *  without protobuf-c); the message says which.  @since 1.2 */
+    CNN_ENOTSUP = -11
 };
 
 /**
@@ -1136,6 +1140,68 @@ CNN_API cnn_status cnn_net_get_limits(const cnn_net *net, cnn_load_limits *limit
  * @since 1.0
  */
 CNN_API cnn_status cnn_net_summary(const cnn_net *net, char *buf, size_t size, size_t *needed);
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name ONNX export and import (docs/onnx.md)
+ * ONNX is the exchange format other runtimes read (ONNX Runtime, TensorRT,
+ * OpenVINO, browsers) and PyTorch writes.  These functions exist in every
+ * build; a library built without protobuf-c (meson option onnx) returns
+ * #CNN_ENOTSUP from each, with a message saying so. */
+/** @{ */
+
+/**
+ * Writes the network as an ONNX model (opset 13, IR version 7) to @p path,
+ * atomically as cnn_net_save() does.  The graph's input "input" is float32
+ * NCHW with a dynamic batch dimension; its output "output" holds what
+ * cnn_net_forward() gives in #CNN_MODE_INFER (probabilities for a softmax
+ * net).  Dropout is folded in its inference form (the weighted input scaled
+ * by 1-p, as network3 does); a conv2d layer's fused pooling keeps its
+ * order: Conv, pool, bias Add, activation.  producer_name is "libcnn",
+ * producer_version cnn_version_string().
+ * @return #CNN_OK, #CNN_EINVAL (NULL, or a network without layers),
+ *         #CNN_EIO, #CNN_ENOMEM, #CNN_ENOTSUP (built without ONNX)
+ * @since 1.2
+ */
+CNN_API cnn_status cnn_net_export_onnx(const cnn_net *net, const char *path);
+
+/**
+ * cnn_net_export_onnx() to a buffer the library allocates: free it with
+ * cnn_free().
+ * @return as cnn_net_export_onnx() except #CNN_EIO
+ * @since 1.2
+ */
+CNN_API cnn_status cnn_net_export_onnx_buffer(const cnn_net *net, void **data, size_t *size);
+
+/**
+ * Reads an ONNX model into a new network ready for inference and further
+ * training: a chain of the ops in docs/onnx.md (Conv, MaxPool, AveragePool,
+ * LpPool p=2, GlobalAveragePool, BatchNormalization, Relu, Sigmoid, Tanh,
+ * Flatten, Reshape, Gemm, MatMul+Add, Softmax, LogSoftmax, Dropout,
+ * zero Pad, Identity), float32, with a fixed input C, H and W.  Anything libcnn
+ * cannot represent is refused, never approximated; the message names the
+ * node, its op and why ("onnx: node 7 'Conv_7': dilations 2x2 not
+ * supported").  A trailing Softmax or LogSoftmax becomes a softmax layer
+ * (outputs are then probabilities).  The file is untrusted input: its
+ * size, protobuf nesting, tensor sizes and the network's costs
+ * (cnn_load_limits defaults) are checked before anything is allocated.
+ * @param path the file; only a regular file is read
+ * @param out  receives the network (owned by the caller)
+ * @return #CNN_OK, #CNN_EINVAL, #CNN_EIO, #CNN_EFORMAT (not a valid ONNX
+ *         protobuf, or inconsistent), #CNN_ENOTSUP (an op, attribute, type
+ *         or shape libcnn cannot represent, or built without ONNX),
+ *         #CNN_ENOMEM
+ * @since 1.2
+ */
+CNN_API cnn_status cnn_net_import_onnx(const char *path, cnn_net **out);
+
+/**
+ * cnn_net_import_onnx() from @p size bytes at @p data (not kept after the
+ * call).
+ * @return as cnn_net_import_onnx() except #CNN_EIO
+ * @since 1.2
+ */
+CNN_API cnn_status cnn_net_import_onnx_buffer(const void *data, size_t size, cnn_net **out);
 /** @} */
 
 /* ------------------------------------------------------------------------ */

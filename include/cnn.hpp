@@ -346,6 +346,13 @@ public:
         CNN_CHECK(cnn_net_load_buffer(bytes.data(), bytes.size(), &n));
         return net(net_ptr(n));
     }
+    /** cnn_net_import_onnx(): an ONNX model (docs/onnx.md).  @since 1.2 */
+    static net from_onnx(const std::string &path)
+    {
+        cnn_net *n = nullptr;
+        CNN_CHECK(cnn_net_import_onnx(path.c_str(), &n));
+        return net(net_ptr(n));
+    }
 
     /** Takes the layer: on success the network owns it, on failure the
      *  unique_ptr still does and frees it during unwinding. */
@@ -458,6 +465,11 @@ public:
     }
 
     void save(const std::string &path) const { CNN_CHECK(cnn_net_save(ptr_.get(), path.c_str())); }
+    /** cnn_net_export_onnx(): the net as an ONNX model, atomically.  @since 1.2 */
+    void to_onnx(const std::string &path) const
+    {
+        CNN_CHECK(cnn_net_export_onnx(ptr_.get(), path.c_str()));
+    }
     std::vector<uint8_t> to_bytes() const
     {
         void *data = nullptr;

@@ -58,6 +58,8 @@ static const cnn_any_fn every_function[] = {
     CNN_FN(cnn_net_load_limited), CNN_FN(cnn_net_load_buffer_limited),
     CNN_FN(cnn_net_set_limits), CNN_FN(cnn_net_get_limits), CNN_FN(cnn_net_summary),
     CNN_FN(cnn_layer_summary),
+    CNN_FN(cnn_net_export_onnx), CNN_FN(cnn_net_export_onnx_buffer),
+    CNN_FN(cnn_net_import_onnx), CNN_FN(cnn_net_import_onnx_buffer),
     CNN_FN(cnn_test_fail_alloc_after),
 };
 

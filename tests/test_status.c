@@ -23,6 +23,7 @@ static const struct {
     {CNN_ESTATE, -8, "CNN_ESTATE", "operation not valid in the current state"},
     {CNN_ECHECKSUM, -9, "CNN_ECHECKSUM", "checksum mismatch"},
     {CNN_EDIVERGED, -10, "CNN_EDIVERGED", "training diverged"},
+    {CNN_ENOTSUP, -11, "CNN_ENOTSUP", "not supported"},
 };
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
 
@@ -66,7 +67,7 @@ END_TEST
 
 START_TEST(unknown_codes)
 {
-    const cnn_status unknown[] = {1, -11, -12, 42, -1000, INT32_MIN, INT32_MAX};
+    const cnn_status unknown[] = {1, -12, -13, 42, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         ck_assert_str_eq(cnn_status_string(unknown[i]), "unknown status");
         ck_assert_str_eq(cnn_status_name(unknown[i]), "CNN_E?");
@@ -185,6 +186,7 @@ START_TEST(constants_by_name)
         {"CNN_ESTATE", CNN_ESTATE},
         {"CNN_ECHECKSUM", CNN_ECHECKSUM},
         {"CNN_EDIVERGED", CNN_EDIVERGED},
+        {"CNN_ENOTSUP", CNN_ENOTSUP},
         {"CNN_MAX_DIM", CNN_MAX_DIM},
         {"CNN_MAX_LAYERS", CNN_MAX_LAYERS},
         {"CNN_MAX_THREADS", CNN_MAX_THREADS},

@@ -262,6 +262,24 @@ else
     echo "ok: $(grep '^members disagreed' "$tmp/out")"
 fi
 
+# ---- --export-onnx, --import-onnx: the ONNX copy votes like the original ----
+"$exe" $run --save "$tmp/o.cnnm" --export-onnx "$tmp/o.onnx" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] && grep -qF "without ONNX" "$tmp/err"; then
+    echo "SKIP: --export-onnx: $(cat "$tmp/err")"
+elif [ $rc -ne 0 ] || [ ! -s "$tmp/o.onnx" ]; then
+    fail "--export-onnx exited $rc: $(cat "$tmp/err")"
+else
+    "$exe" --load "$tmp/o.cnnm" --import-onnx "$tmp/o.onnx" --data "$tmp/mnist" \
+        >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ $rc -ne 0 ] || ! grep -qE '^members disagreed on 0 of [0-9]+ test images' "$tmp/out"; then
+        fail "--load + --import-onnx of the same net exited $rc: $(cat "$tmp/err")"
+    else
+        echo "ok: --export-onnx then --import-onnx: $(grep '^members disagreed' "$tmp/out")"
+    fi
+fi
+
 # ---- Ctrl-C during the evaluation of loaded nets ---------------------------
 set --
 i=0

@@ -251,6 +251,7 @@ int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
      * rename, so they must be (or become) regular files; the CSV is
      * written in place and may be a device (/dev/stdout). */
     if (check_output("--save", o.save_path, 1, 1, &o, err, sizeof err) != 0 ||
+        check_output("--export-onnx", o.export_onnx_path, 1, 1, &o, err, sizeof err) != 0 ||
         check_output("--checkpoint", o.checkpoint_path, 1, 1, &o, err, sizeof err) != 0 ||
         check_output("--csv", o.csv_path, 0, 0, &o, err, sizeof err) != 0 ||
         check_output("--filters", o.filters_png, 1, 0, &o, err, sizeof err) != 0 ||
@@ -383,15 +384,16 @@ int mnist_main(int argc, char **argv, const char *name, const frontend *fe)
     }
 
     /* Saving and pictures use the final weights. */
-    for (int32_t i = 0; status == 0 && o.save_path != NULL && i < done; i++) {
-        if (!owns(fe, i))
-            continue; /* its owner saves it */
+    for (int32_t i = 0; status == 0 && i < 2 * done; i++) {
+        const int onnx = i >= done; /* the model files, then the ONNX exports */
+        if ((onnx ? o.export_onnx_path : o.save_path) == NULL || !owns(fe, i % done))
+            continue; /* nothing asked, or another process owns the net and saves it */
         char *saved = NULL;
-        if (member_save(&members[i], &o, &saved, err, sizeof err) != 0) {
+        if (member_save(&members[i % done], &o, onnx, &saved, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             status = 1;
         } else if (!o.quiet) {
-            printf("saved %s\n", saved);
+            printf("%s %s\n", onnx ? "exported" : "saved", saved);
         }
         free(saved);
     }

@@ -38,7 +38,8 @@ static int create_net(member *m, const options *o, char *err, size_t es)
     cnn_status st;
     if (o->loads > 0) {
         const char *path = o->load_paths[m->index];
-        st = cnn_net_load(path, &m->net);
+        st = o->load_onnx[m->index] ? cnn_net_import_onnx(path, &m->net)
+                                    : cnn_net_load(path, &m->net);
         if (st != CNN_OK) {
             snprintf(err, es, "cannot load '%s': %s", path, cnn_last_error());
             return -1;
@@ -241,16 +242,18 @@ char *member_path(const char *path, int32_t number)
     return out;
 }
 
-int member_save(const member *m, const options *o, char **saved_as, char *err, size_t es)
+int member_save(const member *m, const options *o, int onnx, char **saved_as, char *err,
+                size_t es)
 {
-    char *path = o->ensemble > 1 ? member_path(o->save_path, m->index + 1) : strdup(o->save_path);
+    const char *given = onnx ? o->export_onnx_path : o->save_path;
+    char *path = o->ensemble > 1 ? member_path(given, m->index + 1) : strdup(given);
     *saved_as = NULL;
     if (path == NULL) {
         snprintf(err, es, "out of memory");
         return -1;
     }
-    if (cnn_net_save(m->net, path) != CNN_OK) {
-        snprintf(err, es, "cannot save '%s': %s", path, cnn_last_error());
+    if ((onnx ? cnn_net_export_onnx(m->net, path) : cnn_net_save(m->net, path)) != CNN_OK) {
+        snprintf(err, es, "cannot %s '%s': %s", onnx ? "export" : "save", path, cnn_last_error());
         free(path);
         return -1;
     }

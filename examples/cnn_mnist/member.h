@@ -44,7 +44,8 @@ int member_run(member *m, const options *o, const mnist_splits *d, report *rep,
 /* Saves the member's net to `path` (for an ensemble, with "-N" inserted
  * before the extension).  -1 with a message on failure; *saved_as receives
  * the name used (caller frees). */
-int member_save(const member *m, const options *o, char **saved_as, char *err, size_t err_size);
+int member_save(const member *m, const options *o, int onnx, char **saved_as, char *err,
+                size_t err_size);
 
 void member_free(member *m);
 

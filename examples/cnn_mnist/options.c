@@ -60,6 +60,9 @@ void options_usage(const char *prog)
            "  --save FILE         save the trained net (ensemble: FILE-1, FILE-2, ...)\n"
            "  --load FILE         load a saved net (repeat for an ensemble); evaluate it,\n"
            "                      or continue training with --epochs N\n"
+           "  --export-onnx FILE  also write the final net as ONNX (ensemble: FILE-1, ...)\n"
+           "  --import-onnx FILE  as --load, from an ONNX model (docs/onnx.md: PyTorch's\n"
+           "                      exports of CNNs, libcnn's own); may be mixed with --load\n"
            "  --checkpoint FILE   write the training state to FILE after every epoch\n"
            "                      (ensemble: FILE-1, FILE-2, ...), replacing it atomically\n"
            "  --resume FILE       continue the run whose checkpoint is FILE: same experiment\n"
@@ -160,7 +163,7 @@ enum {
     O_EXPANDED, O_NO_EXPANDED, O_SHUFFLE, O_ENSEMBLE, O_DATA, O_CSV, O_SAVE, O_LOAD,
     O_FILTERS, O_ERRORS, O_PLOT, O_REQUIRE, O_QUIET, O_HELP, O_INIT, O_CHECKPOINT, O_RESUME, O_MOMENTUM,
     O_ROTATE, O_SCALE_RANGE, O_SHIFT, O_SHEAR, O_ELASTIC, O_AUGMENT_PROB,
-    O_OPTIMIZER, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP
+    O_OPTIMIZER, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_EXPORT_ONNX, O_IMPORT_ONNX
 };
 
 static const struct option long_opts[] = {
@@ -191,6 +194,8 @@ static const struct option long_opts[] = {
     {"csv", required_argument, NULL, O_CSV},
     {"save", required_argument, NULL, O_SAVE},
     {"load", required_argument, NULL, O_LOAD},
+    {"export-onnx", required_argument, NULL, O_EXPORT_ONNX},
+    {"import-onnx", required_argument, NULL, O_IMPORT_ONNX},
     {"filters", required_argument, NULL, O_FILTERS},
     {"errors", required_argument, NULL, O_ERRORS},
     {"plot", required_argument, NULL, O_PLOT},
@@ -400,10 +405,13 @@ int options_parse(int argc, char **argv, options *o, char *err, size_t es)
             o->resume_path = optarg;
             break;
         case O_LOAD:
+        case O_IMPORT_ONNX:
             if (o->loads == OPT_MAX_LOADS)
-                return fail(err, es, "at most %d --load files", OPT_MAX_LOADS);
+                return fail(err, es, "at most %d --load/--import-onnx files", OPT_MAX_LOADS);
+            o->load_onnx[o->loads] = c == O_IMPORT_ONNX;
             o->load_paths[o->loads++] = optarg;
             break;
+        case O_EXPORT_ONNX: o->export_onnx_path = optarg; break;
         case O_FILTERS: o->filters_png = optarg; break;
         case O_ERRORS: o->errors_png = optarg; break;
         case O_PLOT: o->plot_png = optarg; break;

@@ -37,7 +37,9 @@ typedef struct options {
     const char *save_path;
     const char *checkpoint_path; /* --checkpoint: written after every epoch */
     const char *resume_path;     /* --resume: continue the run saved there */
+    const char *export_onnx_path; /* --export-onnx: the final net(s) as ONNX */
     const char *load_paths[OPT_MAX_LOADS];
+    unsigned char load_onnx[OPT_MAX_LOADS]; /* this one came from --import-onnx */
     int32_t loads;
     const char *filters_png;
     const char *errors_png;

@@ -33,6 +33,7 @@ static const named_constant constants[] = {
     ENTRY(CNN_ESTATE),
     ENTRY(CNN_ECHECKSUM),
     ENTRY(CNN_EDIVERGED),
+    ENTRY(CNN_ENOTSUP),
     ENTRY(CNN_MAX_DIM),
     ENTRY(CNN_MAX_LAYERS),
     ENTRY(CNN_MAX_THREADS),

@@ -17,7 +17,8 @@
     X(CNN_ECANCELED, -7, "canceled by callback")                            \
     X(CNN_ESTATE, -8, "operation not valid in the current state")           \
     X(CNN_ECHECKSUM, -9, "checksum mismatch")                               \
-    X(CNN_EDIVERGED, -10, "training diverged")
+    X(CNN_EDIVERGED, -10, "training diverged")                             \
+    X(CNN_ENOTSUP, -11, "not supported")
 
 /* The header's enum must agree with the table. */
 #define CNN_CHECK_VALUE(code, value, text) _Static_assert(code == value, #code " changed value");

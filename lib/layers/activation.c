@@ -25,6 +25,11 @@ static int32_t fn_of(const cnn_layer *l)
     return ((const act_params *)l->params)->function;
 }
 
+int32_t cnn_activation_function(const cnn_layer *l)
+{
+    return fn_of(l);
+}
+
 static cnn_status act_out_shape(const cnn_layer *l, const int32_t in[3], int32_t out[3])
 {
     (void)l;

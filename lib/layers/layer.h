@@ -263,6 +263,10 @@ void cnn_layer_describe(const cnn_layer *l, char *buf, size_t size);
  * network3's n_out (for conv: maps*kh*kw / pool area). */
 void cnn_init_fill(cnn_rng *rng, int32_t scheme, float *w, int64_t n_w, float *b, int64_t n_b,
                    int64_t fan_in, int64_t fan_out, int64_t fan_out_network3);
+/* An activation layer's function (enum cnn_activation), for the ONNX
+ * writer: that kind's params struct is private to activation.c. */
+int32_t cnn_activation_function(const cnn_layer *l);
+
 /* "relu", "sigmoid", ... and "max", "avg", "l2" for summaries. */
 const char *cnn_act_name(int32_t act);
 const char *cnn_pool_name(int32_t mode);

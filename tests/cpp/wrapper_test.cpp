@@ -132,6 +132,13 @@ int main(int argc, char **argv)
         EXPECT(cnn::net::load(path).predict(x) == predicted);
         EXPECT(cnn::net::from_bytes(net.to_bytes()).predict(x) == predicted);
 
+        // The ONNX copy predicts the same (unless built without ONNX).
+        const std::string onnx_path = dir + "/wrapper_test.onnx";
+        if (!throws_status([&] { net.to_onnx(onnx_path); }, CNN_ENOTSUP))
+            EXPECT(cnn::net::from_onnx(onnx_path).predict(x) == predicted);
+        EXPECT(throws_status([] { cnn::net::from_onnx("/nonexistent/m.onnx"); }, CNN_EIO) ||
+               throws_status([] { cnn::net::from_onnx("/nonexistent/m.onnx"); }, CNN_ENOTSUP));
+
         // Plain steps with SGD.
         cnn::optimizer sgd = cnn::sgd(0.01f, 0.0f, [](cnn_sgd_params &p) { p.momentum = 0.9f; });
         EXPECT(std::isfinite(net.train_step(sgd, x, labels)));

@@ -7,39 +7,17 @@
  * the same bytes (the format has one encoding per network) and, when small
  * enough to be cheap, must run forward. */
 #include "cnn.h"
+#include "small_net.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-/* Inputs whose activations would be large are loaded but not run, to keep
- * the fuzzer fast and inside its memory limit. */
-#define RUN_MAX_ELEMS 65536
-
 static void put32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int small_enough(cnn_net *net)
-{
-    int32_t s[3], o[3];
-    if (cnn_net_input_shape(net, s) != CNN_OK)
-        return 0;
-    if ((int64_t)s[0] * s[1] * s[2] > RUN_MAX_ELEMS)
-        return 0;
-    for (int32_t i = 0; i < cnn_net_layer_count(net); i++) {
-        if (cnn_layer_output_shape(cnn_net_layer(net, i), s, o) != CNN_OK)
-            __builtin_trap(); /* cnn_net_add accepted this shape */
-        /* The im2col scratch of a conv can exceed its output by kh*kw*in. */
-        if ((int64_t)o[0] * o[1] * o[2] > RUN_MAX_ELEMS ||
-            cnn_layer_param_count(cnn_net_layer(net, i)) > RUN_MAX_ELEMS)
-            return 0;
-        memcpy(s, o, sizeof s);
-    }
-    return cnn_net_layer_count(net) > 0;
 }
 
 static void check_loaded(cnn_net *net, const uint8_t *data, size_t size)

@@ -53,6 +53,7 @@ const (
 	StatusState    Status = C.CNN_ESTATE
 	StatusChecksum Status = C.CNN_ECHECKSUM
 	StatusDiverged Status = C.CNN_EDIVERGED // since 1.0
+	StatusNotSup   Status = C.CNN_ENOTSUP   // since 1.2
 )
 
 // Name is the symbolic name, e.g. "CNN_ESHAPE".
@@ -97,6 +98,7 @@ var (
 	ErrState    = &Error{Status: StatusState}
 	ErrChecksum = &Error{Status: StatusChecksum}
 	ErrDiverged = &Error{Status: StatusDiverged}
+	ErrNotSup   = &Error{Status: StatusNotSup}
 )
 
 // call runs one fallible C call and, if it fails, reads the message on

@@ -176,6 +176,19 @@ func TestTrainSaveLoad(t *testing.T) {
 	if !reflect.DeepEqual(loaded.Params(), n.Params()) {
 		t.Fatal("params differ after load")
 	}
+	onnxPath := filepath.Join(t.TempDir(), "m.onnx")
+	if err := n.ExportONNX(onnxPath); err == nil {
+		fromONNX, err := ImportONNX(onnxPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fromONNX.Close()
+		if got, _ := fromONNX.Predict(x); !reflect.DeepEqual(got, want) {
+			t.Fatalf("ONNX copy predicts %v, want %v", got, want)
+		}
+	} else if !errors.Is(err, ErrNotSup) {
+		t.Fatal(err)
+	}
 	b, err := n.Bytes()
 	if err != nil {
 		t.Fatal(err)

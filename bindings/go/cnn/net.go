@@ -188,6 +188,34 @@ func LoadNet(path string) (*Net, error) {
 	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_load(cp, out) })
 }
 
+// ExportONNX writes the net as an ONNX model (opset 13, docs/onnx.md),
+// atomically.  ErrNotSup (errors.Is) where the library lacks ONNX.  Since 1.2.
+func (n *Net) ExportONNX(path string) error {
+	if err := n.enter(); err != nil {
+		return err
+	}
+	defer n.leave()
+	if err := cPath(path); err != nil {
+		return err
+	}
+	defer runtime.KeepAlive(n)
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	return call(func() C.cnn_status { return C.cnn_net_export_onnx(n.ptr, cp) })
+}
+
+// ImportONNX reads an ONNX model (PyTorch's exports of CNNs, libcnn's own;
+// docs/onnx.md).  What libcnn cannot represent is ErrNotSup, the message
+// naming the node and op.  Since 1.2.
+func ImportONNX(path string) (*Net, error) {
+	if err := cPath(path); err != nil {
+		return nil, err
+	}
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_import_onnx(cp, out) })
+}
+
 // Bytes is the model in libcnn's file format.
 func (n *Net) Bytes() ([]byte, error) {
 	if err := n.enter(); err != nil {

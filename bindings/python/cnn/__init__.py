@@ -13,8 +13,8 @@ the source tree.
 from . import _lib
 from .dataset import Dataset
 from .errors import (CanceledError, ChecksumError, CnnError, DivergedError, FormatError,
-                     InvalidArgumentError, IOFailedError, OutOfMemoryError, ShapeError,
-                     StateError, VersionError)
+                     InvalidArgumentError, IOFailedError, NotSupportedError, OutOfMemoryError,
+                     ShapeError, StateError, VersionError)
 from .layers import (Layer, activation, batchnorm, conv2d, dense, global_avg_pool, pool2d,
                      softmax)
 from .net import (SCHEDULES, SGD, Adam, AdamW, EpochReport, Net, Optimizer, Progress,
@@ -27,6 +27,7 @@ __all__ = ["Dataset", "Tensor", "Layer", "Net", "Optimizer", "SGD", "Adam", "Ada
            "CnnError",
            "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "IOFailedError",
            "FormatError", "VersionError", "CanceledError", "StateError", "ChecksumError", "DivergedError",
+           "NotSupportedError",
            "version", "library_path", "isa", "isa_best"]
 
 library_path = _lib.path

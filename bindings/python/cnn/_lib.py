@@ -261,6 +261,8 @@ _PROTOS = {
     "cnn_net_load": (status, [c_char_p, P(P_NET)]),
     "cnn_net_save_buffer": (status, [P_NET, P(c_void_p), P(c_size_t)]),
     "cnn_net_load_buffer": (status, [c_void_p, c_size_t, P(P_NET)]),
+    "cnn_net_export_onnx": (status, [P_NET, c_char_p]),
+    "cnn_net_import_onnx": (status, [c_char_p, P(P_NET)]),
     "cnn_sgd_params_init_sized": (status, [P(SgdParams), c_size_t, c_float]),
     "cnn_sgd_create": (status, [P(SgdParams), P(P_OPT)]),
     "cnn_adam_params_init_sized": (status, [P(AdamParams), c_size_t, c_float]),

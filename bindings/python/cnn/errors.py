@@ -34,11 +34,13 @@ class CanceledError(CnnError): status = -7
 class StateError(CnnError, RuntimeError): status = -8
 class ChecksumError(FormatError): status = -9
 class DivergedError(CnnError, ArithmeticError): status = -10
+class NotSupportedError(CnnError, NotImplementedError): status = -11
 
 
 _BY_STATUS = {cls.status: cls for cls in (
     InvalidArgumentError, ShapeError, OutOfMemoryError, IOFailedError, FormatError,
-    VersionError, CanceledError, StateError, ChecksumError, DivergedError)}
+    VersionError, CanceledError, StateError, ChecksumError, DivergedError,
+    NotSupportedError)}
 
 
 def _text(raw):

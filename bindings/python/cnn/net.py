@@ -571,6 +571,22 @@ class Net(Handle):
         check(L.cnn_net_load_limited(_lib.path_arg(path), lim, ctypes.byref(out)))
         return cls(None, _handle=out)
 
+    def to_onnx(self, path: Any) -> None:
+        """Writes the net as an ONNX model (opset 13; docs/onnx.md), atomically.
+        Raises NotSupportedError where the library was built without ONNX."""
+        path = _lib.path_arg(path)
+        with self._use() as h:
+            self._check(L.cnn_net_export_onnx(h, path), h)
+
+    @classmethod
+    def from_onnx(cls, path: Any) -> "Net":
+        """Imports an ONNX model (PyTorch's exports of CNNs, libcnn's own;
+        docs/onnx.md).  What libcnn cannot represent raises
+        NotSupportedError naming the node, its op and why."""
+        out = _lib.P_NET()
+        check(L.cnn_net_import_onnx(_lib.path_arg(path), ctypes.byref(out)))
+        return cls(None, _handle=out)
+
     def to_bytes(self) -> bytes:
         data, size = ctypes.c_void_p(), ctypes.c_size_t()
         with self._use() as h:

@@ -120,6 +120,23 @@ class SaveLoad(unittest.TestCase):
         self.assertEqual(again.forward(x).tolist(), expected)
         self.assertEqual(list(again.params()), list(net.params()))
 
+    def test_onnx_round_trip(self):
+        net = small_net(seed=8)
+        x, _ = dataset(20).batch(0, 20)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.onnx")
+            try:
+                net.to_onnx(path)
+            except cnn.NotSupportedError as e:
+                self.skipTest(str(e))  # library built without ONNX
+            back = cnn.Net.from_onnx(path)
+            with open(path, "wb") as f:
+                f.write(b"\x0a\x05junk")
+            with self.assertRaises(cnn.FormatError):
+                cnn.Net.from_onnx(path)
+        self.assertEqual(back.forward(x).tolist(), net.forward(x).tolist())
+        self.assertEqual(list(back.params()), list(net.params()))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -227,6 +227,17 @@ impl Net {
         let p = c_path(path.as_ref())?;
         made(|out| unsafe { sys::cnn_net_load(p.as_ptr(), out) })
     }
+    /// Writes the net as an ONNX model (opset 13, docs/onnx.md), atomically;
+    /// `Status::Other(-11)` (CNN_ENOTSUP) where the library lacks ONNX.  Since 1.2.
+    pub fn to_onnx(&self, path: impl AsRef<Path>) -> Result<()> {
+        let p = c_path(path.as_ref())?;
+        check(unsafe { sys::cnn_net_export_onnx(self.ptr, p.as_ptr()) })
+    }
+    /// Reads an ONNX model (PyTorch's exports of CNNs, libcnn's own).  Since 1.2.
+    pub fn from_onnx(path: impl AsRef<Path>) -> Result<Net> {
+        let p = c_path(path.as_ref())?;
+        made(|out| unsafe { sys::cnn_net_import_onnx(p.as_ptr(), out) })
+    }
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let (mut data, mut size) = (ptr::null_mut(), 0usize);
         check(unsafe { sys::cnn_net_save_buffer(self.ptr, &mut data, &mut size) })?;

@@ -305,6 +305,8 @@ extern "C" {
     pub fn cnn_net_errmsg(net: *const cnn_net) -> *const c_char;
     pub fn cnn_net_save(net: *const cnn_net, path: *const c_char) -> cnn_status;
     pub fn cnn_net_load(path: *const c_char, out: *mut *mut cnn_net) -> cnn_status;
+    pub fn cnn_net_export_onnx(net: *const cnn_net, path: *const c_char) -> cnn_status;
+    pub fn cnn_net_import_onnx(path: *const c_char, out: *mut *mut cnn_net) -> cnn_status;
     pub fn cnn_net_save_buffer(net: *const cnn_net, data: *mut *mut c_void, size: *mut usize) -> cnn_status;
     pub fn cnn_net_load_buffer(data: *const c_void, size: usize, out: *mut *mut cnn_net) -> cnn_status;
     pub fn cnn_net_summary(net: *const cnn_net, buf: *mut c_char, size: usize, needed: *mut usize) -> cnn_status;

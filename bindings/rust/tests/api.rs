@@ -115,6 +115,17 @@ fn train_predict_save_load() {
     assert_eq!(loaded.params(), net.params());
     let mut again = Net::from_bytes(&net.to_bytes().unwrap()).unwrap();
     assert_eq!(again.predict(&x).unwrap(), expected);
+
+    // The ONNX copy predicts the same, unless the library lacks ONNX (-11).
+    let onnx = std::env::temp_dir().join(format!("cnn-rust-{}.onnx", std::process::id()));
+    match net.to_onnx(&onnx) {
+        Ok(()) => {
+            let mut from_onnx = Net::from_onnx(&onnx).unwrap();
+            std::fs::remove_file(&onnx).unwrap();
+            assert_eq!(from_onnx.predict(&x).unwrap(), expected);
+        }
+        Err(e) => assert_eq!(e.status(), Status::Other(-11)),
+    }
 }
 
 #[test]
