@@ -174,16 +174,16 @@ class CloseDuringTraining(unittest.TestCase):
         # to the callback trampoline, before any try block.
         net = small_net()
         train = dataset(400)
-        state = {"sent": False}
+        state = {"thread": None}
 
         def interrupt_soon():
             time.sleep(0.01)
             _thread.interrupt_main()
 
         def progress(p):
-            if not state["sent"]:
-                state["sent"] = True
-                threading.Thread(target=interrupt_soon).start()
+            if state["thread"] is None:
+                state["thread"] = threading.Thread(target=interrupt_soon)
+                state["thread"].start()
 
         unraisable = []
         cnn.net._install_unraisable_hook()
@@ -192,7 +192,11 @@ class CloseDuringTraining(unittest.TestCase):
         try:
             with self.assertRaises(KeyboardInterrupt):
                 net.train(train, cnn.SGD(0.1), 50, progress_every=1, on_progress=progress)
-                time.sleep(1)  # in case training ended before the interrupt
+                # Training ended before the interrupt (a loaded machine can
+                # delay the thread past the run): wait for the thread, so the
+                # interrupt is pending, then give Python a bytecode boundary.
+                state["thread"].join()
+                time.sleep(1)
         finally:
             cnn.net._previous_unraisable_hook = old_hook
         self.assertEqual(unraisable, [])  # nothing "ignored on calling ctypes callback"
