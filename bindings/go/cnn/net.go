@@ -165,6 +165,12 @@ func (n *Net) Evaluate(d *Dataset, batch int32) (accuracy, cost float64, err err
 
 // Save writes the model (atomically: temporary file + rename).
 func (n *Net) Save(path string) error {
+	return n.writeFile(path, func(p *C.cnn_net, cp *C.char) C.cnn_status { return C.cnn_net_save(p, cp) })
+}
+
+// writeFile runs one of the library's path writers (save, ONNX export) on
+// the net under its guard, with path checked and converted.
+func (n *Net) writeFile(path string, write func(*C.cnn_net, *C.char) C.cnn_status) error {
 	if err := n.enter(); err != nil {
 		return err
 	}
@@ -175,45 +181,36 @@ func (n *Net) Save(path string) error {
 	defer runtime.KeepAlive(n)
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
-	return call(func() C.cnn_status { return C.cnn_net_save(n.ptr, cp) })
+	return call(func() C.cnn_status { return write(n.ptr, cp) })
 }
 
 // LoadNet reads a model written by Save (in any language).
 func LoadNet(path string) (*Net, error) {
+	return readNetFile(path, func(cp *C.char, out **C.cnn_net) C.cnn_status { return C.cnn_net_load(cp, out) })
+}
+
+// readNetFile runs one of the library's path readers (load, ONNX import)
+// with path checked and converted.
+func readNetFile(path string, read func(*C.char, **C.cnn_net) C.cnn_status) (*Net, error) {
 	if err := cPath(path); err != nil {
 		return nil, err
 	}
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
-	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_load(cp, out) })
+	return newNet(func(out **C.cnn_net) C.cnn_status { return read(cp, out) })
 }
 
 // ExportONNX writes the net as an ONNX model (opset 13, docs/onnx.md),
 // atomically.  ErrNotSup (errors.Is) where the library lacks ONNX.  Since 1.2.
 func (n *Net) ExportONNX(path string) error {
-	if err := n.enter(); err != nil {
-		return err
-	}
-	defer n.leave()
-	if err := cPath(path); err != nil {
-		return err
-	}
-	defer runtime.KeepAlive(n)
-	cp := C.CString(path)
-	defer C.free(unsafe.Pointer(cp))
-	return call(func() C.cnn_status { return C.cnn_net_export_onnx(n.ptr, cp) })
+	return n.writeFile(path, func(p *C.cnn_net, cp *C.char) C.cnn_status { return C.cnn_net_export_onnx(p, cp) })
 }
 
 // ImportONNX reads an ONNX model (PyTorch's exports of CNNs, libcnn's own;
 // docs/onnx.md).  What libcnn cannot represent is ErrNotSup, the message
 // naming the node and op.  Since 1.2.
 func ImportONNX(path string) (*Net, error) {
-	if err := cPath(path); err != nil {
-		return nil, err
-	}
-	cp := C.CString(path)
-	defer C.free(unsafe.Pointer(cp))
-	return newNet(func(out **C.cnn_net) C.cnn_status { return C.cnn_net_import_onnx(cp, out) })
+	return readNetFile(path, func(cp *C.char, out **C.cnn_net) C.cnn_status { return C.cnn_net_import_onnx(cp, out) })
 }
 
 // Bytes is the model in libcnn's file format.
