@@ -141,6 +141,9 @@ class EpochReport(Structure):
 
 PROGRESS_FN = CFUNCTYPE(c_int32, POINTER(Progress), c_void_p)
 EPOCH_FN = CFUNCTYPE(c_int32, POINTER(EpochReport), c_void_p)
+# cnn_reduce_fn: (values, n, cost or NULL, local examples, global examples, user)
+REDUCE_FN = CFUNCTYPE(c_int32, POINTER(c_float), c_int64, POINTER(c_double), c_int32, c_int32,
+                      c_void_p)
 
 
 class TrainParams(Structure):
@@ -153,6 +156,11 @@ class TrainParams(Structure):
                 ("schedule_gamma", c_float), ("schedule_step", c_int32),
                 ("schedule_step_epochs", c_int32), ("warmup_fraction", c_float),
                 ("initial_lr_fraction", c_float), ("final_lr_fraction", c_float)]
+
+
+class ShardParams(Structure):
+    _fields_ = [("struct_size", c_uint32), ("rank", c_int32), ("count", c_int32),
+                ("reduce", REDUCE_FN), ("user", c_void_p)]
 
 
 class LoadLimits(Structure):
@@ -275,6 +283,9 @@ _PROTOS = {
     "cnn_train_step": (status, [P_NET, P_OPT, P_TENSOR, c_void_p, P(c_double)]),
     "cnn_train_params_init_sized": (status, [P(TrainParams), c_size_t, c_int32]),
     "cnn_train": (status, [P_NET, P_OPT, P_DS, P(TrainParams), P(TrainResult)]),
+    "cnn_shard_params_init_sized": (status, [P(ShardParams), c_size_t, c_int32, c_int32]),
+    "cnn_train_sharded": (status, [P_NET, P_OPT, P_DS, P(TrainParams), P(ShardParams),
+                                   P(TrainResult)]),
     "cnn_checkpoint_info": (status, [c_char_p, P_I32]),
     "cnn_test_fail_alloc_after": (None, [c_int64]),
 }

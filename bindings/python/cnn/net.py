@@ -154,19 +154,42 @@ class _Callbacks:
     cancel the run and are re-raised by Net.train.
     """
 
-    def __init__(self, on_progress, on_epoch):
+    def __init__(self, on_progress, on_epoch, reduce=None):
         self.error = None
         self.user_canceled = False
         self._on_progress, self._on_epoch = on_progress, on_epoch
+        self._on_reduce = reduce
+        self.has_reduce = reduce is not None
         # The CFUNCTYPE objects must outlive the cnn_train call: kept on self.
         self.progress_fn = _lib.PROGRESS_FN(self._progress)
         self.epoch_fn = _lib.EPOCH_FN(self._epoch)
+        self.reduce_fn = _lib.REDUCE_FN(self._reduce)
 
     def _progress(self, ptr, _user):
         return self._call(self._on_progress, ptr, Progress)
 
     def _epoch(self, ptr, _user):
         return self._call(self._on_epoch, ptr, EpochReport)
+
+    def _reduce(self, values, n, cost, local, global_examples, _user):
+        """cnn_reduce_fn: hands the user's reduce a writable memoryview('f')
+        of the n values (valid during the call only) and the cost (None when
+        the library passes none); its return value is the reduced cost."""
+        try:
+            if self.error is not None:
+                return 1
+            view = _float_view(values, n)
+            c = cost[0] if cost else None
+            reduced = self._on_reduce(view, c, local, global_examples)
+            if cost:
+                if reduced is None:
+                    raise TypeError("shard reduce: return the reduced cost (got None)")
+                cost[0] = float(reduced)
+            return 0
+        except BaseException as e:  # noqa: B902 - re-raised by Net.train
+            if self.error is None:
+                self.error = e
+            return 1
 
     def _call(self, fn, ptr, cls):
         """Runs a user callback; 1 (cancel) if it asks to stop or raises (the
@@ -182,6 +205,36 @@ class _Callbacks:
             if self.error is None:
                 self.error = e
             return 1
+
+
+def _float_view(pointer, n):
+    """A writable memoryview('f') over n floats at a ctypes float pointer
+    (empty for n == 0, where the pointer may be NULL)."""
+    if n == 0:
+        return memoryview(array.array("f"))
+    arr = (ctypes.c_float * n).from_address(ctypes.addressof(pointer.contents))
+    return memoryview(arr).cast("B").cast("f")
+
+
+def _shard_arg(shard):
+    """train()'s shard=(rank, count, reduce), checked."""
+    try:
+        rank, count, reduce = shard
+    except (TypeError, ValueError):
+        raise TypeError("shard: expected (rank, count, reduce)") from None
+    if not callable(reduce) and not (reduce is None and count == 1):
+        raise TypeError("shard: reduce must be callable (None only with count 1)")
+    return rank, count, reduce
+
+
+def _shard_params(rank, count, cb):
+    """The ShardParams of piece rank of count, reducing through cb."""
+    sp = _lib.new_struct(_lib.ShardParams)
+    check(L.cnn_shard_params_init(ctypes.byref(sp), _lib.check_int(rank, ctypes.c_int32, "rank"),
+                                  _lib.check_int(count, ctypes.c_int32, "count")))
+    if cb.has_reduce:
+        sp.reduce = cb.reduce_fn
+    return sp
 
 
 def _load_limits(max_param_bytes, max_workspace_bytes, max_flops):
@@ -501,7 +554,8 @@ class Net(Handle):
 
     def train(self, train, optimizer, epochs, *, batch_size=None, shuffle=None, seed=None,
               validation=None, test=None, eval_batch_size=None, progress_every=None,
-              on_progress=None, on_epoch=None, schedule=None, **schedule_options):
+              on_progress=None, on_epoch=None, schedule=None, shard=None,
+              **schedule_options):
         """Mini-batch SGD (cnn_train).  Callbacks get a Progress / EpochReport
         namedtuple; returning a true value stops training (the result then
         has canceled=True).  An exception raised by a callback stops training
@@ -510,7 +564,19 @@ class Net(Handle):
         the network cannot be used (StateError), from callbacks included.
         schedule: "constant" (default), "step", "cosine" or "onecycle", with
         schedule_gamma, schedule_step, schedule_step_epochs, warmup_fraction,
-        initial_lr_fraction, final_lr_fraction as in cnn_train_params."""
+        initial_lr_fraction, final_lr_fraction as in cnn_train_params.
+        shard=(rank, count, reduce): this process is piece `rank` of `count`
+        training one network together (cnn_train_sharded: each global batch
+        is cut into count pieces, this one runs on piece rank).  After every
+        backward pass the library calls reduce(values, cost, local, global)
+        with a writable memoryview('f') of this process's gradients (valid
+        during the call only) and its mean cost (None for the once-an-epoch
+        batch-norm statistics); reduce must leave in values, identically on
+        every process, sum over processes of local/global * values, and
+        return the cost reduced the same way (ignored when cost is None).
+        libcnn-mpi does this over MPI for C programs; from Python, supply
+        your own transport.  An exception in reduce stops training and is
+        re-raised here."""
         p = _lib.new_struct(_lib.TrainParams)
         check(L.cnn_train_params_init(ctypes.byref(p), epochs))
         for name, value in (("batch_size", batch_size), ("seed", seed),
@@ -523,8 +589,10 @@ class Net(Handle):
         _set_schedule(p, schedule, schedule_options)
         # Always installed, so Ctrl-C (delivered when Python code runs in a
         # trampoline) cancels training cleanly even without user callbacks.
-        cb = _Callbacks(on_progress, on_epoch)
+        rank, count, reduce = _shard_arg(shard) if shard is not None else (0, 1, None)
+        cb = _Callbacks(on_progress, on_epoch, reduce)
         p.on_progress, p.on_epoch = cb.progress_fn, cb.epoch_fn
+        sp = _shard_params(rank, count, cb) if shard is not None else None
         p.struct_size = ctypes.sizeof(_lib.TrainParams)
         r = _lib.TrainResult()
         r.struct_size = ctypes.sizeof(r)
@@ -537,7 +605,11 @@ class Net(Handle):
                 else None
             p.test = held.enter_context(test._use()) if test is not None else None
             self._last_n = None
-            status = L.cnn_train(h, oh, th, ctypes.byref(p), ctypes.byref(r))
+            if sp is None:
+                status = L.cnn_train(h, oh, th, ctypes.byref(p), ctypes.byref(r))
+            else:
+                status = L.cnn_train_sharded(h, oh, th, ctypes.byref(p), ctypes.byref(sp),
+                                             ctypes.byref(r))
             if cb.error is not None:
                 raise cb.error
             canceled = status == CanceledError.status and cb.user_canceled

@@ -17,7 +17,7 @@ class Layouts(unittest.TestCase):
         expected = {"Conv2dParams": 72, "Pool2dParams": 24, "DenseParams": 32,
                     "SoftmaxParams": 32, "BatchnormParams": 16, "SgdParams": 32,
                     "AdamParams": 28, "Progress": 48, "EpochReport": 80, "TrainParams": 120,
-                    "TrainResult": 48}
+                    "TrainResult": 48, "ShardParams": 32}
         for name, size in expected.items():
             self.assertEqual(ctypes.sizeof(getattr(_lib, name)), size, name)
 
