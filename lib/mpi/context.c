@@ -64,6 +64,11 @@ cnn_status cnn_mpi_context_create(int *argc, char ***argv, cnn_mpi_context **out
         st = cnn_mpi_check(ctx, MPI_Comm_rank(ctx->comm, &ctx->rank), "MPI_Comm_rank");
     if (st == CNN_OK)
         st = cnn_mpi_check(ctx, MPI_Comm_size(ctx->comm, &ctx->size), "MPI_Comm_size");
+    if (st == CNN_OK) {
+        ctx->gathered = malloc((size_t)ctx->size * sizeof *ctx->gathered);
+        if (!ctx->gathered)
+            st = cnn_mpi_fail(ctx, CNN_ENOMEM, "cnn_mpi_context_create: out of memory");
+    }
     if (st != CNN_OK) {
         cnn_mpi_fail(NULL, st, "%s", ctx->errmsg);
         cnn_mpi_context_destroy(ctx);
@@ -84,6 +89,7 @@ void cnn_mpi_context_destroy(cnn_mpi_context *ctx)
     if (!done && ctx->owns_mpi)
         MPI_Finalize();
     free(ctx->scratch);
+    free(ctx->gathered);
     free(ctx);
 }
 

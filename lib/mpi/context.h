@@ -14,6 +14,7 @@ struct cnn_mpi_context {
     int owns_mpi;       /* MPI_Init was ours: MPI_Finalize is too */
     float *scratch;     /* one ring slice received at a time */
     int64_t scratch_len;
+    double *gathered;   /* size doubles: cnn_mpi_sum's allgather, every step */
     char errmsg[CNN_MPI_ERRMSG_MAX];
 };
 

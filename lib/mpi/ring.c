@@ -23,6 +23,15 @@ static int64_t slice_start(int64_t n, int p, int k)
     return (int64_t)((__int128)n * k / p);
 }
 
+/* Offset and length of slice k (taken mod p, so ring arithmetic may pass
+ * any k) of n floats over p processes. */
+static void slice(int64_t n, int p, int k, int64_t *offset, int *len)
+{
+    k = (k % p + p) % p;
+    *offset = slice_start(n, p, k);
+    *len = (int)(slice_start(n, p, k + 1) - *offset);
+}
+
 static cnn_status reserve_scratch(cnn_mpi_context *ctx, int64_t len)
 {
     if (len <= ctx->scratch_len)
@@ -50,9 +59,10 @@ cnn_status cnn_mpi_ring_sum(cnn_mpi_context *ctx, float *v, int64_t n)
         return st;
     const int right = (r + 1) % p, left = (r + p - 1) % p;
     for (int s = 0; s < p - 1; s++) {
-        int send = ((r - s) % p + p) % p, recv = ((r - s - 1) % p + p) % p;
-        int64_t so = slice_start(n, p, send), ro = slice_start(n, p, recv);
-        int sn = (int)(slice_start(n, p, send + 1) - so), rn = (int)(slice_start(n, p, recv + 1) - ro);
+        int64_t so, ro;
+        int sn, rn;
+        slice(n, p, r - s, &so, &sn);
+        slice(n, p, r - s - 1, &ro, &rn);
         st = cnn_mpi_check(ctx, MPI_Sendrecv(v + so, sn, MPI_FLOAT, right, RING_TAG, ctx->scratch,
                                              rn, MPI_FLOAT, left, RING_TAG, ctx->comm,
                                              MPI_STATUS_IGNORE), "ring reduce-scatter");
@@ -63,9 +73,10 @@ cnn_status cnn_mpi_ring_sum(cnn_mpi_context *ctx, float *v, int64_t n)
             dst[i] = ctx->scratch[i] + dst[i]; /* incoming partial sum first: ring order */
     }
     for (int s = 0; s < p - 1; s++) {
-        int send = ((r + 1 - s) % p + p) % p, recv = ((r - s) % p + p) % p;
-        int64_t so = slice_start(n, p, send), ro = slice_start(n, p, recv);
-        int sn = (int)(slice_start(n, p, send + 1) - so), rn = (int)(slice_start(n, p, recv + 1) - ro);
+        int64_t so, ro;
+        int sn, rn;
+        slice(n, p, r + 1 - s, &so, &sn);
+        slice(n, p, r - s, &ro, &rn);
         st = cnn_mpi_check(ctx, MPI_Sendrecv(v + so, sn, MPI_FLOAT, right, RING_TAG, v + ro, rn,
                                              MPI_FLOAT, left, RING_TAG, ctx->comm,
                                              MPI_STATUS_IGNORE), "ring allgather");
@@ -79,9 +90,7 @@ cnn_status cnn_mpi_sum(cnn_mpi_context *ctx, double value, double *sum)
 {
     if (!ctx || !sum)
         return ctx ? cnn_mpi_fail(ctx, CNN_EINVAL, "cnn_mpi_sum: sum is NULL") : CNN_EINVAL;
-    double *all = malloc((size_t)ctx->size * sizeof *all);
-    if (!all)
-        return cnn_mpi_fail(ctx, CNN_ENOMEM, "cnn_mpi_sum: out of memory");
+    double *all = ctx->gathered; /* size doubles, allocated with the context */
     cnn_status st = cnn_mpi_check(ctx, MPI_Allgather(&value, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE,
                                                      ctx->comm), "MPI_Allgather");
     if (st == CNN_OK) {
@@ -90,7 +99,6 @@ cnn_status cnn_mpi_sum(cnn_mpi_context *ctx, double value, double *sum)
             s += all[i];
         *sum = s;
     }
-    free(all);
     return st;
 }
 
