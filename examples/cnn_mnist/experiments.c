@@ -28,6 +28,9 @@
 static const recipe modern_recipe = {
     ARCH_MODERN, OPTIMIZER_ADAMW, 5e-4f, CNN_SCHEDULE_ONECYCLE, 0.25f, 64,
     8.0f, 2.0f, 0.08f, 8.0f, 0.0f, 0.0f};
+static const recipe deep_recipe = {
+    ARCH_DEEP, OPTIMIZER_ADAMW, 5e-4f, CNN_SCHEDULE_ONECYCLE, 0.2f, 64,
+    10.0f, 2.5f, 0.1f, 10.0f, 0.0f, 0.0f};
 static const recipe best_recipe = {
     ARCH_MODERN, OPTIMIZER_ADAMW, 5e-4f, CNN_SCHEDULE_ONECYCLE, 0.2f, 64,
     10.0f, 2.5f, 0.1f, 10.0f, 0.0f, 0.0f};
@@ -91,6 +94,9 @@ static const experiment table[] = {
      "modern's network, dropout 0.3, 40 epochs; AdamW, one-cycle, batch 64, random affine "
      "(rot 10, shift 2.5, scale 0.1, shear 10)",
      0, 0, 256, RELU, 0.3f, HE, 40, 3e-3f, 0.0f, 0, 1, &best_recipe},
+    {"deep", "", "-",
+     "candidate: 3x3 conv pairs 32@28x28, 64@14x14 + BN, FC 256+BN, dropout 0.3; best's training",
+     0, 0, 256, RELU, 0.3f, HE, 40, 3e-3f, 0.0f, 0, 1, &deep_recipe},
     {"best-ensemble", "", "-",
      "plurality vote of 5 nets of `best`",
      0, 0, 256, RELU, 0.3f, HE, 40, 3e-3f, 0.0f, 0, 5, &best_recipe},
@@ -200,8 +206,19 @@ static cnn_status add_head(cnn_net *net, const experiment *e, int32_t init)
 
 static cnn_status build_recipe(const experiment *e, int32_t init, cnn_net *net)
 {
-    /* ARCH_MODERN, the only one so far. */
-    cnn_status st = add_conv_bn(net, 32, 5, CNN_PAD_SAME, 1, init); /* 32x14x14 */
+    cnn_status st;
+    if (e->recipe->arch == ARCH_DEEP) {
+        /* Two 3x3 pairs: 32 maps at 28x28, 64 at 14x14. */
+        st = add_conv_bn(net, 32, 3, CNN_PAD_SAME, 0, init);             /* 32x28x28 */
+        if (st == CNN_OK)
+            st = add_conv_bn(net, 32, 3, CNN_PAD_SAME, 1, init);         /* 32x14x14 */
+        if (st == CNN_OK)
+            st = add_conv_bn(net, 64, 3, CNN_PAD_SAME, 0, init);         /* 64x14x14 */
+        if (st == CNN_OK)
+            st = add_conv_bn(net, 64, 3, CNN_PAD_SAME, 1, init);         /* 64x7x7 */
+        return st == CNN_OK ? add_head(net, e, init) : st;
+    }
+    st = add_conv_bn(net, 32, 5, CNN_PAD_SAME, 1, init); /* 32x14x14 */
     if (st == CNN_OK)
         st = add_conv_bn(net, 64, 5, CNN_PAD_EXPLICIT, 1, init);    /* 64x5x5 */
     return st == CNN_OK ? add_head(net, e, init) : st;

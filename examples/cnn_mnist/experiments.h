@@ -12,7 +12,7 @@
 /* Beyond the chapter: a network built from batch-normalised convolutions
  * and a training recipe (optimizer, schedule, batch, augmentation) that the
  * command line can still override piece by piece. */
-enum { ARCH_CHAPTER = 0, ARCH_MODERN };
+enum { ARCH_CHAPTER = 0, ARCH_MODERN, ARCH_DEEP };
 
 typedef struct recipe {
     int32_t arch;          /* ARCH_* */
