@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Tolerance: a pooled value or an input gradient is a float sum of at most a
  * few dozen terms (window area, or overlapping windows), so the float error
@@ -257,12 +258,40 @@ START_TEST(test_max_2x2_ties)
 }
 END_TEST
 
+/* Inference pools MAX without argmax through its own loop: it must give the
+ * same bits as the argmax form, also on ties, signed zeros and NaNs. */
+START_TEST(test_max_without_argmax_same_bits)
+{
+    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 2.0f};
+    cnn_pool_geom g = make_geom(&cases[_i]);
+    const int n = 3;
+    test_rng r;
+    test_rng_seed(&r, 777 + (unsigned)_i);
+    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
+    float *x = xalloc(nin, sizeof(float));
+    test_fill_uniform(&r, x, nin, 0.0f, 6.0f);
+    for (size_t i = 0; i < nin; i++)
+        x[i] = special[(int)x[i] % 6];
+    float *with = nan_floats(nout), *without = nan_floats(nout);
+    int32_t *argmax = xalloc(nout, sizeof(int32_t));
+    cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, with, argmax);
+    cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, without, NULL);
+    ck_assert_msg(memcmp(with, without, nout * sizeof(float)) == 0,
+                  "case %d: MAX without argmax differs from MAX with argmax", (int)_i);
+    free(x);
+    free(with);
+    free(without);
+    free(argmax);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("kernels_pool");
     TCase *tc = tcase_create("pool");
     tcase_add_loop_test(tc, test_pool_fwd_bwd, 0, NCASES * 3 * 2);
     tcase_add_loop_test(tc, test_max_2x2_ties, 0, 3);
+    tcase_add_loop_test(tc, test_max_without_argmax_same_bits, 0, NCASES);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_l2_zero_window);
     suite_add_tcase(s, tc);

@@ -126,6 +126,28 @@ static size_t pdim(const cnn_conv_geom *g)
     return (size_t)g->out_h * (size_t)g->out_w;
 }
 
+/* ---- shifted columns -------------------------------------------------
+ * At stride 1, the im2col row of (c, i, j) is the output positions' input
+ * pixels x[c][oy + i][ox + j]: rows i.. of the image shifted left by j
+ * columns, cut to out_w.  So one copy per (c, j) of the whole (padded)
+ * image shifted by j and cut to out_w columns, S[c][j] (hp x out_w), holds
+ * every row i of the im2col matrix at once: row (c, i, j) is the P floats
+ * at S[c][j] + i*out_w.  The microkernel's nested B strides (ukr.h) walk
+ * (c, i, j) over these in im2col's own order, so the sums, and the bits,
+ * are those of the im2col form, from a copy about k_h times smaller (W2's
+ * conv 2: 38 KiB, inside L1, against 125 KiB). */
+static bool shifted_fits(const cnn_conv_geom *g)
+{
+    return g->stride_h == 1 && g->stride_w == 1;
+}
+
+/* Floats of the shifted copy: in_c*k_w blocks of hp x out_w, and the
+ * padded tail of the last row's read (ppad - P floats, zeroed). */
+static size_t shifted_floats(const cnn_conv_geom *g, size_t ppad)
+{
+    return (size_t)g->in_c * g->k_w * padded_h(g) * g->out_w + (ppad - pdim(g));
+}
+
 /* Images whose transposed dy (and padded copy) bwd_weights holds at once. */
 static int bwdw_chunk(const cnn_conv_geom *g, int n)
 {
@@ -152,7 +174,8 @@ size_t cnn_k_conv2d_direct_scratch_floats(const cnn_conv_geom *g, int n)
     const size_t lanes = CNN_K_UKR_MAX_LANES, k = kdim(g), p = pdim(g);
     const size_t ppad = round_up(p, lanes), opad = round_up((size_t)g->out_c, lanes);
     const size_t pad = padded_floats(g);
-    const size_t fwd_pos = k * ppad, fwd_chan = k * opad + pad;
+    const size_t fwd_pos = k * ppad > shifted_floats(g, ppad) ? k * ppad : shifted_floats(g, ppad);
+    const size_t fwd_chan = k * opad + pad;
     const size_t bwd_data = (k + (size_t)g->out_c) * ppad;
     const size_t bwd_w = k * opad + (size_t)bwdw_chunk(g, n) * (p * opad + pad);
     const size_t bwd_w_dot = bwdw_dot_fits(g) ? (k + (size_t)g->out_c) * ppad +
@@ -176,7 +199,8 @@ static size_t fwd_cost(const cnn_conv_geom *g, int lanes, bool by_channels)
     const size_t k = kdim(g), p = pdim(g), o = (size_t)g->out_c, l = (size_t)lanes;
     if (by_channels)
         return p * ((o + l - 1) / l) * k + 2 * o * p;
-    return o * ((p + l - 1) / l) * k + 2 * k * p / l + o * p / l;
+    const size_t copy = shifted_fits(g) ? (size_t)g->in_c * g->k_w * padded_h(g) * g->out_w : k * p;
+    return o * ((p + l - 1) / l) * k + 2 * copy / l + o * p / l;
 }
 
 bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g)
@@ -185,17 +209,77 @@ bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g)
     return fwd_cost(g, lanes, true) < fwd_cost(g, lanes, false);
 }
 
-/* One image, by positions: y = W * col + b, col the im2col copy (K x ppad,
- * tail columns zero).  Full-width tiles are stored straight into y (rows of
- * y are P floats apart); a block that runs past P goes through a tile on
- * the stack.  (Splitting K into blocks to keep col's rows in L1 was tried
- * and measured no faster: W2's second layer ran 135 GFLOP/s either way.) */
+/* dst[ox] = src[ox] for ox < W: short copies kept as inline vector moves
+ * for the common widths (a memcpy call per row cost more than the copy). */
+#define DEF_COPY_ROW(W)                                                         \
+    static inline void copy_row_##W(float *restrict dst, const float *restrict src) \
+    {                                                                           \
+        for (int ox = 0; ox < (W); ox++)                                        \
+            dst[ox] = src[ox];                                                  \
+    }
+DEF_COPY_ROW(8)
+DEF_COPY_ROW(24)
+
+/* S[c][j][r][ox] = x[c][r - pad_h][ox + j - pad_w] (0 outside the image),
+ * r < hp, ox < out_w. */
+static void shift_columns(const cnn_conv_geom *g, const float *restrict x, float *restrict s)
+{
+    const int hp = padded_h(g), ow = g->out_w, in_w = g->in_w;
+    const size_t plane = (size_t)g->in_h * in_w;
+    for (int c = 0; c < g->in_c; c++) {
+        for (int j = 0; j < g->k_w; j++) {
+            const int off = j - g->pad_w;
+            /* output columns whose input column ox + off is inside the image */
+            const int lo = off < 0 ? -off : 0;
+            const int hi = in_w - off < ow ? in_w - off : ow;
+            const bool whole = lo == 0 && hi == ow;
+            for (int r = 0; r < hp; r++, s += ow) {
+                const int iy = r - g->pad_h;
+                if (iy < 0 || iy >= g->in_h) {
+                    for (int ox = 0; ox < ow; ox++)
+                        s[ox] = 0.0f;
+                    continue;
+                }
+                const float *src = x + (size_t)c * plane + (size_t)iy * in_w + off;
+                if (whole && ow == 8) {
+                    copy_row_8(s, src);
+                } else if (whole && ow == 24) {
+                    copy_row_24(s, src);
+                } else {
+                    for (int ox = 0; ox < ow; ox++)
+                        s[ox] = ox >= lo && ox < hi ? src[ox] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* One image, by positions: y = W * col + b, col the im2col matrix (K x
+ * ppad, tail columns zero), read from the shifted copy at stride 1 and
+ * from an im2col copy otherwise (`buf` holds either).  Full-width tiles are
+ * stored straight into y (rows of y are P floats apart); a block that runs
+ * past P goes through a tile on the stack.  (Splitting K into blocks to
+ * keep col's rows in L1 was tried and measured no faster: W2's second
+ * layer ran 135 GFLOP/s either way.) */
 static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, const float *x,
-                             const float *w, const float *b, float *y, float *col)
+                             const float *w, const float *b, float *y, float *buf)
 {
     const int k = (int)kdim(g), p = (int)pdim(g), ppad = (int)round_up(pdim(g), s->lanes);
     float tile[CNN_K_UKR_TILE_FLOATS];
-    cnn_k_im2col_ld(g, x, col, (size_t)ppad);
+    /* B(c, i, j) in im2col order: flat rows of the im2col copy, or nested
+     * over the shifted copy */
+    const bool shifted = shifted_fits(g);
+    const int hp = padded_h(g);
+    cnn_k_ukr_job nest = {.n1 = 1, .n2 = 1, .n3 = k, .a3 = 1, .ldb = ppad};
+    if (shifted) {
+        shift_columns(g, x, buf);
+        nest = (cnn_k_ukr_job){.n1 = g->in_c, .a1 = (ptrdiff_t)g->k_h * g->k_w,
+                               .n2 = g->k_h, .a2 = g->k_w, .n3 = g->k_w, .a3 = 1,
+                               .b1 = (ptrdiff_t)g->k_w * hp * g->out_w, .b2 = g->out_w,
+                               .ldb = (ptrdiff_t)hp * g->out_w};
+    } else {
+        cnn_k_im2col_ld(g, x, buf, (size_t)ppad);
+    }
     const col_plan cp = plan_cols(p, s->lanes, s->plan_nv);
     for (int cb = 0; cb < cp.blocks; cb++) {
         int v0;
@@ -208,9 +292,13 @@ static void fwd_by_positions(const cnn_k_ukr_set *s, const cnn_conv_geom *g, con
             const bool direct = cnt == width;
             float *dst = direct ? y + (size_t)o0 * p + p0 : tile;
             const int ldd = direct ? p : width;
-            const cnn_k_ukr_job job = {
-                .a = w + (size_t)o0 * k, .a_row = k, .n1 = 1, .n2 = 1, .n3 = k, .a3 = 1,
-                .b = col + p0, .ldb = ppad, .t = dst, .ldt = ldd, .overwrite = 1};
+            cnn_k_ukr_job job = nest;
+            job.a = w + (size_t)o0 * k;
+            job.a_row = k;
+            job.b = buf + p0;
+            job.t = dst;
+            job.ldt = ldd;
+            job.overwrite = 1;
             s->fn[nv][mr](&job);
             if (direct && !b)
                 continue;
@@ -285,15 +373,33 @@ void cnn_k_conv2d_direct_fwd(const cnn_conv_geom *g, int n, const float *x, cons
 void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, const float *w,
                                 const float *b, float *y, float *scratch, bool by_channels)
 {
+    cnn_k_conv2d_direct_fwd_each(g, n, x, w, b, y, (size_t)g->out_c * pdim(g), scratch,
+                                 by_channels, NULL);
+}
+
+void cnn_k_conv2d_direct_fwd_each(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                                  const float *b, float *y, size_t y_step, float *scratch,
+                                  bool by_channels, const cnn_k_image_hook *hook)
+{
     const cnn_k_ukr_set *s = cnn_k_ukr_active();
-    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * pdim(g);
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w;
     if (!by_channels) {
-        /* im2col never writes the tail columns: zero them once */
+        /* neither copy writes the tail columns (im2col) or the tail past
+         * the last row (shifted): zero them once */
         const size_t ppad = round_up(pdim(g), s->lanes), k = kdim(g);
-        for (size_t r = 0; r < k; r++)
-            memset(scratch + r * ppad + pdim(g), 0, (ppad - pdim(g)) * sizeof *scratch);
-        for (int i = 0; i < n; i++)
-            fwd_by_positions(s, g, x + i * x_img, w, b, y + i * y_img, scratch);
+        if (shifted_fits(g)) {
+            const size_t end = shifted_floats(g, ppad);
+            memset(scratch + end - (ppad - pdim(g)), 0, (ppad - pdim(g)) * sizeof *scratch);
+        } else {
+            for (size_t r = 0; r < k; r++)
+                memset(scratch + r * ppad + pdim(g), 0, (ppad - pdim(g)) * sizeof *scratch);
+        }
+        for (int i = 0; i < n; i++) {
+            float *yi = y + i * y_step;
+            fwd_by_positions(s, g, x + i * x_img, w, b, yi, scratch);
+            if (hook)
+                hook->done(hook->ctx, i, yi);
+        }
         return;
     }
     const int opad = (int)round_up((size_t)g->out_c, s->lanes);
@@ -301,11 +407,14 @@ void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, c
     pack_wt(g, w, opad, wt);
     for (int i = 0; i < n; i++) {
         const float *src = x + i * x_img;
+        float *yi = y + i * y_step;
         if (has_pad(g)) {
             pad_image(g, src, xp);
             src = xp;
         }
-        fwd_by_channels(s, g, src, wt, opad, b, y + i * y_img);
+        fwd_by_channels(s, g, src, wt, opad, b, yi);
+        if (hook)
+            hook->done(hook->ctx, i, yi);
     }
 }
 

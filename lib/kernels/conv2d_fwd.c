@@ -74,6 +74,25 @@ void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float
         cnn_k_conv2d_direct_fwd(g, n, x, w, b, y, scratch);
 }
 
+void cnn_k_conv2d_fwd_each(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                           const float *b, float *y, size_t y_step, float *scratch,
+                           const cnn_k_image_hook *hook)
+{
+    if (!cnn_k_conv2d_is_pointwise(g)) {
+        cnn_k_conv2d_direct_fwd_each(g, n, x, w, b, y, y_step, scratch,
+                                     cnn_k_conv2d_direct_fwd_by_channels(g), hook);
+        return;
+    }
+    /* Pointwise: one GEMM per image already, so image by image costs nothing. */
+    const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w;
+    for (int i = 0; i < n; i++) {
+        float *yi = y + i * y_step;
+        cnn_k_conv2d_gemm_fwd(g, 1, x + i * x_img, w, b, yi, scratch);
+        if (hook)
+            hook->done(hook->ctx, i, yi);
+    }
+}
+
 /* y[n][o] = sum_{c,i,j} w[o][c][i][j] * x[n][c][oy*s_h+i-p_h][ox*s_w+j-p_w] + b[o]. */
 void cnn_k_conv2d_gemm_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
                            const float *b, float *y, float *scratch)

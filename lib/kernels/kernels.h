@@ -88,6 +88,19 @@ void cnn_k_conv2d_unchunk(const cnn_conv_geom *g, int nc, const float *yc, const
 void cnn_k_conv2d_tochunk(const cnn_conv_geom *g, int nc, const float *y, float *yc);
 void cnn_k_conv2d_fwd(const cnn_conv_geom *g, int n, const float *x, const float *w,
                       const float *b, float *y, float *scratch);
+/* cnn_k_conv2d_fwd with a hook called as done(ctx, i, yi) as soon as image
+ * i's output yi is complete, while it is still in cache: a fused pooling
+ * layer pools each image there instead of re-reading the whole batch's
+ * output from memory afterwards.  Image i's output goes to y + i*y_step
+ * (y_step 0: every image reuses one buffer, for callers that consume each
+ * image in the hook).  Same sums, so the same bits, as cnn_k_conv2d_fwd. */
+typedef struct cnn_k_image_hook {
+    void (*done)(void *ctx, int i, const float *yi);
+    void *ctx;
+} cnn_k_image_hook;
+void cnn_k_conv2d_fwd_each(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                           const float *b, float *y, size_t y_step, float *scratch,
+                           const cnn_k_image_hook *hook);
 
 /* The two implementations behind the three conv2d functions, public for the
  * tests; the dispatchers run the GEMM path for pointwise convolutions only.
@@ -126,6 +139,11 @@ void cnn_k_conv2d_direct_bwd_weights_as(const cnn_conv_geom *g, int n, const flo
                                         const float *dy, float *dw, float *scratch, bool by_dot);
 void cnn_k_conv2d_direct_fwd_as(const cnn_conv_geom *g, int n, const float *x, const float *w,
                                 const float *b, float *y, float *scratch, bool by_channels);
+/* cnn_k_conv2d_direct_fwd_as with cnn_k_conv2d_fwd_each's y_step and hook
+ * (hook may be NULL). */
+void cnn_k_conv2d_direct_fwd_each(const cnn_conv_geom *g, int n, const float *x, const float *w,
+                                  const float *b, float *y, size_t y_step, float *scratch,
+                                  bool by_channels, const cnn_k_image_hook *hook);
 
 /* ---- conv2d_bwd.c ------------------------------------------------------
  * bwd_data:    dx (write) = gradient w.r.t. x given dy (n x out_c x out_h x out_w).

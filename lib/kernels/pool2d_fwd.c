@@ -82,6 +82,19 @@ static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *res
             int ox = 0;
 #if defined(__SSE2__)
             const __m128i one = _mm_set1_epi32(1), down = _mm_set1_epi32(in_w);
+            if (!argmax) {
+                /* max_ps(b, a) is b > a ? b : a, lane by lane (NaN: a), which
+                 * is the select below: the same bits without the masks */
+                for (; ox + 4 <= out_w; ox += 4) {
+                    const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+                    const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+                    const __m128 m0 = _mm_max_ps(_mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1)),
+                                                 _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)));
+                    const __m128 m1 = _mm_max_ps(_mm_shuffle_ps(q0, q1, _MM_SHUFFLE(3, 1, 3, 1)),
+                                                 _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(2, 0, 2, 0)));
+                    _mm_storeu_ps(y + ox, _mm_max_ps(m1, m0));
+                }
+            }
             for (; ox + 4 <= out_w; ox += 4) {
                 const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
                 const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);

@@ -6,7 +6,11 @@
  *   T[r][l] += sum over i1 < n1, i2 < n2, i3 < n3 of
  *              A(r; i1, i2, i3) * B[step][l]
  *   A(r; i1, i2, i3) = a[r*a_row + i1*a1 + i2*a2 + i3*a3]
- *   B[step]          = b + step*ldb, step = (i1*n2 + i2)*n3 + i3
+ *   B(i1, i2, i3)    = b + i1*b1 + i2*b2 + i3*ldb
+ * where b1 = 0 and b2 = 0 stand for the rows following on linearly
+ * (b2 = n3*ldb, b1 = n2*b2: B[step], step = (i1*n2 + i2)*n3 + i3).  The
+ * nested form lets a stride-1 convolution read its B rows from a copy of
+ * the image shifted by columns only (conv2d_direct.c, "shifted columns").
  *
  * The A elements are broadcast, the B rows loaded as vectors: mr * nv
  * accumulators stay in registers for the whole nest, and the tile is added
@@ -44,8 +48,9 @@ typedef struct cnn_k_ukr_job {
     ptrdiff_t a_row;     /* floats from one row's A element to the next row's */
     int n1, n2, n3;      /* loop counts, each >= 1 */
     ptrdiff_t a1, a2, a3; /* A strides of the three loops, in floats */
-    const float *b;      /* B[0]: nv * lanes floats */
-    ptrdiff_t ldb;       /* floats from one B row to the next */
+    const float *b;      /* B(0, 0, 0): nv * lanes floats */
+    ptrdiff_t ldb;       /* floats from one B row to the next (innermost loop) */
+    ptrdiff_t b1, b2;    /* B strides of the outer two loops; 0: linear (above) */
     float *t;            /* T[0][0] */
     ptrdiff_t ldt;       /* floats from one T row to the next */
     int overwrite;       /* nonzero: T = the sum (T is not read); 0: T += the sum */

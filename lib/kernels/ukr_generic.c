@@ -16,10 +16,11 @@ static inline __attribute__((always_inline)) void generic_body(const cnn_k_ukr_j
 {
     float acc[GEN_MAX_MR][CNN_K_UKR_MAX_NV * GEN_LANES] = {{0}};
     const int width = nv * GEN_LANES;
-    const float *b = j->b;
+    const ptrdiff_t b2 = j->b2 ? j->b2 : j->n3 * j->ldb, b1 = j->b1 ? j->b1 : j->n2 * b2;
     for (int i1 = 0; i1 < j->n1; i1++) {
         for (int i2 = 0; i2 < j->n2; i2++) {
             const float *a = j->a + i1 * j->a1 + i2 * j->a2;
+            const float *b = j->b + i1 * b1 + i2 * b2;
             for (int i3 = 0; i3 < j->n3; i3++, a += j->a3, b += j->ldb) {
                 for (int r = 0; r < mr; r++) {
                     const float ar = a[r * j->a_row];

@@ -179,6 +179,30 @@ static cnn_status conv_reserve(cnn_layer *l, int n)
     return st;
 }
 
+/* What follows one image's convolution inside its loop (conv_forward_part):
+ * its pooling, then bias and activation on the pooled planes. */
+typedef struct pool_job {
+    const cnn_pool_geom *pg;
+    const cnn_conv2d_params *p;
+    const float *bias;
+    float *y;          /* pooled output of the part's first image */
+    int32_t *argmax;   /* likewise, or NULL */
+    float *pre;        /* L2 pooling in training: the pooled values kept, else NULL */
+} pool_job;
+
+static void pool_image(void *ctx, int i, const float *conv_i)
+{
+    const pool_job *j = ctx;
+    const size_t plane = (size_t)j->pg->out_h * j->pg->out_w, p_img = (size_t)j->pg->c * plane;
+    const size_t off = (size_t)i * p_img;
+    float *y = j->y + off;
+    cnn_k_pool2d_fwd(j->pg, j->p->pool, 1, conv_i, y, j->argmax ? j->argmax + off : NULL);
+    if (j->pre)
+        memcpy(j->pre + off, y, p_img * sizeof(float));
+    cnn_k_bias_add(1, j->pg->c, plane, j->bias, y);
+    cnn_k_act_fwd(j->p->activation, p_img, y, y);
+}
+
 /* Forward for images [a, b) of a batch of n: every buffer is offset to
  * image a, so parts run concurrently on disjoint memory. */
 static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x, float *y,
@@ -209,12 +233,15 @@ static void conv_forward_part(cnn_layer *l, int n, int a, int b, const float *x,
     int32_t *argmax = aux_argmax && ctx->mode == CNN_MODE_TRAIN ? aux_argmax + (size_t)a * p_img
                                                                 : NULL;
     y += (size_t)a * p_img;
-    cnn_k_conv2d_fwd(&g, nb, x, l->w, NULL, conv_out, scratch);
-    cnn_k_pool2d_fwd(&pg, p->pool, nb, conv_out, y, argmax);
-    if (ctx->mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2)
-        memcpy(aux_pre + (size_t)a * p_img, y, (size_t)nb * p_img * sizeof(float));
-    cnn_k_bias_add(nb, pg.c, plane, l->b, y);
-    cnn_k_act_fwd(p->activation, (size_t)nb * p_img, y, y);
+    /* Each image is pooled as soon as its convolution is done, while its
+     * output is in cache.  Inference keeps nothing for a backward pass, so
+     * every image's convolution reuses the first slot. */
+    float *pre = ctx->mode == CNN_MODE_TRAIN && p->pool == CNN_POOL_L2 ? aux_pre + (size_t)a * p_img
+                                                                       : NULL;
+    pool_job job = {&pg, p, l->b, y, argmax, pre};
+    const cnn_k_image_hook hook = {pool_image, &job};
+    const size_t step = ctx->mode == CNN_MODE_TRAIN ? c_img : 0;
+    cnn_k_conv2d_fwd_each(&g, nb, x, l->w, NULL, conv_out, step, scratch, &hook);
 }
 
 static void conv_forward(cnn_layer *l, int n, const float *x, float *y, const cnn_layer_ctx *ctx)
