@@ -27,6 +27,7 @@ static const pool_case cases[] = {
     {2, 5, 4, 5, 4, 1, 1},   /* window = image */
     {1, 8, 8, 3, 2, 3, 3},   /* stride > window: gaps between windows */
     {2, 10, 13, 2, 2, 2, 2}, /* 2x2 with 6 outputs a row: a 4-wide block and a tail */
+    {1, 6, 42, 2, 2, 2, 2},  /* 2x2 with 21 outputs a row: a 16-wide AVX-512 block and a tail */
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 static const int modes[] = {CNN_K_POOL_MAX, CNN_K_POOL_AVG, CNN_K_POOL_L2};
