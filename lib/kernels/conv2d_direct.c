@@ -222,7 +222,7 @@ DEF_COPY_ROW(24)
 
 /* S[c][j][r][ox] = x[c][r - pad_h][ox + j - pad_w] (0 outside the image),
  * r < hp, ox < out_w. */
-static void shift_columns(const cnn_conv_geom *g, const float *restrict x, float *restrict s)
+CNN_KEEP_LOOPS static void shift_columns(const cnn_conv_geom *g, const float *restrict x, float *restrict s)
 {
     const int hp = padded_h(g), ow = g->out_w, in_w = g->in_w;
     const size_t plane = (size_t)g->in_h * in_w;
@@ -240,14 +240,20 @@ static void shift_columns(const cnn_conv_geom *g, const float *restrict x, float
                         s[ox] = 0.0f;
                     continue;
                 }
-                const float *src = x + (size_t)c * plane + (size_t)iy * in_w + off;
+                /* input column of ox is ox + off: kept as an index, since a
+                 * pointer to the row's column off < 0 would point outside it */
+                const float *row = x + (size_t)c * plane + (size_t)iy * in_w;
                 if (whole && ow == 8) {
-                    copy_row_8(s, src);
+                    copy_row_8(s, row + off);
                 } else if (whole && ow == 24) {
-                    copy_row_24(s, src);
+                    copy_row_24(s, row + off);
                 } else {
-                    for (int ox = 0; ox < ow; ox++)
-                        s[ox] = ox >= lo && ox < hi ? src[ox] : 0.0f;
+                    for (int ox = 0; ox < lo; ox++)
+                        s[ox] = 0.0f;
+                    for (int ox = lo; ox < hi; ox++)
+                        s[ox] = row[ox + off];
+                    for (int ox = hi; ox < ow; ox++)
+                        s[ox] = 0.0f;
                 }
             }
         }

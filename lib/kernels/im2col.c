@@ -36,14 +36,6 @@ static void valid_range(int off, int stride, int in_w, int out_w, int *lo, int *
     *hi = h;
 }
 
-/* gcc turns the short stride-1 row copies below back into memcpy calls,
- * whose call overhead dominated for rows of 8 to 24 floats: keep the loops. */
-#if defined(__GNUC__) && !defined(__clang__)
-#  define CNN_KEEP_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#  define CNN_KEEP_LOOPS
-#endif
-
 /* Stride 1, no padding (every convolution of the chapter-6 nets): each
  * output row oy of col row (c, i, j) is the out_w floats of input row oy+i
  * starting at column j, with no zeros to write.  The generic loop below paid

@@ -15,6 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* gcc turns short row copies and fills (8 to 28 floats, as in im2col and
+ * the shifted-column copy) back into memcpy/memset calls, whose call
+ * overhead dominates at those lengths: functions marked so keep the loops. */
+#if defined(__GNUC__) && !defined(__clang__)
+#  define CNN_KEEP_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#  define CNN_KEEP_LOOPS
+#endif
+
 /* ---- instruction set (isa.c) ------------------------------------------
  * The kernels with run-time dispatch (the convolution microkernels, ukr.h,
  * and the small-batch dense kernels, dense_simd.h) take the path
