@@ -308,6 +308,28 @@ else
     echo "ok: SIGINT during evaluation -> 130 after $done_nets of 64 nets: $(cat "$tmp/err")"
 fi
 
+# ---- ensemble members draw their augmentation from their own seeds --------
+# Member i of "--ensemble N --seed S" is the net "--seed S+i" trains alone,
+# augmentation included, so members can be trained apart and voted with
+# --load.  Needs images that augmentation changes: random pixels (raw IDX).
+mkdir "$tmp/noise"
+{ be32 2051; be32 60000; be32 28; be32 28; head -c $((60000 * 784)) /dev/urandom; } \
+    >"$tmp/noise/train-images-idx3-ubyte"
+cp "$tmp/mnist/t10k-images-idx3-ubyte" "$tmp/mnist/t10k-labels-idx1-ubyte" "$tmp/noise/"
+gzip -dc "$tmp/mnist/train-labels-idx1-ubyte.gz" >"$tmp/noise/train-labels-idx1-ubyte"
+small="modern --epochs 1 --train-size 40 --batch 20 --data $tmp/noise --quiet"
+if "$exe" $small --ensemble 2 --seed 5 --save "$tmp/ens.cnnm" >"$tmp/out" 2>"$tmp/err" &&
+    "$exe" $small --seed 5 --save "$tmp/s5.cnnm" >>"$tmp/out" 2>>"$tmp/err" &&
+    "$exe" $small --seed 6 --save "$tmp/s6.cnnm" >>"$tmp/out" 2>>"$tmp/err"; then
+    if cmp -s "$tmp/ens-1.cnnm" "$tmp/s5.cnnm" && cmp -s "$tmp/ens-2.cnnm" "$tmp/s6.cnnm"; then
+        echo "ok: ensemble members 1 and 2 of --seed 5 are the nets of --seed 5 and --seed 6"
+    else
+        fail "ensemble members differ from the single runs of their seeds"
+    fi
+else
+    fail "augmented ensemble runs failed: $(cat "$tmp/err")"
+fi
+
 # Every option of --help is in the manual page, as a whole word (roff
 # spells '-' as '\-', undone first).
 if [ -n "$man" ]; then

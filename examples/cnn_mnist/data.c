@@ -66,10 +66,10 @@ int mnist_load(const char *dir, int64_t train_size, int expanded, uint64_t seed,
         s->train = base;
     }
     if (augment) {
-        cnn_dataset *plain = s->train;
-        st = cnn_dataset_augment(plain, augment, &s->train);
-        cnn_dataset_destroy(plain); /* the augmented view keeps what it needs */
+        s->plain_train = s->train;
+        st = cnn_dataset_augment(s->plain_train, augment, &s->train);
         if (st != CNN_OK) {
+            s->train = NULL;
             mnist_free(s);
             return lib_fail(err, es, "cannot augment the training set", st);
         }
@@ -90,6 +90,7 @@ int mnist_load(const char *dir, int64_t train_size, int expanded, uint64_t seed,
 void mnist_free(mnist_splits *s)
 {
     cnn_dataset_destroy(s->train);
+    cnn_dataset_destroy(s->plain_train);
     cnn_dataset_destroy(s->validation);
     cnn_dataset_destroy(s->test);
     memset(s, 0, sizeof *s);

@@ -11,6 +11,8 @@
 
 typedef struct mnist_splits {
     cnn_dataset *train;       /* what training iterates over */
+    cnn_dataset *plain_train; /* train before augmentation (NULL when not augmented):
+                                 ensemble members augment it with their own seeds */
     cnn_dataset *validation;
     cnn_dataset *test;
     int64_t base_train;       /* training images before expansion */

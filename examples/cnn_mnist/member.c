@@ -125,8 +125,27 @@ static int train(member *m, const options *o, const mnist_splits *d, report *rep
     memset(&m->result, 0, sizeof m->result);
     m->result.struct_size = sizeof m->result;
     rep->log = &m->log;
-    st = fe ? fe->train(fe->self, m->net, opt, d->train, &tp, &m->result)
-            : cnn_train(m->net, opt, d->train, &tp, &m->result);
+    /* Each member draws its augmentation from its own seed, as its weights,
+     * order and dropout: member i of an ensemble run with --seed S is the
+     * net a single run with --seed S+i trains (so members can also be
+     * trained apart, in parallel, and voted with --load). */
+    cnn_dataset *train_set = d->train, *own = NULL;
+    if (d->plain_train && m->seed != o->seed) {
+        cnn_augment_params a = o->augment;
+        a.seed = m->seed;
+        st = cnn_dataset_augment(d->plain_train, &a, &own);
+        if (st != CNN_OK) {
+            snprintf(err, es, "cannot augment the training set: %s", cnn_last_error());
+            cnn_optimizer_destroy(opt);
+            free(checkpoint);
+            free(resume);
+            return -1;
+        }
+        train_set = own;
+    }
+    st = fe ? fe->train(fe->self, m->net, opt, train_set, &tp, &m->result)
+            : cnn_train(m->net, opt, train_set, &tp, &m->result);
+    cnn_dataset_destroy(own);
     report_clear_bar(rep);
     cnn_optimizer_destroy(opt);
     free(checkpoint);
