@@ -68,31 +68,50 @@ static inline __m128i select_epi32(__m128i mask, __m128i b, __m128i c)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_ROWS 1
-/* One output row of a 2x2 stride-2 MAX window without argmax, 16 outputs a
- * step, on the AVX-512 path (inference; the caller checks cnn_k_isa()).
+/* 2x2 stride-2 MAX pooling without argmax of `planes` planes, 16 outputs
+ * a step, on the AVX-512 path (inference; the caller checks cnn_k_isa()).
  * The lanes are reduced as in the SSE2 loop below: max(b, a) per row pair,
- * then max(lower, upper), so the bits are the same on every path. */
-__attribute__((target("avx512f"))) static void max_2x2_row_avx512(const float *r0,
-                                                                  const float *r1, int out_w,
-                                                                  float *y)
+ * then max(lower, upper), so the bits are the same on every path.  One call
+ * does every plane: per row, the setup cost more than the row's work. */
+__attribute__((target("avx512f"))) static void max_2x2_avx512(const cnn_pool_geom *g,
+                                                             size_t planes, const float *x,
+                                                             float *y)
 {
+    const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
+    const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    for (int ox = 0; ox < out_w; ox += 16) {
-        const int left = out_w - ox < 16 ? out_w - ox : 16;
-        /* 2*left input floats: the first vector's lanes, then the second's */
-        const __mmask16 lo = (__mmask16)(left >= 8 ? 0xFFFFu : (1u << (2 * left)) - 1u);
-        const __mmask16 hi = (__mmask16)(left > 8 ? (1u << (2 * (left - 8))) - 1u : 0u);
-        const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox);
-        const __m512 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
-        const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
-        const __m512 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
-        const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
-                                        _mm512_permutex2var_ps(p0, even, p1));
-        const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
-                                        _mm512_permutex2var_ps(q0, even, q1));
-        _mm512_mask_storeu_ps(y + ox, (__mmask16)((1u << left) - 1u), _mm512_max_ps(m1, m0));
+    /* the last step of a row covers `left` outputs: 2*left input floats */
+    const int left = out_w % 16 ? out_w % 16 : 16;
+    const __mmask16 lo = (__mmask16)(left >= 8 ? 0xFFFFu : (1u << (2 * left)) - 1u);
+    const __mmask16 hi = (__mmask16)(left > 8 ? (1u << (2 * (left - 8))) - 1u : 0u);
+    const __mmask16 out_mask = (__mmask16)((1u << left) - 1u);
+    const int full = out_w - left; /* outputs before the last step */
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_plane;
+        for (int oy = 0; oy < out_h; oy++, y += out_w) {
+            const float *r0 = xp + (size_t)2 * oy * in_w, *r1 = r0 + in_w;
+            int ox = 0;
+            for (; ox < full; ox += 16) {
+                const __m512 p0 = _mm512_loadu_ps(r0 + 2 * ox), p1 = _mm512_loadu_ps(r0 + 2 * ox + 16);
+                const __m512 q0 = _mm512_loadu_ps(r1 + 2 * ox), q1 = _mm512_loadu_ps(r1 + 2 * ox + 16);
+                const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
+                                                _mm512_permutex2var_ps(p0, even, p1));
+                const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
+                                                _mm512_permutex2var_ps(q0, even, q1));
+                _mm512_storeu_ps(y + ox, _mm512_max_ps(m1, m0));
+            }
+            const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox);
+            const __m512 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
+            const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
+            const __m512 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
+            const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
+                                            _mm512_permutex2var_ps(p0, even, p1));
+            const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
+                                            _mm512_permutex2var_ps(q0, even, q1));
+            _mm512_mask_storeu_ps(y + ox, out_mask, _mm512_max_ps(m1, m0));
+        }
     }
 }
 #endif
@@ -107,7 +126,10 @@ static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *res
     const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
     const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
 #if defined(HAVE_AVX512_ROWS)
-    const bool wide = cnn_k_isa() >= CNN_K_ISA_AVX512;
+    if (!argmax && out_w > 0 && cnn_k_isa() >= CNN_K_ISA_AVX512) {
+        max_2x2_avx512(g, planes, x, y);
+        return;
+    }
 #endif
     for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
@@ -115,13 +137,6 @@ static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *res
             const int row0 = 2 * oy * in_w;
             const float *r0 = xp + row0, *r1 = r0 + in_w;
             int ox = 0;
-#if defined(HAVE_AVX512_ROWS)
-            if (!argmax && wide) {
-                max_2x2_row_avx512(r0, r1, out_w, y);
-                y += out_w;
-                continue;
-            }
-#endif
 #if defined(__SSE2__)
             const __m128i one = _mm_set1_epi32(1), down = _mm_set1_epi32(in_w);
             if (!argmax) {
