@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Tolerances.  RTOL_SUM (1e-4) is for float sums, compared against
  * sum|terms| as in the other kernel suites; the sums here have at most a few
@@ -229,6 +230,29 @@ static void check_softmax(int n, int k, const float *z, int in_place)
 }
 
 /* _i = 0..3: (n, k) in {(1,1), (1,10), (7,10), (7,3)}, odd _i in place */
+/* cnn_k_bias_act in one pass gives the bits of bias_add then act_fwd, for
+ * every activation, on values that include NaN, infinities and signed zeros. */
+START_TEST(test_bias_act_same_bits)
+{
+    static const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -3.5f, 2.25f};
+    const int act = _i, c = 3;
+    const size_t plane = 37, n = (size_t)c * plane;
+    float b[3] = {0.5f, -0.0f, -2.25f};
+    float *fused = malloc(n * sizeof *fused), *split = malloc(n * sizeof *split);
+    ck_assert_ptr_nonnull(fused);
+    ck_assert_ptr_nonnull(split);
+    for (size_t i = 0; i < n; i++)
+        fused[i] = split[i] = i % 3 == 0 ? special[(i / 3) % 8] : (float)((int)(i * 7 % 11) - 5) / 4.0f;
+    cnn_k_bias_act(act, c, plane, b, fused);
+    cnn_k_bias_add(1, c, plane, b, split);
+    cnn_k_act_fwd(act, n, split, split);
+    ck_assert_msg(memcmp(fused, split, n * sizeof *fused) == 0, "activation %d: fused bias+act differs",
+                  act);
+    free(fused);
+    free(split);
+}
+END_TEST
+
 START_TEST(test_softmax_fwd_random)
 {
     static const int nk[][2] = {{1, 1}, {1, 10}, {7, 10}, {7, 3}};
@@ -558,6 +582,7 @@ static Suite *misc_suite(void)
     tcase_add_loop_test(tc, test_act_bwd, 0, 8);
     tcase_add_test(tc, test_act_relu_exact);
     tcase_add_loop_test(tc, test_bias_add_grad, 0, 2);
+    tcase_add_loop_test(tc, test_bias_act_same_bits, 0, 4);
     tcase_add_loop_test(tc, test_softmax_fwd_random, 0, 4);
     tcase_add_test(tc, test_softmax_fwd_large);
     tcase_add_test(tc, test_nll_sum);

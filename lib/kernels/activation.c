@@ -78,6 +78,28 @@ void cnn_k_bias_add(int n, int c, size_t plane, const float *b, float *y)
     }
 }
 
+void cnn_k_bias_act(int act, int c, size_t plane, const float *b, float *y)
+{
+    if (act != CNN_K_ACT_RELU && act != CNN_K_ACT_IDENTITY) {
+        cnn_k_bias_add(1, c, plane, b, y);
+        cnn_k_act_fwd(act, (size_t)c * plane, y, y);
+        return;
+    }
+    const bool relu = act == CNN_K_ACT_RELU;
+    for (int ch = 0; ch < c; ch++, y += plane) {
+        const float bc = b[ch];
+        if (relu) {
+            for (size_t p = 0; p < plane; p++) {
+                const float z = y[p] + bc;
+                y[p] = z > 0.0f ? z : 0.0f;
+            }
+        } else {
+            for (size_t p = 0; p < plane; p++)
+                y[p] += bc;
+        }
+    }
+}
+
 /* db[c] = sum_{n,p} dy[n][c][p]. */
 void cnn_k_bias_grad(int n, int c, size_t plane, const float *dy, float *db)
 {

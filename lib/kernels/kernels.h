@@ -250,6 +250,10 @@ void cnn_k_act_fwd(int act, size_t count, const float *z, float *y);
 void cnn_k_act_bwd(int act, size_t count, const float *y, const float *dy, float *dz);
 /* y[n][c][p] += b[c] for an n x c x plane array (plane = h*w). */
 void cnn_k_bias_add(int n, int c, size_t plane, const float *b, float *y);
+/* y[c][p] = f(y[c][p] + b[c]) for one c x plane image, in one pass where f
+ * is ReLU or the identity: the same arithmetic as cnn_k_bias_add then
+ * cnn_k_act_fwd, so the same bits. */
+void cnn_k_bias_act(int act, int c, size_t plane, const float *b, float *y);
 /* db (write)[c] = sum over n and plane of dy[n][c][p]. */
 void cnn_k_bias_grad(int n, int c, size_t plane, const float *dy, float *db);
 

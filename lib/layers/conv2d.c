@@ -199,8 +199,7 @@ static void pool_image(void *ctx, int i, const float *conv_i)
     cnn_k_pool2d_fwd(j->pg, j->p->pool, 1, conv_i, y, j->argmax ? j->argmax + off : NULL);
     if (j->pre)
         memcpy(j->pre + off, y, p_img * sizeof(float));
-    cnn_k_bias_add(1, j->pg->c, plane, j->bias, y);
-    cnn_k_act_fwd(j->p->activation, p_img, y, y);
+    cnn_k_bias_act(j->p->activation, j->pg->c, plane, j->bias, y);
 }
 
 /* Forward for images [a, b) of a batch of n: every buffer is offset to
