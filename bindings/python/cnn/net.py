@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import operator
 import sys
+import threading
 from collections import namedtuple
 
 from . import _lib
@@ -250,10 +251,17 @@ def _load_limits(max_param_bytes, max_workspace_bytes, max_flops):
 
 
 _previous_unraisable_hook = None
+# The _Callbacks of the training run in progress on this thread, if any.
+_active = threading.local()
 
 
 def _unraisable_hook(unraisable):
     owner = getattr(unraisable.object, "__self__", None)
+    if not isinstance(owner, _Callbacks) and isinstance(unraisable.exc_value, KeyboardInterrupt):
+        # Ctrl-C that lands in other Python code run during training (a
+        # finalizer run by the garbage collector, say) would be swallowed as
+        # unraisable: it belongs to the run in progress, which it cancels.
+        owner = getattr(_active, "callbacks", None)
     if isinstance(owner, _Callbacks) and unraisable.exc_value is not None:
         if owner.error is None:
             owner.error = unraisable.exc_value
@@ -605,11 +613,15 @@ class Net(Handle):
                 else None
             p.test = held.enter_context(test._use()) if test is not None else None
             self._last_n = None
-            if sp is None:
-                status = L.cnn_train(h, oh, th, ctypes.byref(p), ctypes.byref(r))
-            else:
-                status = L.cnn_train_sharded(h, oh, th, ctypes.byref(p), ctypes.byref(sp),
-                                             ctypes.byref(r))
+            outer, _active.callbacks = getattr(_active, "callbacks", None), cb
+            try:
+                if sp is None:
+                    status = L.cnn_train(h, oh, th, ctypes.byref(p), ctypes.byref(r))
+                else:
+                    status = L.cnn_train_sharded(h, oh, th, ctypes.byref(p), ctypes.byref(sp),
+                                                 ctypes.byref(r))
+            finally:
+                _active.callbacks = outer
             if cb.error is not None:
                 raise cb.error
             canceled = status == CanceledError.status and cb.user_canceled

@@ -217,6 +217,41 @@ class CloseDuringTraining(unittest.TestCase):
         self.assertEqual(cb._progress(None, None), 1)  # cancels from then on
 
 
+    def test_interrupt_in_other_code_during_training_is_claimed(self):
+        # Ctrl-C landing in a finalizer run during training reaches the
+        # unraisable hook from an unrelated object: it cancels the run in
+        # progress and is re-raised by train(), not swallowed.
+        import sys
+        net = small_net()
+        seen = []
+
+        def finalizer():
+            pass
+
+        class Report:
+            object = finalizer
+            exc_value = KeyboardInterrupt()
+
+        def progress(p):
+            if not seen:
+                seen.append(p)
+                sys.unraisablehook(Report)
+
+        cnn.net._install_unraisable_hook()
+        with self.assertRaises(KeyboardInterrupt):
+            net.train(dataset(200), cnn.SGD(0.1), 3, progress_every=1, on_progress=progress)
+        self.assertEqual(len(seen), 1)
+        # Outside a run, such a report goes on to the previous hook.
+        passed_on = []
+        old_hook = cnn.net._previous_unraisable_hook
+        cnn.net._previous_unraisable_hook = passed_on.append
+        try:
+            sys.unraisablehook(Report)
+        finally:
+            cnn.net._previous_unraisable_hook = old_hook
+        self.assertEqual(passed_on, [Report])
+
+
 class Threads(unittest.TestCase):
     def test_concurrent_predict_raises_not_crashes(self):
         net = small_net()
