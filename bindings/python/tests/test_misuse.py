@@ -6,6 +6,7 @@ shows up as a heap-use-after-free or buffer-overflow report."""
 import _thread
 import array
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -189,6 +190,10 @@ class CloseDuringTraining(unittest.TestCase):
         cnn.net._install_unraisable_hook()
         old_hook = cnn.net._previous_unraisable_hook
         cnn.net._previous_unraisable_hook = unraisable.append
+        # A process started in the background (`cmd &` in a script) begins
+        # with SIGINT ignored, and interrupt_main() then does nothing: give
+        # the test Python's own handler, as an interactive run has.
+        old_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             with self.assertRaises(KeyboardInterrupt):
                 net.train(train, cnn.SGD(0.1), 50, progress_every=1, on_progress=progress)
@@ -198,6 +203,7 @@ class CloseDuringTraining(unittest.TestCase):
                 state["thread"].join()
                 time.sleep(1)
         finally:
+            signal.signal(signal.SIGINT, old_sigint)
             cnn.net._previous_unraisable_hook = old_hook
         self.assertEqual(unraisable, [])  # nothing "ignored on calling ctypes callback"
         self.assertEqual(len(net.predict(train.batch(0, 2)[0])), 2)
