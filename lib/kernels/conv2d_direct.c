@@ -199,7 +199,7 @@ static size_t fwd_cost(const cnn_conv_geom *g, int lanes, bool by_channels)
     const size_t k = kdim(g), p = pdim(g), o = (size_t)g->out_c, l = (size_t)lanes;
     if (by_channels)
         return p * ((o + l - 1) / l) * k + 2 * o * p;
-    const size_t copy = shifted_fits(g) ? (size_t)g->in_c * g->k_w * padded_h(g) * g->out_w : k * p;
+    const size_t copy = shifted_fits(g) ? shifted_floats(g, p) : k * p;
     return o * ((p + l - 1) / l) * k + 2 * copy / l + o * p / l;
 }
 

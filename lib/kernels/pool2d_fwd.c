@@ -68,6 +68,24 @@ static inline __m128i select_epi32(__m128i mask, __m128i b, __m128i c)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_ROWS 1
+/* 16 outputs of a 2x2 stride-2 MAX window from rows r0 and r1 (32 floats
+ * each; lanes outside the masks lo/hi of the two halves are not read). */
+__attribute__((target("avx512f"))) static inline __m512 max_2x2_16(const float *r0,
+                                                                   const float *r1,
+                                                                   __mmask16 lo, __mmask16 hi)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0), p1 = _mm512_maskz_loadu_ps(hi, r0 + 16);
+    const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1), q1 = _mm512_maskz_loadu_ps(hi, r1 + 16);
+    const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
+                                    _mm512_permutex2var_ps(p0, even, p1));
+    const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
+                                    _mm512_permutex2var_ps(q0, even, q1));
+    return _mm512_max_ps(m1, m0);
+}
+
 /* 2x2 stride-2 MAX pooling without argmax of `planes` planes, 16 outputs
  * a step, on the AVX-512 path (inference; the caller checks cnn_k_isa()).
  * The lanes are reduced as in the SSE2 loop below: max(b, a) per row pair,
@@ -79,9 +97,6 @@ __attribute__((target("avx512f"))) static void max_2x2_avx512(const cnn_pool_geo
 {
     const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
     const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     /* the last step of a row covers `left` outputs: 2*left input floats */
     const int left = out_w % 16 ? out_w % 16 : 16;
     const __mmask16 lo = (__mmask16)(left >= 8 ? 0xFFFFu : (1u << (2 * left)) - 1u);
@@ -94,23 +109,9 @@ __attribute__((target("avx512f"))) static void max_2x2_avx512(const cnn_pool_geo
             const float *r0 = xp + (size_t)2 * oy * in_w, *r1 = r0 + in_w;
             int ox = 0;
             for (; ox < full; ox += 16) {
-                const __m512 p0 = _mm512_loadu_ps(r0 + 2 * ox), p1 = _mm512_loadu_ps(r0 + 2 * ox + 16);
-                const __m512 q0 = _mm512_loadu_ps(r1 + 2 * ox), q1 = _mm512_loadu_ps(r1 + 2 * ox + 16);
-                const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
-                                                _mm512_permutex2var_ps(p0, even, p1));
-                const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
-                                                _mm512_permutex2var_ps(q0, even, q1));
-                _mm512_storeu_ps(y + ox, _mm512_max_ps(m1, m0));
+                _mm512_storeu_ps(y + ox, max_2x2_16(r0 + 2 * ox, r1 + 2 * ox, 0xFFFF, 0xFFFF));
             }
-            const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox);
-            const __m512 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
-            const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
-            const __m512 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
-            const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
-                                            _mm512_permutex2var_ps(p0, even, p1));
-            const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
-                                            _mm512_permutex2var_ps(q0, even, q1));
-            _mm512_mask_storeu_ps(y + ox, out_mask, _mm512_max_ps(m1, m0));
+            _mm512_mask_storeu_ps(y + ox, out_mask, max_2x2_16(r0 + 2 * ox, r1 + 2 * ox, lo, hi));
         }
     }
 }
