@@ -264,6 +264,68 @@ START_TEST(test_col2im)
 }
 END_TEST
 
+/* col2im by rows (the SIMD paths at stride 1) against zeroing dx and the
+ * scatter form: bit for bit, on every path the CPU has, with col rows
+ * wider than the positions (ldc), special values among the terms (NaN,
+ * infinities, signed zeros: a wrong lane mask or order shows in the bits;
+ * only a NaN's payload may differ)
+ * and, besides the table, geometries wider than one vector and channel
+ * counts that exercise every channel group (8, 4 and single). */
+static const geom_case rows_cases[] = {
+    {13, 9, 30, 1, 3, 3, 1, 1, 1, 1},  /* 30 wide: two AVX-512 vectors, four AVX2 */
+    {5, 6, 17, 1, 2, 4, 1, 1, 0, 3},   /* pad_w > k_w - 1: edge terms masked off */
+    {9, 4, 40, 1, 1, 7, 1, 1, 0, 0},   /* one kernel row, long rows */
+};
+#define NROWS_CASES ((int)(sizeof rows_cases / sizeof rows_cases[0]))
+
+START_TEST(test_col2im_rows)
+{
+    const geom_case *gc = _i < NCASES ? &cases[_i] : &rows_cases[_i - NCASES];
+    cnn_conv_geom g = make_geom(gc);
+    test_rng r;
+    test_rng_seed(&r, 250 + (unsigned)_i);
+    const size_t rows = cnn_k_im2col_rows(&g), cols = cnn_k_im2col_cols(&g), ldc = cols + 5;
+    float *col = random_floats(&r, rows * ldc);
+    static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f};
+    for (size_t k = 0; k < rows * ldc; k += 7)
+        col[k] = special[(k / 7) % 5];
+    float *want = xalloc(x_img(&g)), *got = xalloc(x_img(&g));
+    bool ran = false;
+    for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
+        ck_assert(cnn_k_isa_set(isas[k]));
+        memset(want, 0, x_img(&g) * sizeof *want);
+        cnn_k_col2im_ld(&g, col, want, ldc);
+        for (size_t e = 0; e < x_img(&g); e++)
+            got[e] = NAN;
+        const bool done = cnn_k_col2im_rows_ok(&g);
+        /* offered exactly where promised: stride 1 on a SIMD path */
+        ck_assert_int_eq(done, g.stride_h == 1 && g.stride_w == 1 &&
+                                   isas[k] != CNN_K_ISA_GENERIC);
+        if (!done)
+            continue;
+        /* in two slabs of channels, as the backward pass calls it */
+        const int half = g.in_c / 2;
+        const size_t half_rows = (size_t)half * g.k_h * g.k_w;
+        cnn_k_col2im_rows(&g, 0, half, col, got, ldc);
+        cnn_k_col2im_rows(&g, half, g.in_c, col + half_rows * ldc, got, ldc);
+        ran = true;
+        /* the same bits, except that which NaN (payload, sign) a sum of
+         * NaNs keeps depends on the operand order the compiler picks */
+        for (size_t e = 0; e < x_img(&g); e++)
+            ck_assert_msg(memcmp(&got[e], &want[e], sizeof *got) == 0 ||
+                              (isnan(got[e]) && isnan(want[e])),
+                          "case %d on %s: dx[%zu] = %a by rows, %a by the scatter form", _i,
+                          cnn_k_isa_name(isas[k]), e, (double)got[e], (double)want[e]);
+    }
+    ck_assert(cnn_k_isa_set(-1));
+    if (!ran && g.stride_h == 1 && g.stride_w == 1)
+        printf("test_col2im_rows case %d: no SIMD path on this CPU, SKIPPED\n", _i);
+    free(col);
+    free(want);
+    free(got);
+}
+END_TEST
+
 /* The chunking the batched kernels rely on: every image in some chunk, the
  * scratch they ask for bounded, and the W2 layers one image per chunk. */
 START_TEST(test_conv_chunk)
@@ -614,6 +676,7 @@ static Suite *conv_suite(void)
     TCase *tc = tcase_create("conv");
     tcase_add_loop_test(tc, test_im2col, 0, NCASES);
     tcase_add_loop_test(tc, test_col2im, 0, NCASES);
+    tcase_add_loop_test(tc, test_col2im_rows, 0, NCASES + NROWS_CASES);
     tcase_add_test(tc, test_conv_chunk);
     tcase_add_loop_test(tc, test_conv_fwd, 0, NCASES * 4);
     tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);

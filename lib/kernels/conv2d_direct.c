@@ -13,8 +13,9 @@
  *   The cheaper of the two, by a count of vector operations (fwd_cost), runs;
  * - backward data: rows = im2col rows k = (c, i, j), broadcast from the
  *   weights in place; vectors = output positions of dy; the tiles make one
- *   image's dcol matrix, which col2im adds into dx (scattering each tile
- *   straight into dx was measured slower: 21% of W2's step against 4%);
+ *   image's dcol matrix, which col2im turns into dx (scattering each tile
+ *   straight into dx was measured slower: 21% of W2's step against 4%; at
+ *   stride 1 the SIMD paths build dx row by row, col2im_rows.c);
  * - backward weights, by channels (direct): rows = kernel columns j of one
  *   (c, i), broadcast from the (padded) image; vectors = output channels of
  *   dy transposed; the nest runs over output positions, image by image, and
@@ -440,46 +441,69 @@ void cnn_k_conv2d_direct_fwd_each(const cnn_conv_geom *g, int n, const float *x,
 
 /* ---- backward data ----------------------------------------------------- */
 
+/* dcol rows made and turned into dx at once, at most (a slab of whole
+ * channels, at least one): the col2im by rows then reads them from L1. */
+#define BWD_DATA_SLAB_FLOATS ((size_t)16 * 1024)
+
 /* Per image: dcol (K x ldc) = W^T * dy by tiles (rows k, vectors of output
  * positions, weights broadcast in place), then col2im into dx.  ldc: P
  * rounded up to the lanes; dy is read in place when P is a multiple of the
- * lanes, else copied into rows of ldc floats with zero tails. */
+ * lanes, else copied into rows of ldc floats with zero tails.  Where the
+ * col2im by rows applies (stride 1, SIMD), dcol is made a slab of input
+ * channels at a time and each slab turned into dx while it is in cache.
+ * Every dcol element is the same sum whatever the slab (ukr.h), so the
+ * slabs change no bits. */
 void cnn_k_conv2d_direct_bwd_data(const cnn_conv_geom *g, int n, const float *dy, const float *w,
                                   float *dx, float *scratch)
 {
     const cnn_k_ukr_set *s = cnn_k_ukr_active();
-    const int k = (int)kdim(g), p = (int)pdim(g);
+    const int k = (int)kdim(g), p = (int)pdim(g), kc = g->k_h * g->k_w;
     const size_t x_img = (size_t)g->in_c * g->in_h * g->in_w, y_img = (size_t)g->out_c * p;
     const int ldc = (int)round_up((size_t)p, s->lanes);
-    const bool copy_dy = ldc != p;
+    const bool copy_dy = ldc != p, by_rows = cnn_k_col2im_rows_ok(g);
+    int slab = g->in_c;
+    if (by_rows) {
+        const size_t fit = BWD_DATA_SLAB_FLOATS / ((size_t)kc * (size_t)ldc);
+        slab = fit < 1 ? 1 : fit < (size_t)g->in_c ? (int)fit : g->in_c;
+        if (slab >= 4 && slab < g->in_c)
+            slab -= slab % 4; /* whole groups of the col2im's 4 or 8 channels */
+    }
     float *dcol = scratch, *dyp = scratch + (size_t)k * ldc;
     if (copy_dy)
         memset(dyp, 0, (size_t)g->out_c * ldc * sizeof *dyp);
     const col_plan cp = plan_cols(p, s->lanes, s->plan_nv);
     for (int i = 0; i < n; i++) {
         const float *dyi = dy + i * y_img;
+        float *dxi = dx + i * x_img;
         if (copy_dy) {
             for (int o = 0; o < g->out_c; o++)
                 memcpy(dyp + (size_t)o * ldc, dyi + (size_t)o * p, (size_t)p * sizeof *dyp);
             dyi = dyp;
         }
-        for (int cb = 0; cb < cp.blocks; cb++) {
-            int v0;
-            const int nv = col_block(&cp, cb, &v0), p0 = v0 * s->lanes;
-            const int tiles = row_tiles(k, s->max_mr[nv]);
-            for (int t = 0; t < tiles; t++) {
-                int k0;
-                const int mr = row_tile(k, tiles, t, &k0);
-                const cnn_k_ukr_job job = {
-                    .a = w + k0, .a_row = 1, .n1 = 1, .n2 = 1, .n3 = g->out_c, .a3 = k,
-                    .b = dyi + p0, .ldb = ldc,
-                    .t = dcol + (size_t)k0 * ldc + p0, .ldt = ldc, .overwrite = 1};
-                s->fn[nv][mr](&job);
+        for (int c0 = 0; c0 < g->in_c; c0 += slab) {
+            const int c1 = g->in_c - c0 < slab ? g->in_c : c0 + slab;
+            const int rows = (c1 - c0) * kc, kbase = c0 * kc;
+            for (int cb = 0; cb < cp.blocks; cb++) {
+                int v0;
+                const int nv = col_block(&cp, cb, &v0), p0 = v0 * s->lanes;
+                const int tiles = row_tiles(rows, s->max_mr[nv]);
+                for (int t = 0; t < tiles; t++) {
+                    int k0;
+                    const int mr = row_tile(rows, tiles, t, &k0);
+                    const cnn_k_ukr_job job = {
+                        .a = w + kbase + k0, .a_row = 1, .n1 = 1, .n2 = 1, .n3 = g->out_c,
+                        .a3 = k, .b = dyi + p0, .ldb = ldc,
+                        .t = dcol + (size_t)k0 * ldc + p0, .ldt = ldc, .overwrite = 1};
+                    s->fn[nv][mr](&job);
+                }
             }
+            if (by_rows)
+                cnn_k_col2im_rows(g, c0, c1, dcol, dxi, (size_t)ldc);
         }
-        float *dxi = dx + i * x_img;
-        memset(dxi, 0, x_img * sizeof *dxi);
-        cnn_k_col2im_ld(g, dcol, dxi, (size_t)ldc);
+        if (!by_rows) {
+            memset(dxi, 0, x_img * sizeof *dxi);
+            cnn_k_col2im_ld(g, dcol, dxi, (size_t)ldc);
+        }
     }
 }
 

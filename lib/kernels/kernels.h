@@ -74,6 +74,16 @@ void cnn_k_col2im(const cnn_conv_geom *g, const float *col, float *dx);
  * columns inside a wider matrix, as the batched convolution uses. */
 void cnn_k_im2col_ld(const cnn_conv_geom *g, const float *x, float *col, size_t ldc);
 void cnn_k_col2im_ld(const cnn_conv_geom *g, const float *col, float *dx, size_t ldc);
+/* col2im built row by row in registers (col2im_rows.c), for stride 1 on a
+ * SIMD path: cnn_k_col2im_rows_ok() says whether it applies (to g, on the
+ * active path), and only then may cnn_k_col2im_rows() be called.  It writes
+ * channels [c0, c1) of one image's dx (the whole image: dx points at
+ * channel 0) from col, whose first row is channel c0's (c0, 0, 0) and whose
+ * rows are ldc floats apart.  The result is that of zeroing those channels
+ * and calling cnn_k_col2im_ld, bit for bit (up to a NaN's payload). */
+bool cnn_k_col2im_rows_ok(const cnn_conv_geom *g);
+void cnn_k_col2im_rows(const cnn_conv_geom *g, int c0, int c1, const float *col, float *dx,
+                       size_t ldc);
 
 /* ---- conv2d_fwd.c ------------------------------------------------------
  * y[n][o] = sum_c,i,j w[o][c][i][j] * x[n][c][..] + b[o]   (cross-correlation)

@@ -1,0 +1,198 @@
+/* col2im for stride-1 convolutions, built one dx row at a time in
+ * registers (the SIMD paths' form of cnn_k_col2im_ld).
+ *
+ * The scatter form (im2col.c) zeroes dx and then adds every col row into
+ * it: k_h*k_w read-modify-write passes over each dx row, whose stores the
+ * next j's loads overlap by all but one float (store-forwarding stalls),
+ * about 5% of W2's training step.  Here each dx row segment of one vector
+ * is a register sum over the (i, j) terms that reach it,
+ *
+ *   dx[c][y][x] = sum over i, then j, of col[(c,i,j)][(y+p_h-i)*out_w + x+p_w-j]
+ *
+ * (terms outside the col matrix skipped), loaded with lane masks, then
+ * stored once: no zeroing pass, no overlap.  The terms are added in the
+ * scatter form's order (i, then j, ascending, starting from +0), and a lane
+ * a term does not reach adds +0, which changes no partial sum (it is never
+ * -0, being +0 plus terms), so the result is bit for bit the scatter
+ * form's.  Several channels go at once, because each lane's sum is one
+ * dependent chain of additions and a single chain would wait on the adder's
+ * latency. */
+#include "kernels/kernels.h"
+
+#include <stdint.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_COL2IM_ROWS 1
+
+/* Lanes [lo, hi) of the vector of dx columns x0.. that term (i, j) reaches:
+ * 0 <= x + p_w - j < out_w and x < in_w. */
+static inline void term_lanes(const cnn_conv_geom *g, int x0, int j, int lanes, int *lo, int *hi)
+{
+    int l = j - g->pad_w - x0, h = g->out_w + j - g->pad_w - x0;
+    if (l < 0)
+        l = 0;
+    if (h > lanes)
+        h = lanes;
+    if (h > g->in_w - x0)
+        h = g->in_w - x0;
+    *lo = l;
+    *hi = h;
+}
+
+/* The address of lane 0 of a term's load: may lie before the col row (the
+ * masked-off lanes below `lo` are never read), so it is formed as an
+ * integer rather than by pointer arithmetic that would leave the array. */
+static inline const float *lane0(const float *row, ptrdiff_t off)
+{
+    return (const float *)((uintptr_t)row + (uintptr_t)(off * (ptrdiff_t)sizeof(float)));
+}
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define T256 __attribute__((target("avx2,fma")))
+
+/* One row's terms for NQ channels c0.. at once: the loop over (i, j) with
+ * the accumulators a0..a7 (those past NQ unused, removed by the compiler)
+ * named, not an array, so that they stay in registers.  LOAD(m, addr) and
+ * ADD come from the path; MASK(lo, hi) makes the lane mask. */
+#define ROW_TERMS(NQ, LANES, MASK_T, MASK, LOAD, ADD)                                    \
+    const int k_h = g->k_h, k_w = g->k_w, out_h = g->out_h, out_w = g->out_w;            \
+    const int pad_h = g->pad_h, pad_w = g->pad_w;                                        \
+    const ptrdiff_t cs = (ptrdiff_t)((size_t)k_h * k_w * ldc * sizeof(float));           \
+    for (int i = 0; i < k_h; i++) {                                                      \
+        const int oy = y + pad_h - i;                                                    \
+        if (oy < 0 || oy >= out_h)                                                       \
+            continue;                                                                    \
+        for (int j = 0; j < k_w; j++) {                                                  \
+            int lo, hi;                                                                  \
+            term_lanes(g, x0, j, LANES, &lo, &hi);                                       \
+            if (hi <= lo)                                                                \
+                continue;                                                                \
+            const MASK_T m = MASK(lo, hi);                                               \
+            const float *row = col + ((size_t)c0 * k_h * k_w + (size_t)i * k_w + j) * ldc; \
+            const uintptr_t p = (uintptr_t)lane0(row, (ptrdiff_t)oy * out_w + x0 + pad_w - j); \
+            a0 = ADD(a0, LOAD(m, p));                                                    \
+            if (NQ > 1) {                                                                \
+                a1 = ADD(a1, LOAD(m, p + 1 * cs));                                       \
+                a2 = ADD(a2, LOAD(m, p + 2 * cs));                                       \
+                a3 = ADD(a3, LOAD(m, p + 3 * cs));                                       \
+            }                                                                            \
+            if (NQ > 4) {                                                                \
+                a4 = ADD(a4, LOAD(m, p + 4 * cs));                                       \
+                a5 = ADD(a5, LOAD(m, p + 5 * cs));                                       \
+                a6 = ADD(a6, LOAD(m, p + 6 * cs));                                       \
+                a7 = ADD(a7, LOAD(m, p + 7 * cs));                                       \
+            }                                                                            \
+        }                                                                                \
+    }
+
+#define MASK512(lo, hi) ((__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)))
+#define LOAD512(m, p) _mm512_maskz_loadu_ps(m, (const float *)(p))
+
+/* NQ (1, 4 or 8) channels c0.. of dx row y, columns x0..x0+15. */
+#define DEF_ROWS_512(NQ)                                                                   \
+    static T512 void rows512_##NQ(const cnn_conv_geom *g, const float *col, size_t ldc,   \
+                                  float *dx, int c0, int y, int x0)                        \
+    {                                                                                      \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,      \
+               a6 = a0, a7 = a0;                                                           \
+        ROW_TERMS(NQ, 16, __mmask16, MASK512, LOAD512, _mm512_add_ps)                      \
+        const int w = g->in_w - x0 < 16 ? g->in_w - x0 : 16;                               \
+        const __mmask16 st = (__mmask16)((1u << w) - 1u);                                  \
+        const size_t plane = (size_t)g->in_h * g->in_w;                                    \
+        float *d = dx + (size_t)c0 * plane + (size_t)y * g->in_w + x0;                     \
+        const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                            \
+        for (int q = 0; q < NQ; q++)                                                       \
+            _mm512_mask_storeu_ps(d + (size_t)q * plane, st, acc[q]);                      \
+    }
+
+DEF_ROWS_512(8)
+DEF_ROWS_512(4)
+DEF_ROWS_512(1)
+
+static T512 void col2im_rows_avx512(const cnn_conv_geom *g, int nch, const float *col,
+                                    float *dx, size_t ldc)
+{
+    for (int y = 0; y < g->in_h; y++)
+        for (int x0 = 0; x0 < g->in_w; x0 += 16) {
+            int c = 0;
+            for (; c + 8 <= nch; c += 8)
+                rows512_8(g, col, ldc, dx, c, y, x0);
+            for (; c + 4 <= nch; c += 4)
+                rows512_4(g, col, ldc, dx, c, y, x0);
+            for (; c < nch; c++)
+                rows512_1(g, col, ldc, dx, c, y, x0);
+        }
+}
+
+/* AVX2: 8 lanes, masks as vectors (maskload reads only the set lanes). */
+static T256 __m256i lane_mask_256(int lo, int hi)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i ge_lo = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
+    const __m256i lt_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
+    return _mm256_and_si256(ge_lo, lt_hi);
+}
+
+#define LOAD256(m, p) _mm256_maskload_ps((const float *)(p), m)
+
+/* NQ (1, 4 or 8) channels c0.. of dx row y, columns x0..x0+7. */
+#define DEF_ROWS_256(NQ)                                                                   \
+    static T256 void rows256_##NQ(const cnn_conv_geom *g, const float *col, size_t ldc,   \
+                                  float *dx, int c0, int y, int x0)                        \
+    {                                                                                      \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,      \
+               a6 = a0, a7 = a0;                                                           \
+        ROW_TERMS(NQ, 8, __m256i, lane_mask_256, LOAD256, _mm256_add_ps)                   \
+        const int w = g->in_w - x0 < 8 ? g->in_w - x0 : 8;                                 \
+        const __m256i st = lane_mask_256(0, w);                                            \
+        const size_t plane = (size_t)g->in_h * g->in_w;                                    \
+        float *d = dx + (size_t)c0 * plane + (size_t)y * g->in_w + x0;                     \
+        const __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                            \
+        for (int q = 0; q < NQ; q++)                                                       \
+            _mm256_maskstore_ps(d + (size_t)q * plane, st, acc[q]);                        \
+    }
+
+DEF_ROWS_256(8)
+DEF_ROWS_256(4)
+DEF_ROWS_256(1)
+
+static T256 void col2im_rows_avx2(const cnn_conv_geom *g, int nch, const float *col,
+                                  float *dx, size_t ldc)
+{
+    for (int y = 0; y < g->in_h; y++)
+        for (int x0 = 0; x0 < g->in_w; x0 += 8) {
+            int c = 0;
+            for (; c + 8 <= nch; c += 8)
+                rows256_8(g, col, ldc, dx, c, y, x0);
+            for (; c + 4 <= nch; c += 4)
+                rows256_4(g, col, ldc, dx, c, y, x0);
+            for (; c < nch; c++)
+                rows256_1(g, col, ldc, dx, c, y, x0);
+        }
+}
+#endif
+
+bool cnn_k_col2im_rows_ok(const cnn_conv_geom *g)
+{
+#if HAVE_COL2IM_ROWS
+    return g->stride_h == 1 && g->stride_w == 1 && cnn_k_isa() >= CNN_K_ISA_AVX2;
+#else
+    (void)g;
+    return false;
+#endif
+}
+
+void cnn_k_col2im_rows(const cnn_conv_geom *g, int c0, int c1, const float *col, float *dx,
+                       size_t ldc)
+{
+    dx += (size_t)c0 * g->in_h * g->in_w;
+#if HAVE_COL2IM_ROWS
+    if (cnn_k_isa() >= CNN_K_ISA_AVX512)
+        col2im_rows_avx512(g, c1 - c0, col, dx, ldc);
+    else
+        col2im_rows_avx2(g, c1 - c0, col, dx, ldc);
+#else
+    (void)c1, (void)col, (void)dx, (void)ldc;
+#endif
+}
