@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,54 @@ START_TEST(test_max_without_argmax_same_bits)
 }
 END_TEST
 
+/* MAX backward on every path the CPU has (the AVX-512 path writes 2x2
+ * windows whole instead of zeroing and scattering) gives the bits of the
+ * generic path, with -0, NaN and infinities among the gradients (the
+ * zero-and-add form turns -0 into +0) and the uncovered edge of odd sizes. */
+START_TEST(test_max_bwd_same_bits_every_path)
+{
+    static const float special[] = {-0.0f, 0.0f, 1.0f, -1.0f, NAN, INFINITY};
+    cnn_pool_geom g = make_geom(&cases[_i]);
+    const int n = 3;
+    test_rng r;
+    test_rng_seed(&r, 888 + (unsigned)_i);
+    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
+    float *x = xalloc(nin, sizeof(float)), *y = xalloc(nout, sizeof(float));
+    float *dy = xalloc(nout, sizeof(float));
+    test_fill_uniform(&r, x, nin, -1.0f, 1.0f);
+    test_fill_uniform(&r, dy, nout, 0.0f, 6.0f);
+    for (size_t i = 0; i < nout; i++)
+        dy[i] = i % 3 ? special[(int)dy[i] % 6] : dy[i] - 3.0f;
+    int32_t *argmax = xalloc(nout, sizeof(int32_t));
+    cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, y, argmax);
+    float *want = nan_floats(nin), *got = nan_floats(nin);
+    ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
+    cnn_k_pool2d_bwd(&g, CNN_K_POOL_MAX, n, NULL, NULL, dy, argmax, want);
+    for (int isa = CNN_K_ISA_AVX2; isa <= CNN_K_ISA_AVX512; isa++) {
+        if (!cnn_k_isa_set(isa)) {
+            printf("test_max_bwd_same_bits_every_path: %s path SKIPPED (this CPU lacks it)\n",
+                   cnn_k_isa_name(isa));
+            continue;
+        }
+        for (size_t i = 0; i < nin; i++)
+            got[i] = NAN;
+        cnn_k_pool2d_bwd(&g, CNN_K_POOL_MAX, n, NULL, NULL, dy, argmax, got);
+        for (size_t i = 0; i < nin; i++)
+            ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0 ||
+                              (isnan(got[i]) && isnan(want[i])),
+                          "case %d on %s: dx[%zu] = %a, generic path %a", (int)_i,
+                          cnn_k_isa_name(isa), i, (double)got[i], (double)want[i]);
+    }
+    ck_assert(cnn_k_isa_set(-1));
+    free(x);
+    free(y);
+    free(dy);
+    free(argmax);
+    free(want);
+    free(got);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("kernels_pool");
@@ -293,6 +342,7 @@ static Suite *pool_suite(void)
     tcase_add_loop_test(tc, test_pool_fwd_bwd, 0, NCASES * 3 * 2);
     tcase_add_loop_test(tc, test_max_2x2_ties, 0, 3);
     tcase_add_loop_test(tc, test_max_without_argmax_same_bits, 0, NCASES);
+    tcase_add_loop_test(tc, test_max_bwd_same_bits_every_path, 0, NCASES);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_l2_zero_window);
     suite_add_tcase(s, tc);
