@@ -287,6 +287,51 @@ START_TEST(test_max_without_argmax_same_bits)
 }
 END_TEST
 
+/* MAX forward with argmax (training) on every path the CPU has gives the
+ * generic path's values and indices, on ties, signed zeros and NaNs. */
+START_TEST(test_max_fwd_argmax_same_every_path)
+{
+    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 2.0f};
+    cnn_pool_geom g = make_geom(&cases[_i]);
+    const int n = 3;
+    test_rng r;
+    test_rng_seed(&r, 999 + (unsigned)_i);
+    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
+    float *x = xalloc(nin, sizeof(float));
+    test_fill_uniform(&r, x, nin, 0.0f, 6.0f);
+    for (size_t i = 0; i < nin; i++)
+        x[i] = special[(int)x[i] % 6];
+    float *want = nan_floats(nout), *got = nan_floats(nout);
+    int32_t *want_arg = xalloc(nout, sizeof(int32_t)), *got_arg = xalloc(nout, sizeof(int32_t));
+    ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
+    cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, want, want_arg);
+    for (int isa = CNN_K_ISA_AVX2; isa <= CNN_K_ISA_AVX512; isa++) {
+        if (!cnn_k_isa_set(isa)) {
+            printf("test_max_fwd_argmax_same_every_path: %s path SKIPPED (this CPU lacks it)\n",
+                   cnn_k_isa_name(isa));
+            continue;
+        }
+        for (size_t i = 0; i < nout; i++) {
+            got[i] = NAN;
+            got_arg[i] = -1;
+        }
+        cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, got, got_arg);
+        ck_assert_msg(memcmp(got, want, nout * sizeof(float)) == 0,
+                      "case %d on %s: MAX values differ from the generic path", (int)_i,
+                      cnn_k_isa_name(isa));
+        ck_assert_msg(memcmp(got_arg, want_arg, nout * sizeof(int32_t)) == 0,
+                      "case %d on %s: argmax differs from the generic path", (int)_i,
+                      cnn_k_isa_name(isa));
+    }
+    ck_assert(cnn_k_isa_set(-1));
+    free(x);
+    free(want);
+    free(got);
+    free(want_arg);
+    free(got_arg);
+}
+END_TEST
+
 /* MAX backward on every path the CPU has (the AVX-512 path writes 2x2
  * windows whole instead of zeroing and scattering) gives the bits of the
  * generic path, with -0, NaN and infinities among the gradients (the
@@ -343,6 +388,7 @@ static Suite *pool_suite(void)
     tcase_add_loop_test(tc, test_max_2x2_ties, 0, 3);
     tcase_add_loop_test(tc, test_max_without_argmax_same_bits, 0, NCASES);
     tcase_add_loop_test(tc, test_max_bwd_same_bits_every_path, 0, NCASES);
+    tcase_add_loop_test(tc, test_max_fwd_argmax_same_every_path, 0, NCASES);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_l2_zero_window);
     suite_add_tcase(s, tc);

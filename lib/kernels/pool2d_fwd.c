@@ -117,6 +117,57 @@ __attribute__((target("avx512f"))) static void max_2x2_avx512(const cnn_pool_geo
 }
 #endif
 
+#if defined(HAVE_AVX512_ROWS)
+/* 2x2 stride-2 MAX pooling with argmax (training), 16 outputs a step on
+ * the AVX-512 path: the compares and selects of the SSE2 loop below, lane
+ * for lane (strict '>' on ordered compares, so ties and NaNs resolve as in
+ * max_2x2_one), hence the same values and indices on every path. */
+__attribute__((target("avx512f"))) static void max_2x2_argmax_avx512(const cnn_pool_geom *g,
+                                                                   size_t planes,
+                                                                   const float *x, float *y,
+                                                                   int32_t *argmax)
+{
+    const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
+    const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(in_w);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * in_plane;
+        for (int oy = 0; oy < out_h; oy++, y += out_w, argmax += out_w) {
+            const int row0 = 2 * oy * in_w;
+            const float *r0 = xp + row0, *r1 = r0 + in_w;
+            for (int ox = 0; ox < out_w; ox += 16) {
+                const int nv = out_w - ox < 16 ? out_w - ox : 16;
+                const __mmask16 m = (__mmask16)((1u << nv) - 1u);
+                const __mmask16 lo = (__mmask16)(nv >= 8 ? 0xFFFFu : (1u << (2 * nv)) - 1u);
+                const __mmask16 hi = (__mmask16)(nv > 8 ? (1u << (2 * (nv - 8))) - 1u : 0u);
+                const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox);
+                const __m512 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
+                const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
+                const __m512 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
+                const __m512 a = _mm512_permutex2var_ps(p0, even, p1);
+                const __m512 b = _mm512_permutex2var_ps(p0, odd, p1);
+                const __m512 c = _mm512_permutex2var_ps(q0, even, q1);
+                const __m512 d = _mm512_permutex2var_ps(q0, odd, q1);
+                const __mmask16 right0 = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+                const __mmask16 right1 = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+                const __m512 m0 = _mm512_mask_blend_ps(right0, a, b);
+                const __m512 m1 = _mm512_mask_blend_ps(right1, c, d);
+                const __mmask16 lower = _mm512_cmp_ps_mask(m1, m0, _CMP_GT_OQ);
+                _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(lower, m0, m1));
+                const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row0 + 2 * ox), even);
+                const __m512i off0 = _mm512_maskz_mov_epi32(right0, one);
+                const __m512i off1 = _mm512_mask_add_epi32(down, right1, down, one);
+                const __m512i off = _mm512_mask_blend_epi32(lower, off0, off1);
+                _mm512_mask_storeu_epi32(argmax + ox, m, _mm512_add_epi32(base, off));
+            }
+        }
+    }
+}
+#endif
+
 /* MAX with a 2x2 window at stride 2 (every MNIST net), four outputs at a
  * time with SSE2 (part of every x86-64 CPU) as max_2x2_one does one.  The
  * scalar compare-and-branch form mispredicted on about every other window
@@ -127,8 +178,11 @@ static void pool_max_2x2(const cnn_pool_geom *g, size_t planes, const float *res
     const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
     const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
 #if defined(HAVE_AVX512_ROWS)
-    if (!argmax && out_w > 0 && cnn_k_isa() >= CNN_K_ISA_AVX512) {
-        max_2x2_avx512(g, planes, x, y);
+    if (out_w > 0 && cnn_k_isa() >= CNN_K_ISA_AVX512) {
+        if (argmax)
+            max_2x2_argmax_avx512(g, planes, x, y, argmax);
+        else
+            max_2x2_avx512(g, planes, x, y);
         return;
     }
 #endif
