@@ -260,20 +260,29 @@ START_TEST(test_max_2x2_ties)
 }
 END_TEST
 
-/* Inference pools MAX without argmax through its own loop: it must give the
- * same bits as the argmax form, also on ties, signed zeros and NaNs. */
-START_TEST(test_max_without_argmax_same_bits)
+/* n images for g drawn from {+0, -0, 1, -1, NaN, 2}: ties, signed zeros
+ * and NaNs in most windows. */
+static float *special_input(const cnn_pool_geom *g, int n, unsigned seed)
 {
     static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 2.0f};
-    cnn_pool_geom g = make_geom(&cases[_i]);
-    const int n = 3;
     test_rng r;
-    test_rng_seed(&r, 777 + (unsigned)_i);
-    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
+    test_rng_seed(&r, seed);
+    const size_t nin = in_size(g, n);
     float *x = xalloc(nin, sizeof(float));
     test_fill_uniform(&r, x, nin, 0.0f, 6.0f);
     for (size_t i = 0; i < nin; i++)
         x[i] = special[(int)x[i] % 6];
+    return x;
+}
+
+/* Inference pools MAX without argmax through its own loop: it must give the
+ * same bits as the argmax form, also on ties, signed zeros and NaNs. */
+START_TEST(test_max_without_argmax_same_bits)
+{
+    cnn_pool_geom g = make_geom(&cases[_i]);
+    const int n = 3;
+    const size_t nout = out_size(&g, n);
+    float *x = special_input(&g, n, 777 + (unsigned)_i);
     float *with = nan_floats(nout), *without = nan_floats(nout);
     int32_t *argmax = xalloc(nout, sizeof(int32_t));
     cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, with, argmax);
@@ -287,30 +296,31 @@ START_TEST(test_max_without_argmax_same_bits)
 }
 END_TEST
 
+/* Switches the kernels to `isa` for the path-by-path tests below; false,
+ * with a SKIPPED line naming the test, where the CPU lacks that path. */
+static bool use_isa(int isa, const char *test)
+{
+    if (cnn_k_isa_set(isa))
+        return true;
+    printf("%s: %s path SKIPPED (this CPU lacks it)\n", test, cnn_k_isa_name(isa));
+    return false;
+}
+
 /* MAX forward with argmax (training) on every path the CPU has gives the
  * generic path's values and indices, on ties, signed zeros and NaNs. */
 START_TEST(test_max_fwd_argmax_same_every_path)
 {
-    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, NAN, 2.0f};
     cnn_pool_geom g = make_geom(&cases[_i]);
     const int n = 3;
-    test_rng r;
-    test_rng_seed(&r, 999 + (unsigned)_i);
-    const size_t nin = in_size(&g, n), nout = out_size(&g, n);
-    float *x = xalloc(nin, sizeof(float));
-    test_fill_uniform(&r, x, nin, 0.0f, 6.0f);
-    for (size_t i = 0; i < nin; i++)
-        x[i] = special[(int)x[i] % 6];
+    const size_t nout = out_size(&g, n);
+    float *x = special_input(&g, n, 999 + (unsigned)_i);
     float *want = nan_floats(nout), *got = nan_floats(nout);
     int32_t *want_arg = xalloc(nout, sizeof(int32_t)), *got_arg = xalloc(nout, sizeof(int32_t));
     ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
     cnn_k_pool2d_fwd(&g, CNN_K_POOL_MAX, n, x, want, want_arg);
     for (int isa = CNN_K_ISA_AVX2; isa <= CNN_K_ISA_AVX512; isa++) {
-        if (!cnn_k_isa_set(isa)) {
-            printf("test_max_fwd_argmax_same_every_path: %s path SKIPPED (this CPU lacks it)\n",
-                   cnn_k_isa_name(isa));
+        if (!use_isa(isa, "test_max_fwd_argmax_same_every_path"))
             continue;
-        }
         for (size_t i = 0; i < nout; i++) {
             got[i] = NAN;
             got_arg[i] = -1;
@@ -356,11 +366,8 @@ START_TEST(test_max_bwd_same_bits_every_path)
     ck_assert(cnn_k_isa_set(CNN_K_ISA_GENERIC));
     cnn_k_pool2d_bwd(&g, CNN_K_POOL_MAX, n, NULL, NULL, dy, argmax, want);
     for (int isa = CNN_K_ISA_AVX2; isa <= CNN_K_ISA_AVX512; isa++) {
-        if (!cnn_k_isa_set(isa)) {
-            printf("test_max_bwd_same_bits_every_path: %s path SKIPPED (this CPU lacks it)\n",
-                   cnn_k_isa_name(isa));
+        if (!use_isa(isa, "test_max_bwd_same_bits_every_path"))
             continue;
-        }
         for (size_t i = 0; i < nin; i++)
             got[i] = NAN;
         cnn_k_pool2d_bwd(&g, CNN_K_POOL_MAX, n, NULL, NULL, dy, argmax, got);

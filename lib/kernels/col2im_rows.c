@@ -86,44 +86,49 @@ static inline const float *lane0(const float *row, ptrdiff_t off)
         }                                                                                \
     }
 
-#define MASK512(lo, hi) ((__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)))
-#define LOAD512(m, p) _mm512_maskz_loadu_ps(m, (const float *)(p))
-
-/* NQ (1, 4 or 8) channels c0.. of dx row y, columns x0..x0+15. */
-#define DEF_ROWS_512(NQ)                                                                   \
-    static T512 void rows512_##NQ(const cnn_conv_geom *g, const float *col, size_t ldc,   \
-                                  float *dx, int c0, int y, int x0)                        \
+/* One path's kernels: rows_<P>_<NQ> writes NQ (1, 4 or 8) channels c0..
+ * of dx row y, columns x0..x0+LANES-1; col2im_rows_<P> runs them over the
+ * rows, the vectors of a row and the channels (nch of them). */
+#define DEF_ROWS(P, NQ, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)            \
+    static TARGET void rows_##P##_##NQ(const cnn_conv_geom *g, const float *col,           \
+                                       size_t ldc, float *dx, int c0, int y, int x0)       \
     {                                                                                      \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,      \
-               a6 = a0, a7 = a0;                                                           \
-        ROW_TERMS(NQ, 16, __mmask16, MASK512, LOAD512, _mm512_add_ps)                      \
-        const int w = g->in_w - x0 < 16 ? g->in_w - x0 : 16;                               \
-        const __mmask16 st = (__mmask16)((1u << w) - 1u);                                  \
+        V a0 = ZERO(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;      \
+        ROW_TERMS(NQ, LANES, MASK_T, MASK, LOAD, ADD)                                      \
+        const int w = g->in_w - x0 < (LANES) ? g->in_w - x0 : (LANES);                     \
+        const MASK_T st = MASK(0, w);                                                      \
         const size_t plane = (size_t)g->in_h * g->in_w;                                    \
         float *d = dx + (size_t)c0 * plane + (size_t)y * g->in_w + x0;                     \
-        const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                            \
+        const V acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                                 \
         for (int q = 0; q < NQ; q++)                                                       \
-            _mm512_mask_storeu_ps(d + (size_t)q * plane, st, acc[q]);                      \
+            STORE(d + (size_t)q * plane, st, acc[q]);                                      \
     }
 
-DEF_ROWS_512(8)
-DEF_ROWS_512(4)
-DEF_ROWS_512(1)
+#define DEF_PATH(P, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)                \
+    DEF_ROWS(P, 8, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)                 \
+    DEF_ROWS(P, 4, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)                 \
+    DEF_ROWS(P, 1, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)                 \
+    static TARGET void col2im_rows_##P(const cnn_conv_geom *g, int nch, const float *col,  \
+                                       float *dx, size_t ldc)                              \
+    {                                                                                      \
+        for (int y = 0; y < g->in_h; y++)                                                  \
+            for (int x0 = 0; x0 < g->in_w; x0 += (LANES)) {                                \
+                int c = 0;                                                                 \
+                for (; c + 8 <= nch; c += 8)                                               \
+                    rows_##P##_8(g, col, ldc, dx, c, y, x0);                               \
+                for (; c + 4 <= nch; c += 4)                                               \
+                    rows_##P##_4(g, col, ldc, dx, c, y, x0);                               \
+                for (; c < nch; c++)                                                       \
+                    rows_##P##_1(g, col, ldc, dx, c, y, x0);                               \
+            }                                                                              \
+    }
 
-static T512 void col2im_rows_avx512(const cnn_conv_geom *g, int nch, const float *col,
-                                    float *dx, size_t ldc)
-{
-    for (int y = 0; y < g->in_h; y++)
-        for (int x0 = 0; x0 < g->in_w; x0 += 16) {
-            int c = 0;
-            for (; c + 8 <= nch; c += 8)
-                rows512_8(g, col, ldc, dx, c, y, x0);
-            for (; c + 4 <= nch; c += 4)
-                rows512_4(g, col, ldc, dx, c, y, x0);
-            for (; c < nch; c++)
-                rows512_1(g, col, ldc, dx, c, y, x0);
-        }
-}
+/* AVX-512: 16 lanes, masks in mask registers. */
+#define MASK512(lo, hi) ((__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)))
+#define LOAD512(m, p) _mm512_maskz_loadu_ps(m, (const float *)(p))
+#define STORE512(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+DEF_PATH(avx512, T512, __m512, 16, __mmask16, MASK512, LOAD512, _mm512_add_ps,
+         _mm512_setzero_ps, STORE512)
 
 /* AVX2: 8 lanes, masks as vectors (maskload reads only the set lanes). */
 static T256 __m256i lane_mask_256(int lo, int hi)
@@ -133,44 +138,10 @@ static T256 __m256i lane_mask_256(int lo, int hi)
     const __m256i lt_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
     return _mm256_and_si256(ge_lo, lt_hi);
 }
-
 #define LOAD256(m, p) _mm256_maskload_ps((const float *)(p), m)
-
-/* NQ (1, 4 or 8) channels c0.. of dx row y, columns x0..x0+7. */
-#define DEF_ROWS_256(NQ)                                                                   \
-    static T256 void rows256_##NQ(const cnn_conv_geom *g, const float *col, size_t ldc,   \
-                                  float *dx, int c0, int y, int x0)                        \
-    {                                                                                      \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,      \
-               a6 = a0, a7 = a0;                                                           \
-        ROW_TERMS(NQ, 8, __m256i, lane_mask_256, LOAD256, _mm256_add_ps)                   \
-        const int w = g->in_w - x0 < 8 ? g->in_w - x0 : 8;                                 \
-        const __m256i st = lane_mask_256(0, w);                                            \
-        const size_t plane = (size_t)g->in_h * g->in_w;                                    \
-        float *d = dx + (size_t)c0 * plane + (size_t)y * g->in_w + x0;                     \
-        const __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                            \
-        for (int q = 0; q < NQ; q++)                                                       \
-            _mm256_maskstore_ps(d + (size_t)q * plane, st, acc[q]);                        \
-    }
-
-DEF_ROWS_256(8)
-DEF_ROWS_256(4)
-DEF_ROWS_256(1)
-
-static T256 void col2im_rows_avx2(const cnn_conv_geom *g, int nch, const float *col,
-                                  float *dx, size_t ldc)
-{
-    for (int y = 0; y < g->in_h; y++)
-        for (int x0 = 0; x0 < g->in_w; x0 += 8) {
-            int c = 0;
-            for (; c + 8 <= nch; c += 8)
-                rows256_8(g, col, ldc, dx, c, y, x0);
-            for (; c + 4 <= nch; c += 4)
-                rows256_4(g, col, ldc, dx, c, y, x0);
-            for (; c < nch; c++)
-                rows256_1(g, col, ldc, dx, c, y, x0);
-        }
-}
+#define STORE256(p, m, v) _mm256_maskstore_ps(p, m, v)
+DEF_PATH(avx2, T256, __m256, 8, __m256i, lane_mask_256, LOAD256, _mm256_add_ps,
+         _mm256_setzero_ps, STORE256)
 #endif
 
 bool cnn_k_col2im_rows_ok(const cnn_conv_geom *g)
