@@ -51,26 +51,29 @@ static inline const float *lane0(const float *row, ptrdiff_t off)
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define T256 __attribute__((target("avx2,fma")))
 
+/* Kernel widths the row form takes (its masks live on the stack); wider
+ * kernels, which no CNN uses, take the scatter form. */
+#define ROWS_MAX_KW 64
+
 /* One row's terms for NQ channels c0.. at once: the loop over (i, j) with
  * the accumulators a0..a7 (those past NQ unused, removed by the compiler)
- * named, not an array, so that they stay in registers.  LOAD(m, addr) and
- * ADD come from the path; MASK(lo, hi) makes the lane mask. */
-#define ROW_TERMS(NQ, LANES, MASK_T, MASK, LOAD, ADD)                                    \
+ * named, not an array, so that they stay in registers.  The lane masks
+ * depend on j and the vector's columns only, so the driver makes them once
+ * per vector (masks[j] for the terms jlo <= j < jhi that reach it), and
+ * the address of term (i, j+1) is that of (i, j) plus ldc - 1 floats.
+ * LOAD(m, addr) and ADD come from the path. */
+#define ROW_TERMS(NQ, MASK_T, LOAD, ADD)                                                 \
     const int k_h = g->k_h, k_w = g->k_w, out_h = g->out_h, out_w = g->out_w;            \
-    const int pad_h = g->pad_h, pad_w = g->pad_w;                                        \
     const ptrdiff_t cs = (ptrdiff_t)((size_t)k_h * k_w * ldc * sizeof(float));           \
+    const uintptr_t jstep = (uintptr_t)((ldc - 1) * sizeof(float));                      \
     for (int i = 0; i < k_h; i++) {                                                      \
-        const int oy = y + pad_h - i;                                                    \
+        const int oy = y + g->pad_h - i;                                                 \
         if (oy < 0 || oy >= out_h)                                                       \
             continue;                                                                    \
-        for (int j = 0; j < k_w; j++) {                                                  \
-            int lo, hi;                                                                  \
-            term_lanes(g, x0, j, LANES, &lo, &hi);                                       \
-            if (hi <= lo)                                                                \
-                continue;                                                                \
-            const MASK_T m = MASK(lo, hi);                                               \
-            const float *row = col + ((size_t)c0 * k_h * k_w + (size_t)i * k_w + j) * ldc; \
-            const uintptr_t p = (uintptr_t)lane0(row, (ptrdiff_t)oy * out_w + x0 + pad_w - j); \
+        const float *row = col + ((size_t)c0 * k_h * k_w + (size_t)i * k_w + jlo) * ldc; \
+        uintptr_t p = (uintptr_t)lane0(row, (ptrdiff_t)oy * out_w + x0 + g->pad_w - jlo); \
+        for (int j = jlo; j < jhi; j++, p += jstep) {                                    \
+            const MASK_T m = masks[j];                                                   \
             a0 = ADD(a0, LOAD(m, p));                                                    \
             if (NQ > 1) {                                                                \
                 a1 = ADD(a1, LOAD(m, p + 1 * cs));                                       \
@@ -88,13 +91,14 @@ static inline const float *lane0(const float *row, ptrdiff_t off)
 
 /* One path's kernels: rows_<P>_<NQ> writes NQ (1, 4 or 8) channels c0..
  * of dx row y, columns x0..x0+LANES-1; col2im_rows_<P> runs them over the
- * rows, the vectors of a row and the channels (nch of them). */
+ * vectors of a row, the rows and the channels (nch of them). */
 #define DEF_ROWS(P, NQ, TARGET, V, LANES, MASK_T, MASK, LOAD, ADD, ZERO, STORE)            \
     static TARGET void rows_##P##_##NQ(const cnn_conv_geom *g, const float *col,           \
-                                       size_t ldc, float *dx, int c0, int y, int x0)       \
+                                       size_t ldc, float *dx, int c0, int y, int x0,       \
+                                       const MASK_T *masks, int jlo, int jhi)              \
     {                                                                                      \
         V a0 = ZERO(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;      \
-        ROW_TERMS(NQ, LANES, MASK_T, MASK, LOAD, ADD)                                      \
+        ROW_TERMS(NQ, MASK_T, LOAD, ADD)                                                   \
         const int w = g->in_w - x0 < (LANES) ? g->in_w - x0 : (LANES);                     \
         const MASK_T st = MASK(0, w);                                                      \
         const size_t plane = (size_t)g->in_h * g->in_w;                                    \
@@ -111,16 +115,30 @@ static inline const float *lane0(const float *row, ptrdiff_t off)
     static TARGET void col2im_rows_##P(const cnn_conv_geom *g, int nch, const float *col,  \
                                        float *dx, size_t ldc)                              \
     {                                                                                      \
-        for (int y = 0; y < g->in_h; y++)                                                  \
-            for (int x0 = 0; x0 < g->in_w; x0 += (LANES)) {                                \
+        MASK_T masks[ROWS_MAX_KW];                                                         \
+        for (int x0 = 0; x0 < g->in_w; x0 += (LANES)) {                                    \
+            int jlo = g->k_w, jhi = 0;                                                     \
+            for (int j = 0; j < g->k_w; j++) {                                             \
+                int lo, hi;                                                                \
+                term_lanes(g, x0, j, (LANES), &lo, &hi);                                   \
+                masks[j] = MASK(lo < hi ? lo : 0, lo < hi ? hi : 0);                       \
+                if (lo < hi) {                                                             \
+                    jlo = j < jlo ? j : jlo;                                               \
+                    jhi = j + 1;                                                           \
+                }                                                                          \
+            }                                                                              \
+            if (jhi == 0)                                                                  \
+                jlo = 0; /* (no term reaches these columns: zeros) */                      \
+            for (int y = 0; y < g->in_h; y++) {                                            \
                 int c = 0;                                                                 \
                 for (; c + 8 <= nch; c += 8)                                               \
-                    rows_##P##_8(g, col, ldc, dx, c, y, x0);                               \
+                    rows_##P##_8(g, col, ldc, dx, c, y, x0, masks, jlo, jhi);              \
                 for (; c + 4 <= nch; c += 4)                                               \
-                    rows_##P##_4(g, col, ldc, dx, c, y, x0);                               \
+                    rows_##P##_4(g, col, ldc, dx, c, y, x0, masks, jlo, jhi);              \
                 for (; c < nch; c++)                                                       \
-                    rows_##P##_1(g, col, ldc, dx, c, y, x0);                               \
+                    rows_##P##_1(g, col, ldc, dx, c, y, x0, masks, jlo, jhi);              \
             }                                                                              \
+        }                                                                                  \
     }
 
 /* AVX-512: 16 lanes, masks in mask registers. */
@@ -147,7 +165,8 @@ DEF_PATH(avx2, T256, __m256, 8, __m256i, lane_mask_256, LOAD256, _mm256_add_ps,
 bool cnn_k_col2im_rows_ok(const cnn_conv_geom *g)
 {
 #if HAVE_COL2IM_ROWS
-    return g->stride_h == 1 && g->stride_w == 1 && cnn_k_isa() >= CNN_K_ISA_AVX2;
+    return g->stride_h == 1 && g->stride_w == 1 && g->k_w <= ROWS_MAX_KW &&
+           cnn_k_isa() >= CNN_K_ISA_AVX2;
 #else
     (void)g;
     return false;

@@ -601,9 +601,19 @@ static void bwd_weights_by_dot(const cnn_k_ukr_set *s, const cnn_conv_geom *g, i
     int chunk = DOT_CHUNK_BYTES / ((g->out_c + k) * lanes * (int)sizeof(float));
     if (chunk < 4)
         chunk = 4;
-    const int otiles = row_tiles(g->out_c, s->dot_mr), ktiles = row_tiles(k, s->dot_nc);
+    /* B rows from the shifted copy (as the forward pass reads them) where a
+     * tile of k_w columns (j) of one (c, i) lies at a fixed stride in it and
+     * the rows need no zero tail; else from an im2col copy.  The same
+     * values either way, so the same sums. */
+    const bool shifted = shifted_fits(g) && ppad == p && g->k_w <= s->dot_nc;
+    const ptrdiff_t sj = (ptrdiff_t)padded_h(g) * g->out_w; /* S[c][j] to S[c][j+1] */
+    const int otiles = row_tiles(g->out_c, s->dot_mr);
+    const int ktiles = shifted ? g->in_c * g->k_h : row_tiles(k, s->dot_nc);
     for (int i = 0; i < n; i++) {
-        cnn_k_im2col_ld(g, x + i * x_img, col, (size_t)ppad);
+        if (shifted)
+            shift_columns(g, x + i * x_img, col);
+        else
+            cnn_k_im2col_ld(g, x + i * x_img, col, (size_t)ppad);
         const float *dyi = dy + i * y_img;
         if (copy_dy) {
             for (int o = 0; o < g->out_c; o++)
@@ -616,11 +626,20 @@ static void bwd_weights_by_dot(const cnn_k_ukr_set *s, const cnn_conv_geom *g, i
                 int o0;
                 const int mr = row_tile(g->out_c, otiles, ot, &o0);
                 for (int kt = 0; kt < ktiles; kt++) {
-                    int k0;
-                    const int nc = row_tile(k, ktiles, kt, &k0);
+                    int k0, nc;
+                    const float *b;
+                    if (shifted) { /* (c, i) = (kt / k_h, kt % k_h), every j */
+                        k0 = kt * g->k_w;
+                        nc = g->k_w;
+                        b = col + (size_t)(kt / g->k_h) * g->k_w * sj +
+                            (size_t)(kt % g->k_h) * g->out_w;
+                    } else {
+                        nc = row_tile(k, ktiles, kt, &k0);
+                        b = col + (size_t)k0 * ppad;
+                    }
                     const cnn_k_dot_job job = {
                         .a = dyi + (size_t)o0 * ppad + (size_t)s0 * lanes, .a_row = ppad,
-                        .b = col + (size_t)k0 * ppad + (size_t)s0 * lanes, .b_row = ppad,
+                        .b = b + (size_t)s0 * lanes, .b_row = shifted ? sj : ppad,
                         .steps = steps,
                         .t = tv + ((size_t)o0 * k + k0) * lanes, .ldt = (ptrdiff_t)k * lanes,
                         .overwrite = i == 0 && s0 == 0};
