@@ -329,6 +329,104 @@ START_TEST(test_col2im_rows)
 }
 END_TEST
 
+/* The weight gradient through non-overlapping MAX pooling, summed over the
+ * windows' maxima only (conv2d_pooled.c), against the dense sum of the
+ * unpooled gradient in double, on every path the CPU has: square and
+ * non-square windows, conv outputs the windows do not cover to the edge,
+ * padding, stride, one input channel and runs (k_w * in_c floats) longer
+ * than one block of 8 vectors. */
+typedef struct pooled_case {
+    geom_case conv;
+    int win_h, win_w;
+} pooled_case;
+
+static const pooled_case pooled_cases[] = {
+    {{20, 12, 12, 40, 5, 5, 1, 1, 0, 0}, 2, 2}, /* W2 conv 2 */
+    {{6, 9, 10, 4, 3, 3, 1, 1, 1, 1}, 2, 3},    /* padded, 9x10 output: edges uncovered */
+    {{8, 11, 13, 3, 3, 2, 2, 3, 0, 1}, 3, 2},   /* strided both ways */
+    {{45, 6, 7, 2, 3, 3, 1, 1, 1, 1}, 2, 2},    /* 135-float runs: 9 vectors, two blocks */
+    {{4, 8, 8, 3, 3, 4, 1, 1, 0, 0}, 2, 2},     /* 16-float runs: the shortest taken */
+};
+#define NPOOLED ((int)(sizeof pooled_cases / sizeof pooled_cases[0]))
+
+START_TEST(test_conv_pooled_bwd_weights)
+{
+    const pooled_case *pc = &pooled_cases[_i];
+    const cnn_conv_geom g = make_geom(&pc->conv);
+    cnn_pool_geom pg = {.c = g.out_c, .in_h = g.out_h, .in_w = g.out_w, .win_h = pc->win_h,
+                        .win_w = pc->win_w, .stride_h = pc->win_h, .stride_w = pc->win_w};
+    pg.out_h = g.out_h / pg.win_h;
+    pg.out_w = g.out_w / pg.win_w;
+    ck_assert(cnn_k_conv2d_pooled_bwd_weights_ok(&g, &pg));
+    if (_i == 0) { /* where it is not offered: overlap, 1x1, short runs */
+        cnn_pool_geom overlap = pg, one = pg;
+        overlap.stride_w = 1;
+        one.win_h = one.win_w = one.stride_h = one.stride_w = 1;
+        cnn_conv_geom short_run = g;
+        short_run.in_c = 3; /* 15 floats */
+        ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&g, &overlap));
+        ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&g, &one));
+        ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&short_run, &pg));
+    }
+    const int n = 3;
+    test_rng r;
+    test_rng_seed(&r, 300 + (unsigned)_i);
+    const size_t nout = (size_t)n * g.out_c * pg.out_h * pg.out_w;
+    float *x = random_floats(&r, (size_t)n * x_img(&g));
+    float *conv = random_floats(&r, (size_t)n * y_img(&g)); /* stands for the conv output */
+    float *pooled = xalloc(nout), *dyp = random_floats(&r, nout);
+    int32_t *argmax = malloc(nout * sizeof *argmax);
+    ck_assert_ptr_nonnull(argmax);
+    cnn_k_pool2d_fwd(&pg, CNN_K_POOL_MAX, n, conv, pooled, argmax);
+    /* dense reference: dconv = dyp at each argmax, then the plain sum */
+    double *dconv = dalloc((size_t)n * y_img(&g));
+    const size_t plane = (size_t)g.out_h * g.out_w, pplane = (size_t)pg.out_h * pg.out_w;
+    for (size_t t = 0; t < nout; t++)
+        dconv[t / pplane * plane + (size_t)argmax[t]] += dyp[t];
+    double *want = dalloc(w_size(&g)), *mag = dalloc(w_size(&g));
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g.out_c; o++)
+            for (int oy = 0; oy < g.out_h; oy++)
+                for (int ox = 0; ox < g.out_w; ox++) {
+                    const double d = dconv[((size_t)s * g.out_c + o) * plane +
+                                           (size_t)oy * g.out_w + ox];
+                    for (int c = 0; c < g.in_c; c++)
+                        for (int i = 0; i < g.k_h; i++)
+                            for (int j = 0; j < g.k_w; j++) {
+                                const double t = d * pix(&g, x + s * x_img(&g), c,
+                                                         oy * g.stride_h + i - g.pad_h,
+                                                         ox * g.stride_w + j - g.pad_w);
+                                const size_t at = (((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j;
+                                want[at] += t;
+                                mag[at] += fabs(t);
+                            }
+                }
+    float *dw = xalloc(w_size(&g));
+    float *scratch = xalloc(cnn_k_conv2d_pooled_scratch_floats(&g));
+    report_skipped_isas();
+    for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
+        ck_assert(cnn_k_isa_set(isas[k]));
+        char what[96];
+        snprintf(what, sizeof what, "conv2d_pooled_bwd_weights on %s", cnn_k_isa_name(isas[k]));
+        for (size_t e = 0; e < w_size(&g); e++)
+            dw[e] = NAN;
+        cnn_k_conv2d_pooled_bwd_weights(&g, &pg, n, x, dyp, argmax, dw, scratch);
+        check_close(what, _i, n, dw, want, mag, w_size(&g));
+    }
+    ck_assert(cnn_k_isa_set(-1));
+    free(x);
+    free(conv);
+    free(pooled);
+    free(dyp);
+    free(argmax);
+    free(dconv);
+    free(want);
+    free(mag);
+    free(dw);
+    free(scratch);
+}
+END_TEST
+
 /* The chunking the batched kernels rely on: every image in some chunk, the
  * scratch they ask for bounded, and the W2 layers one image per chunk. */
 START_TEST(test_conv_chunk)
@@ -680,6 +778,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, test_im2col, 0, NCASES);
     tcase_add_loop_test(tc, test_col2im, 0, NCASES);
     tcase_add_loop_test(tc, test_col2im_rows, 0, NCASES + NROWS_CASES);
+    tcase_add_loop_test(tc, test_conv_pooled_bwd_weights, 0, NPOOLED);
     tcase_add_test(tc, test_conv_chunk);
     tcase_add_loop_test(tc, test_conv_fwd, 0, NCASES * 4);
     tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);

@@ -185,6 +185,21 @@ typedef struct cnn_pool_geom {
 /* Pooling modes (same values as enum cnn_pool_mode). */
 enum { CNN_K_POOL_MAX = 1, CNN_K_POOL_AVG = 2, CNN_K_POOL_L2 = 3 };
 
+/* ---- conv2d_pooled.c ---------------------------------------------------
+ * The weight gradient of a convolution g whose output went through MAX
+ * pooling pg with windows that do not overlap, from the pooled gradient
+ * dyp (n x out_c x pg->out_h x pg->out_w) and the forward's argmax (the
+ * index of each window's maximum in its conv output plane): the conv
+ * output's gradient is dyp at those indices and 0 elsewhere, so only those
+ * terms are summed.  dw (write): out_c x K.  _ok says whether pg has such
+ * windows (stride = window, area >= 2) over g's output.
+ * scratch: at least cnn_k_conv2d_pooled_scratch_floats(g) floats. */
+bool cnn_k_conv2d_pooled_bwd_weights_ok(const cnn_conv_geom *g, const cnn_pool_geom *pg);
+size_t cnn_k_conv2d_pooled_scratch_floats(const cnn_conv_geom *g);
+void cnn_k_conv2d_pooled_bwd_weights(const cnn_conv_geom *g, const cnn_pool_geom *pg, int n,
+                                     const float *x, const float *dyp, const int32_t *argmax,
+                                     float *dw, float *scratch);
+
 /* ---- pool2d_fwd.c ------------------------------------------------------
  * y (write): n x c x out_h x out_w.
  * argmax (write, only for MAX, may be NULL otherwise): for each output, the

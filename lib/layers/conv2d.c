@@ -152,11 +152,25 @@ static void conv_init(cnn_layer *l, cnn_rng *rng)
                   n3 > 0 ? n3 : 1);
 }
 
+/* MAX pooling whose windows do not overlap: the weight gradient sums only
+ * the windows' maxima (conv2d_pooled.c), and a layer that passes no
+ * gradient on never unpools. */
+static bool pooled_grad(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_geom *pg)
+{
+    if (P(l)->pool != CNN_POOL_MAX)
+        return false;
+    pool_geometry(l, g, pg);
+    return cnn_k_conv2d_pooled_bwd_weights_ok(g, pg);
+}
+
 static size_t conv_scratch(const cnn_layer *l, int n)
 {
     cnn_conv_geom g;
+    cnn_pool_geom pg;
     geometry(l, &g);
-    return cnn_k_conv2d_scratch_floats(&g, n);
+    const size_t dense = cnn_k_conv2d_scratch_floats(&g, n);
+    const size_t pooled = pooled_grad(l, &g, &pg) ? cnn_k_conv2d_pooled_scratch_floats(&g) : 0;
+    return dense > pooled ? dense : pooled;
 }
 
 static cnn_status conv_reserve(cnn_layer *l, int n)
@@ -284,10 +298,16 @@ static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x
     dy += (size_t)a * p_img;
     float *dconv = aux_dconv + (size_t)a * c_img;
     cnn_k_act_bwd(p->activation, (size_t)nb * p_img, y, dy, dy);
-    cnn_k_pool2d_bwd(&pg, p->pool, nb, aux_conv + (size_t)a * c_img,
-                     aux_pre ? aux_pre + (size_t)a * p_img : NULL, dy,
-                     aux_argmax ? aux_argmax + (size_t)a * p_img : NULL, dconv);
-    cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
+    const int32_t *argmax = aux_argmax ? aux_argmax + (size_t)a * p_img : NULL;
+    cnn_pool_geom ppg;
+    const bool sparse = argmax && pooled_grad(l, &g, &ppg);
+    if (sparse)
+        cnn_k_conv2d_pooled_bwd_weights(&g, &pg, nb, x, dy, argmax, dw, scratch);
+    if (!sparse || dx)
+        cnn_k_pool2d_bwd(&pg, p->pool, nb, aux_conv + (size_t)a * c_img,
+                         aux_pre ? aux_pre + (size_t)a * p_img : NULL, dy, argmax, dconv);
+    if (!sparse)
+        cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
     if (dx)
         cnn_k_conv2d_bwd_data(&g, nb, dconv, l->w, dx, scratch);
 }
