@@ -329,9 +329,10 @@ START_TEST(test_col2im_rows)
 }
 END_TEST
 
-/* The weight gradient through non-overlapping MAX pooling, summed over the
- * windows' maxima only (conv2d_pooled.c), against the dense sum of the
- * unpooled gradient in double, on every path the CPU has: square and
+/* The weight and (stride 1) data gradients through non-overlapping MAX
+ * pooling, summed over the windows' maxima only (conv2d_pooled.c), against
+ * the dense sums of the unpooled gradient in double, on every path the CPU
+ * has: square and
  * non-square windows, conv outputs the windows do not cover to the edge,
  * padding, stride, one input channel and runs (k_w * in_c floats) longer
  * than one block of 8 vectors. */
@@ -401,8 +402,37 @@ START_TEST(test_conv_pooled_bwd_weights)
                                 mag[at] += fabs(t);
                             }
                 }
+    /* dx through the same pooling: dense reference in double */
+    const bool data = cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg);
+    ck_assert_int_eq(data, g.stride_h == 1 && g.stride_w == 1);
+    float *w = random_floats(&r, w_size(&g));
+    double *want_dx = dalloc((size_t)n * x_img(&g)), *mag_dx = dalloc((size_t)n * x_img(&g));
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < g.out_c; o++)
+            for (int oy = 0; oy < g.out_h; oy++)
+                for (int ox = 0; ox < g.out_w; ox++) {
+                    const double d = dconv[((size_t)s * g.out_c + o) * plane +
+                                           (size_t)oy * g.out_w + ox];
+                    for (int c = 0; c < g.in_c; c++)
+                        for (int i = 0; i < g.k_h; i++)
+                            for (int j = 0; j < g.k_w; j++) {
+                                const int iy = oy * g.stride_h + i - g.pad_h;
+                                const int ix = ox * g.stride_w + j - g.pad_w;
+                                if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
+                                    continue;
+                                const double t =
+                                    d * w[(((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j];
+                                const size_t at = (((size_t)s * g.in_c + c) * g.in_h + iy) *
+                                                      g.in_w + ix;
+                                want_dx[at] += t;
+                                mag_dx[at] += fabs(t);
+                            }
+                }
+    float *dx = xalloc((size_t)n * x_img(&g));
     float *dw = xalloc(w_size(&g));
-    float *scratch = xalloc(cnn_k_conv2d_pooled_scratch_floats(&g));
+    const size_t sw = cnn_k_conv2d_pooled_scratch_floats(&g);
+    const size_t sd = data ? cnn_k_conv2d_pooled_bwd_data_scratch_floats(&g) : 0;
+    float *scratch = xalloc(sw > sd ? sw : sd);
     report_skipped_isas();
     for (int k = 0; k < NISAS && isa_runs(isas[k]); k++) {
         ck_assert(cnn_k_isa_set(isas[k]));
@@ -412,6 +442,13 @@ START_TEST(test_conv_pooled_bwd_weights)
             dw[e] = NAN;
         cnn_k_conv2d_pooled_bwd_weights(&g, &pg, n, x, dyp, argmax, dw, scratch);
         check_close(what, _i, n, dw, want, mag, w_size(&g));
+        if (!data)
+            continue;
+        snprintf(what, sizeof what, "conv2d_pooled_bwd_data on %s", cnn_k_isa_name(isas[k]));
+        for (size_t e = 0; e < (size_t)n * x_img(&g); e++)
+            dx[e] = NAN;
+        cnn_k_conv2d_pooled_bwd_data(&g, &pg, n, dyp, argmax, w, dx, scratch);
+        check_close(what, _i, n, dx, want_dx, mag_dx, (size_t)n * x_img(&g));
     }
     ck_assert(cnn_k_isa_set(-1));
     free(x);
@@ -423,6 +460,10 @@ START_TEST(test_conv_pooled_bwd_weights)
     free(want);
     free(mag);
     free(dw);
+    free(dx);
+    free(w);
+    free(want_dx);
+    free(mag_dx);
     free(scratch);
 }
 END_TEST

@@ -199,6 +199,14 @@ size_t cnn_k_conv2d_pooled_scratch_floats(const cnn_conv_geom *g);
 void cnn_k_conv2d_pooled_bwd_weights(const cnn_conv_geom *g, const cnn_pool_geom *pg, int n,
                                      const float *x, const float *dyp, const int32_t *argmax,
                                      float *dw, float *scratch);
+/* dx (write, n x in_c x in_h x in_w) through the same pooling, for stride-1
+ * convolutions (_data_ok), with weights w, from the pooled gradient and
+ * argmax as above.  scratch: cnn_k_conv2d_pooled_bwd_data_scratch_floats(g). */
+bool cnn_k_conv2d_pooled_bwd_data_ok(const cnn_conv_geom *g, const cnn_pool_geom *pg);
+size_t cnn_k_conv2d_pooled_bwd_data_scratch_floats(const cnn_conv_geom *g);
+void cnn_k_conv2d_pooled_bwd_data(const cnn_conv_geom *g, const cnn_pool_geom *pg, int n,
+                                  const float *dyp, const int32_t *argmax, const float *w,
+                                  float *dx, float *scratch);
 
 /* ---- pool2d_fwd.c ------------------------------------------------------
  * y (write): n x c x out_h x out_w.

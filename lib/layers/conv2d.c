@@ -152,9 +152,9 @@ static void conv_init(cnn_layer *l, cnn_rng *rng)
                   n3 > 0 ? n3 : 1);
 }
 
-/* MAX pooling whose windows do not overlap: the weight gradient sums only
- * the windows' maxima (conv2d_pooled.c), and a layer that passes no
- * gradient on never unpools. */
+/* MAX pooling whose windows do not overlap: the weight gradient and (at
+ * stride 1) the input gradient sum only the windows' maxima
+ * (conv2d_pooled.c), and nothing is unpooled. */
 static bool pooled_grad(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_geom *pg)
 {
     if (P(l)->pool != CNN_POOL_MAX)
@@ -168,9 +168,16 @@ static size_t conv_scratch(const cnn_layer *l, int n)
     cnn_conv_geom g;
     cnn_pool_geom pg;
     geometry(l, &g);
-    const size_t dense = cnn_k_conv2d_scratch_floats(&g, n);
-    const size_t pooled = pooled_grad(l, &g, &pg) ? cnn_k_conv2d_pooled_scratch_floats(&g) : 0;
-    return dense > pooled ? dense : pooled;
+    size_t most = cnn_k_conv2d_scratch_floats(&g, n);
+    if (pooled_grad(l, &g, &pg)) {
+        const size_t wgrad = cnn_k_conv2d_pooled_scratch_floats(&g);
+        const size_t dgrad = cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg)
+                                 ? cnn_k_conv2d_pooled_bwd_data_scratch_floats(&g)
+                                 : 0;
+        most = wgrad > most ? wgrad : most;
+        most = dgrad > most ? dgrad : most;
+    }
+    return most;
 }
 
 static cnn_status conv_reserve(cnn_layer *l, int n)
@@ -301,14 +308,17 @@ static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x
     const int32_t *argmax = aux_argmax ? aux_argmax + (size_t)a * p_img : NULL;
     cnn_pool_geom ppg;
     const bool sparse = argmax && pooled_grad(l, &g, &ppg);
+    const bool sparse_dx = sparse && dx && cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg);
     if (sparse)
         cnn_k_conv2d_pooled_bwd_weights(&g, &pg, nb, x, dy, argmax, dw, scratch);
-    if (!sparse || dx)
+    if (sparse_dx)
+        cnn_k_conv2d_pooled_bwd_data(&g, &pg, nb, dy, argmax, l->w, dx, scratch);
+    if ((!sparse || dx) && !sparse_dx)
         cnn_k_pool2d_bwd(&pg, p->pool, nb, aux_conv + (size_t)a * c_img,
                          aux_pre ? aux_pre + (size_t)a * p_img : NULL, dy, argmax, dconv);
     if (!sparse)
         cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
-    if (dx)
+    if (dx && !sparse_dx)
         cnn_k_conv2d_bwd_data(&g, nb, dconv, l->w, dx, scratch);
 }
 
