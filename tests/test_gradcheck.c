@@ -198,6 +198,12 @@ START_TEST(conv_fused_pools)
     int64_t xs[4] = {2, 2, 9, 9};
     check_layer("conv2d + fused max pool", conv(2, 3, 3, 3, 1, 0, CNN_ACT_SIGMOID, CNN_POOL_MAX),
                 xs, 4, -1, 1);
+    /* runs of 4 channels x 5 columns: the gradients summed over the windows'
+     * maxima only (conv2d_pooled.c), a 7x6 output whose last row no window
+     * covers */
+    int64_t xs_runs[4] = {2, 4, 9, 10};
+    check_layer("conv2d + fused max pool, pooled gradients",
+                conv(4, 3, 3, 5, 1, 0, CNN_ACT_SIGMOID, CNN_POOL_MAX), xs_runs, 4, -1, 1);
     check_layer("conv2d + fused avg pool", conv(2, 3, 3, 3, 1, 0, CNN_ACT_TANH, CNN_POOL_AVG), xs, 4,
                 -1, 1);
     check_layer("conv2d + fused L2 pool", conv(2, 3, 3, 3, 1, 0, CNN_ACT_IDENTITY, CNN_POOL_L2), xs,
