@@ -384,28 +384,13 @@ START_TEST(test_conv_pooled_bwd_weights)
     const size_t plane = (size_t)g.out_h * g.out_w, pplane = (size_t)pg.out_h * pg.out_w;
     for (size_t t = 0; t < nout; t++)
         dconv[t / pplane * plane + (size_t)argmax[t]] += dyp[t];
-    double *want = dalloc(w_size(&g)), *mag = dalloc(w_size(&g));
-    for (int s = 0; s < n; s++)
-        for (int o = 0; o < g.out_c; o++)
-            for (int oy = 0; oy < g.out_h; oy++)
-                for (int ox = 0; ox < g.out_w; ox++) {
-                    const double d = dconv[((size_t)s * g.out_c + o) * plane +
-                                           (size_t)oy * g.out_w + ox];
-                    for (int c = 0; c < g.in_c; c++)
-                        for (int i = 0; i < g.k_h; i++)
-                            for (int j = 0; j < g.k_w; j++) {
-                                const double t = d * pix(&g, x + s * x_img(&g), c,
-                                                         oy * g.stride_h + i - g.pad_h,
-                                                         ox * g.stride_w + j - g.pad_w);
-                                const size_t at = (((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j;
-                                want[at] += t;
-                                mag[at] += fabs(t);
-                            }
-                }
-    /* dx through the same pooling: dense reference in double */
+    /* the dense sums of both gradients over every conv output position,
+     * in one pass: dW += d * x and dx += d * w for each term inside the
+     * image (outside it, x is padding and the terms vanish) */
     const bool data = cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg);
     ck_assert_int_eq(data, g.stride_h == 1 && g.stride_w == 1);
     float *w = random_floats(&r, w_size(&g));
+    double *want = dalloc(w_size(&g)), *mag = dalloc(w_size(&g));
     double *want_dx = dalloc((size_t)n * x_img(&g)), *mag_dx = dalloc((size_t)n * x_img(&g));
     for (int s = 0; s < n; s++)
         for (int o = 0; o < g.out_c; o++)
@@ -420,12 +405,14 @@ START_TEST(test_conv_pooled_bwd_weights)
                                 const int ix = ox * g.stride_w + j - g.pad_w;
                                 if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w)
                                     continue;
-                                const double t =
-                                    d * w[(((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j];
-                                const size_t at = (((size_t)s * g.in_c + c) * g.in_h + iy) *
+                                const size_t wa = (((size_t)o * g.in_c + c) * g.k_h + i) * g.k_w + j;
+                                const size_t xa = (((size_t)s * g.in_c + c) * g.in_h + iy) *
                                                       g.in_w + ix;
-                                want_dx[at] += t;
-                                mag_dx[at] += fabs(t);
+                                const double tw = d * x[xa], tx = d * w[wa];
+                                want[wa] += tw;
+                                mag[wa] += fabs(tw);
+                                want_dx[xa] += tx;
+                                mag_dx[xa] += fabs(tx);
                             }
                 }
     float *dx = xalloc((size_t)n * x_img(&g));
