@@ -368,6 +368,14 @@ START_TEST(test_conv_pooled_bwd_weights)
         ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&g, &overlap));
         ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&g, &one));
         ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&short_run, &pg));
+        /* a padded image past int32 offsets (16 x 24001 x 24001 floats;
+         * stride 8000 leaves a 4x4 output) */
+        const geom_case huge_c = {16, 1, 1, 1, 1, 1, 8000, 8000, 12000, 12000};
+        const cnn_conv_geom huge = make_geom(&huge_c);
+        const cnn_pool_geom huge_pg = {.c = 1, .in_h = 4, .in_w = 4, .out_h = 2, .out_w = 2,
+                                       .win_h = 2, .win_w = 2, .stride_h = 2, .stride_w = 2};
+        ck_assert_int_eq(huge.out_h * huge.out_w, 16);
+        ck_assert(!cnn_k_conv2d_pooled_bwd_weights_ok(&huge, &huge_pg));
     }
     const int n = 3;
     test_rng r;

@@ -32,6 +32,7 @@
 #include "kernels/kernels.h"
 #include "kernels/ukr.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Each run of k_w*in_c floats is padded to whole vectors of this many
@@ -63,23 +64,26 @@ static int padded_h(const cnn_conv_geom *g)
     return g->in_h + 2 * g->pad_h;
 }
 
-bool cnn_k_conv2d_pooled_bwd_weights_ok(const cnn_conv_geom *g, const cnn_pool_geom *pg)
-{
-    /* windows that tile without overlap, of 2 or more outputs (a 1x1
-     * window leaves nothing to skip), and runs long enough to fill vectors */
-    return pg->stride_h == pg->win_h && pg->stride_w == pg->win_w &&
-           pg->win_h * pg->win_w >= 2 && pg->in_h == g->out_h && pg->in_w == g->out_w &&
-           pg->c == g->out_c && run_len(g) >= POOLED_MIN_RUN;
-}
-
-/* Floats of: the padded CHW image, its channels-last copy, dW in run order
- * (out_c x k_h x run_pad), the per-term offsets of one image and the offset
- * of each conv output position (int32, counted as floats: same size). */
 static size_t xh_floats(const cnn_conv_geom *g)
 {
     return (size_t)g->in_c * padded_h(g) * padded_w(g);
 }
 
+bool cnn_k_conv2d_pooled_bwd_weights_ok(const cnn_conv_geom *g, const cnn_pool_geom *pg)
+{
+    /* windows that tile without overlap, of 2 or more outputs (a 1x1
+     * window leaves nothing to skip), and runs long enough to fill vectors */
+    const size_t p = (size_t)g->out_h * g->out_w;
+    return pg->stride_h == pg->win_h && pg->stride_w == pg->win_w &&
+           pg->win_h * pg->win_w >= 2 && pg->in_h == g->out_h && pg->in_w == g->out_w &&
+           pg->c == g->out_c && run_len(g) >= POOLED_MIN_RUN &&
+           /* the term offsets are int32: into the padded image and dcolT */
+           xh_floats(g) <= INT32_MAX && p * g->k_h * run_pad(g) <= INT32_MAX;
+}
+
+/* Floats of: the padded CHW image, its channels-last copy, dW in run order
+ * (out_c x k_h x run_pad), the per-term offsets of one image and the offset
+ * of each conv output position (int32, counted as floats: same size). */
 size_t cnn_k_conv2d_pooled_scratch_floats(const cnn_conv_geom *g)
 {
     const size_t p = (size_t)g->out_h * (size_t)g->out_w;
