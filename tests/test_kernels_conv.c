@@ -717,7 +717,11 @@ END_TEST
  * with its own scratch and partial weight gradient, summed in a fixed order.
  * Same seed and thread count: bit-identical weights; other thread counts:
  * the same up to rounding.  _i: 0 pooled convs (max, then L2), 1 unpooled. */
-static cnn_net *thread_net(int pooled)
+/* The networks of the thread test, by kind: 0 no pooling; 1 fused MAX and
+ * L2 pooling (dense gradients: runs of 6 floats); 2 a second convolution
+ * with fused MAX pooling whose runs hold 16 floats, so its weight and input
+ * gradients take the pooled forms (conv2d_pooled.c) in every part. */
+static cnn_net *thread_net(int kind)
 {
     cnn_net *net;
     ck_assert_int_eq(cnn_net_create(2, 12, 11, 9, &net), CNN_OK);
@@ -725,12 +729,15 @@ static cnn_net *thread_net(int pooled)
     cnn_conv2d_params cp;
     cnn_conv2d_params_init(&cp, 4, 3, 3);
     cp.activation = CNN_ACT_RELU;
-    cp.pool = pooled ? CNN_POOL_MAX : CNN_POOL_NONE;
+    cp.pool = kind == 1 ? CNN_POOL_MAX : CNN_POOL_NONE;
     ck_assert_int_eq(cnn_conv2d_create(&cp, &l), CNN_OK);
     ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
-    cnn_conv2d_params_init(&cp, 5, 2, 2);
+    if (kind == 2)
+        cnn_conv2d_params_init(&cp, 5, 3, 4); /* 4 channels x 4 columns a run */
+    else
+        cnn_conv2d_params_init(&cp, 5, 2, 2);
     cp.activation = CNN_ACT_TANH;
-    cp.pool = pooled ? CNN_POOL_L2 : CNN_POOL_NONE;
+    cp.pool = kind == 1 ? CNN_POOL_L2 : kind == 2 ? CNN_POOL_MAX : CNN_POOL_NONE;
     ck_assert_int_eq(cnn_conv2d_create(&cp, &l), CNN_OK);
     ck_assert_int_eq(cnn_net_add(net, l), CNN_OK);
     cnn_dense_params dp;
@@ -747,13 +754,13 @@ static cnn_net *thread_net(int pooled)
 
 /* Trains a fresh network for 4 steps (batches of 7, then 3, then 7, then 1)
  * with `threads`, then predicts a batch of 9; returns the parameters. */
-static float *train_with_threads(int pooled, int threads, int32_t predicted[9])
+static float *train_with_threads(int kind, int threads, int32_t predicted[9])
 {
-    cnn_net *net = thread_net(pooled);
+    cnn_net *net = thread_net(kind);
     ck_assert_int_eq(cnn_net_set_threads(net, threads), CNN_OK);
     cnn_sgd_params sp;
     cnn_sgd_params_init(&sp, 0.05f);
-    sp.momentum = pooled ? 0.0f : 0.5f;
+    sp.momentum = kind == 1 ? 0.0f : 0.5f;
     cnn_optimizer *opt;
     ck_assert_int_eq(cnn_sgd_create(&sp, &opt), CNN_OK);
     test_rng r;
@@ -785,14 +792,15 @@ static float *train_with_threads(int pooled, int threads, int32_t predicted[9])
 
 START_TEST(test_net_threads_deterministic)
 {
-    cnn_net *probe = thread_net(_i == 0);
+    const int kind = _i == 0 ? 1 : _i == 1 ? 0 : 2;
+    cnn_net *probe = thread_net(kind);
     const size_t np = (size_t)cnn_net_param_count(probe);
     cnn_net_destroy(probe);
     int32_t p1[9], pa[9], pb[9];
-    float *one = train_with_threads(_i == 0, 1, p1);
+    float *one = train_with_threads(kind, 1, p1);
     for (int threads = 2; threads <= 5; threads += 3) {
-        float *a = train_with_threads(_i == 0, threads, pa);
-        float *b = train_with_threads(_i == 0, threads, pb);
+        float *a = train_with_threads(kind, threads, pa);
+        float *b = train_with_threads(kind, threads, pb);
         ck_assert_msg(memcmp(a, b, np * sizeof *a) == 0,
                       "%d threads: two runs with the same seed differ", threads);
         ck_assert(memcmp(pa, pb, sizeof pa) == 0);
@@ -820,7 +828,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, test_conv_bwd_data, 0, NCASES * 2);
     tcase_add_loop_test(tc, test_conv_bwd_weights, 0, NCASES * 4);
     tcase_add_loop_test(tc, test_conv_adjoint_identity, 0, NCASES);
-    tcase_add_loop_test(tc, test_net_threads_deterministic, 0, 2);
+    tcase_add_loop_test(tc, test_net_threads_deterministic, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
