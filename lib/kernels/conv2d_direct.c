@@ -104,8 +104,8 @@ static size_t padded_floats(const cnn_conv_geom *g)
     return has_pad(g) ? (size_t)g->in_c * (size_t)padded_h(g) * (size_t)padded_w(g) : 0;
 }
 
-/* xp (write) = x with a zero border of pad_h rows and pad_w columns. */
-static void pad_image(const cnn_conv_geom *g, const float *restrict x, float *restrict xp)
+/* (kernels.h) Without padding it writes nothing: callers use x as is. */
+void cnn_k_conv2d_pad_image(const cnn_conv_geom *g, const float *restrict x, float *restrict xp)
 {
     const int hp = padded_h(g), wp = padded_w(g);
     memset(xp, 0, padded_floats(g) * sizeof *xp);
@@ -430,7 +430,7 @@ void cnn_k_conv2d_direct_fwd_each(const cnn_conv_geom *g, int n, const float *x,
         const float *src = x + i * x_img;
         float *yi = y + i * y_step;
         if (has_pad(g)) {
-            pad_image(g, src, xp);
+            cnn_k_conv2d_pad_image(g, src, xp);
             src = xp;
         }
         fwd_by_channels(s, g, src, wt, opad, b, yi);
@@ -535,7 +535,7 @@ static void bwd_weights_by_channels(const cnn_k_ukr_set *s, const cnn_conv_geom 
             float *t = dyt + (size_t)i * p * opad;
             s->transpose(g->out_c, (int)p, dyi, (ptrdiff_t)p, t, opad);
             if (pad)
-                pad_image(g, x + (size_t)(i0 + i) * x_img, xp + (size_t)i * pad);
+                cnn_k_conv2d_pad_image(g, x + (size_t)(i0 + i) * x_img, xp + (size_t)i * pad);
         }
         /* One image at a time through every tile, so that its dy^T (P x
          * opad floats) stays in L1 while all K rows read it; a tile spanning

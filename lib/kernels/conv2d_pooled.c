@@ -97,12 +97,7 @@ static void to_channels_last(const cnn_conv_geom *g, const float *restrict x,
     const int hp = padded_h(g), wp = padded_w(g);
     const float *src = x;
     if (g->pad_h > 0 || g->pad_w > 0) {
-        memset(chw, 0, xh_floats(g) * sizeof *chw);
-        for (int c = 0; c < g->in_c; c++)
-            for (int y = 0; y < g->in_h; y++)
-                memcpy(chw + ((size_t)c * hp + (size_t)(y + g->pad_h)) * wp + g->pad_w,
-                       x + ((size_t)c * g->in_h + (size_t)y) * g->in_w,
-                       (size_t)g->in_w * sizeof *x);
+        cnn_k_conv2d_pad_image(g, x, chw);
         src = chw;
     }
     if (g->in_c == 1) {

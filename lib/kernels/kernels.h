@@ -149,6 +149,9 @@ void cnn_k_conv2d_direct_bwd_weights(const cnn_conv_geom *g, int n, const float 
  * direct forward in a given orientation (the two sum in different blocks,
  * so they may differ by rounding; the choice depends only on the shape and
  * the path, so results stay deterministic). */
+/* xp (write) = one image x with a zero border of pad_h rows and pad_w
+ * columns: in_c x (in_h + 2 pad_h) x (in_w + 2 pad_w) floats. */
+void cnn_k_conv2d_pad_image(const cnn_conv_geom *g, const float *x, float *xp);
 bool cnn_k_conv2d_direct_fwd_by_channels(const cnn_conv_geom *g);
 /* Likewise for bwd_weights: by dot products (dy rows against im2col rows)
  * or by channels (from dy transposed); by_dot is ignored where the dot

@@ -68,22 +68,33 @@ static inline __m128i select_epi32(__m128i mask, __m128i b, __m128i c)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512_ROWS 1
-/* 16 outputs of a 2x2 stride-2 MAX window from rows r0 and r1 (32 floats
- * each; lanes outside the masks lo/hi of the two halves are not read). */
-__attribute__((target("avx512f"))) static inline __m512 max_2x2_16(const float *r0,
-                                                                   const float *r1,
-                                                                   __mmask16 lo, __mmask16 hi)
+/* The four elements of 16 2x2 stride-2 windows from rows r0 and r1 (32
+ * floats each; lanes outside the masks lo/hi of the two halves are not
+ * read): a, b the upper left and right, c, d the lower ones. */
+typedef struct windows_16 {
+    __m512 a, b, c, d;
+} windows_16;
+
+__attribute__((target("avx512f"))) static inline windows_16
+load_windows_16(const float *r0, const float *r1, __mmask16 lo, __mmask16 hi)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0), p1 = _mm512_maskz_loadu_ps(hi, r0 + 16);
     const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1), q1 = _mm512_maskz_loadu_ps(hi, r1 + 16);
-    const __m512 m0 = _mm512_max_ps(_mm512_permutex2var_ps(p0, odd, p1),
-                                    _mm512_permutex2var_ps(p0, even, p1));
-    const __m512 m1 = _mm512_max_ps(_mm512_permutex2var_ps(q0, odd, q1),
-                                    _mm512_permutex2var_ps(q0, even, q1));
-    return _mm512_max_ps(m1, m0);
+    const windows_16 w = {_mm512_permutex2var_ps(p0, even, p1), _mm512_permutex2var_ps(p0, odd, p1),
+                          _mm512_permutex2var_ps(q0, even, q1), _mm512_permutex2var_ps(q0, odd, q1)};
+    return w;
+}
+
+/* 16 outputs of 2x2 stride-2 MAX windows (masks as load_windows_16). */
+__attribute__((target("avx512f"))) static inline __m512 max_2x2_16(const float *r0,
+                                                                   const float *r1,
+                                                                   __mmask16 lo, __mmask16 hi)
+{
+    const windows_16 w = load_windows_16(r0, r1, lo, hi);
+    return _mm512_max_ps(_mm512_max_ps(w.d, w.c), _mm512_max_ps(w.b, w.a));
 }
 
 /* 2x2 stride-2 MAX pooling without argmax of `planes` planes, 16 outputs
@@ -129,9 +140,8 @@ __attribute__((target("avx512f"))) static void max_2x2_argmax_avx512(const cnn_p
 {
     const int in_w = g->in_w, out_h = g->out_h, out_w = g->out_w;
     const size_t in_plane = (size_t)g->in_h * (size_t)in_w;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
     const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(in_w);
     for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
@@ -143,21 +153,14 @@ __attribute__((target("avx512f"))) static void max_2x2_argmax_avx512(const cnn_p
                 const __mmask16 m = (__mmask16)((1u << nv) - 1u);
                 const __mmask16 lo = (__mmask16)(nv >= 8 ? 0xFFFFu : (1u << (2 * nv)) - 1u);
                 const __mmask16 hi = (__mmask16)(nv > 8 ? (1u << (2 * (nv - 8))) - 1u : 0u);
-                const __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox);
-                const __m512 p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
-                const __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox);
-                const __m512 q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
-                const __m512 a = _mm512_permutex2var_ps(p0, even, p1);
-                const __m512 b = _mm512_permutex2var_ps(p0, odd, p1);
-                const __m512 c = _mm512_permutex2var_ps(q0, even, q1);
-                const __m512 d = _mm512_permutex2var_ps(q0, odd, q1);
-                const __mmask16 right0 = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
-                const __mmask16 right1 = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
-                const __m512 m0 = _mm512_mask_blend_ps(right0, a, b);
-                const __m512 m1 = _mm512_mask_blend_ps(right1, c, d);
+                const windows_16 w = load_windows_16(r0 + 2 * ox, r1 + 2 * ox, lo, hi);
+                const __mmask16 right0 = _mm512_cmp_ps_mask(w.b, w.a, _CMP_GT_OQ);
+                const __mmask16 right1 = _mm512_cmp_ps_mask(w.d, w.c, _CMP_GT_OQ);
+                const __m512 m0 = _mm512_mask_blend_ps(right0, w.a, w.b);
+                const __m512 m1 = _mm512_mask_blend_ps(right1, w.c, w.d);
                 const __mmask16 lower = _mm512_cmp_ps_mask(m1, m0, _CMP_GT_OQ);
                 _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(lower, m0, m1));
-                const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row0 + 2 * ox), even);
+                const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row0 + 2 * ox), twice);
                 const __m512i off0 = _mm512_maskz_mov_epi32(right0, one);
                 const __m512i off1 = _mm512_mask_add_epi32(down, right1, down, one);
                 const __m512i off = _mm512_mask_blend_epi32(lower, off0, off1);

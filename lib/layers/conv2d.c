@@ -152,15 +152,12 @@ static void conv_init(cnn_layer *l, cnn_rng *rng)
                   n3 > 0 ? n3 : 1);
 }
 
-/* MAX pooling whose windows do not overlap: the weight gradient and (at
- * stride 1) the input gradient sum only the windows' maxima
- * (conv2d_pooled.c), and nothing is unpooled. */
-static bool pooled_grad(const cnn_layer *l, const cnn_conv_geom *g, cnn_pool_geom *pg)
+/* MAX pooling (geometry pg) whose windows do not overlap: the weight
+ * gradient and (at stride 1) the input gradient can sum only the windows'
+ * maxima (conv2d_pooled.c) instead of unpooling. */
+static bool pooled_grad(const cnn_layer *l, const cnn_conv_geom *g, const cnn_pool_geom *pg)
 {
-    if (P(l)->pool != CNN_POOL_MAX)
-        return false;
-    pool_geometry(l, g, pg);
-    return cnn_k_conv2d_pooled_bwd_weights_ok(g, pg);
+    return P(l)->pool == CNN_POOL_MAX && cnn_k_conv2d_pooled_bwd_weights_ok(g, pg);
 }
 
 static size_t conv_scratch(const cnn_layer *l, int n)
@@ -169,6 +166,9 @@ static size_t conv_scratch(const cnn_layer *l, int n)
     cnn_pool_geom pg;
     geometry(l, &g);
     size_t most = cnn_k_conv2d_scratch_floats(&g, n);
+    if (!fused_pool(l))
+        return most;
+    pool_geometry(l, &g, &pg);
     if (pooled_grad(l, &g, &pg)) {
         const size_t wgrad = cnn_k_conv2d_pooled_scratch_floats(&g);
         const size_t dgrad = cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg)
@@ -306,19 +306,21 @@ static void conv_backward_part(cnn_layer *l, int n, int a, int b, const float *x
     float *dconv = aux_dconv + (size_t)a * c_img;
     cnn_k_act_bwd(p->activation, (size_t)nb * p_img, y, dy, dy);
     const int32_t *argmax = aux_argmax ? aux_argmax + (size_t)a * p_img : NULL;
-    cnn_pool_geom ppg;
-    const bool sparse = argmax && pooled_grad(l, &g, &ppg);
-    const bool sparse_dx = sparse && dx && cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg);
-    if (sparse)
-        cnn_k_conv2d_pooled_bwd_weights(&g, &pg, nb, x, dy, argmax, dw, scratch);
-    if (sparse_dx)
-        cnn_k_conv2d_pooled_bwd_data(&g, &pg, nb, dy, argmax, l->w, dx, scratch);
-    if ((!sparse || dx) && !sparse_dx)
+    /* Each gradient sums the windows' maxima where it can; the unpooled
+     * gradient is made only for a gradient that takes the dense form. */
+    const bool sparse_dw = argmax && pooled_grad(l, &g, &pg);
+    const bool sparse_dx = sparse_dw && dx && cnn_k_conv2d_pooled_bwd_data_ok(&g, &pg);
+    const bool dense_dx = dx && !sparse_dx;
+    if (!sparse_dw || dense_dx)
         cnn_k_pool2d_bwd(&pg, p->pool, nb, aux_conv + (size_t)a * c_img,
                          aux_pre ? aux_pre + (size_t)a * p_img : NULL, dy, argmax, dconv);
-    if (!sparse)
+    if (sparse_dw)
+        cnn_k_conv2d_pooled_bwd_weights(&g, &pg, nb, x, dy, argmax, dw, scratch);
+    else
         cnn_k_conv2d_bwd_weights(&g, nb, x, dconv, dw, NULL, scratch);
-    if (dx && !sparse_dx)
+    if (sparse_dx)
+        cnn_k_conv2d_pooled_bwd_data(&g, &pg, nb, dy, argmax, l->w, dx, scratch);
+    else if (dense_dx)
         cnn_k_conv2d_bwd_data(&g, nb, dconv, l->w, dx, scratch);
 }
 
